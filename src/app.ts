@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { DestinationStream } from 'pino';
+import type { Config } from './config.js';
+import { type DatabaseHandle, openDatabase } from './db/database.js';
+import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
+import { createRedis } from './lib/redis.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import { problemsRoutes } from './modules/problems/problems.routes.js';
+import { clientErrorHandler } from './plugins/client-errors.js';
+import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
+import { installHttpSemantics } from './plugins/http-semantics.js';
+import { loggerOptions, RequestLogController } from './plugins/logging.js';
+import { installProblemDetails } from './plugins/problem-details.js';
+import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
+import { registerCors, registerHelmet } from './plugins/security-headers.js';
+import { installValidation } from './plugins/validation.js';
+
+export interface Lifecycle {
+  /** Set when shutdown begins: readiness answers 503 while in-flight requests finish. */
+  draining: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    database: DatabaseHandle;
+    redis: Redis | null;
+    lifecycle: Lifecycle;
+  }
+}
+
+export interface AppOverrides {
+  /** An open database to use instead of opening DATABASE_URL; the caller closes it. */
+  database?: DatabaseHandle;
+  /** Where log lines go (tests capture them); default stdout. */
+  logStream?: DestinationStream;
+  /** Extra route plugins, registered under each API version prefix (used by tests and forks). */
+  apiRoutes?: FastifyPluginAsync[];
+}
+
+/** The versioned API: each route plugin is registered once per version prefix. */
+async function registerApi(app: FastifyInstance, routes: FastifyPluginAsync[]): Promise<void> {
+  for (const version of ['v1', 'v2'] as const) {
+    await app.register(
+      async (api) => {
+        for (const plugin of routes) await api.register(plugin);
+      },
+      { prefix: `/api/${version}` },
+    );
+  }
+}
+
+/** Builds the whole service from its arguments; nothing happens at import time. */
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
+  const serverOptions: FastifyHttpOptions<Server> = {
+    logger: loggerOptions(config.logLevel, overrides.logStream),
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    logController: new RequestLogController(),
+    bodyLimit: config.bodyLimitBytes,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Fastify's types omit the hop count, which its runtime (proxy-addr) supports.
+    trustProxy: config.trustProxy as boolean | string[],
+    return503OnClosing: false,
+    requestTimeout: config.requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(config.publicUrl),
+    routerOptions: { maxParamLength: 500 },
+    // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
+    http: { maxHeaderSize: 16_384, connectionsCheckingInterval: 1000 },
+  };
+  if (config.tls) {
+    // An https server takes the same options plus the key pair; the instance type stays the HTTP one.
+    Object.assign(serverOptions, {
+      https: {
+        ...serverOptions.http,
+        cert: readFileSync(config.tls.certFile),
+        key: readFileSync(config.tls.keyFile),
+      },
+    });
+  }
+  const app = Fastify(serverOptions);
+
+  const database =
+    overrides.database ??
+    openDatabase(config.database, {
+      poolSize: config.databasePoolSize,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+    });
+  const redis = config.redisUrl ? createRedis(config.redisUrl, app.log) : null;
+  app.decorate('config', config);
+  app.decorate('database', database);
+  app.decorate('redis', redis);
+  app.decorate('lifecycle', { draining: false });
+  app.addHook('onClose', async () => {
+    if (!overrides.database) await database.close();
+    if (redis) redis.disconnect();
+  });
+
+  app.addSchema(FieldErrorSchema);
+  app.addSchema(ProblemSchema);
+  installValidation(app);
+  // Hook order is reply-header order: request id and helmet first, so 405s and 401s carry them.
+  installRequestIdEcho(app);
+  await registerHelmet(app);
+  installHttpSemantics(app);
+  installProblemDetails(app);
+  await registerCors(app);
+  await registerOpenApi(app);
+
+  await app.register(healthRoutes);
+  await app.register(problemsRoutes);
+  await registerApi(app, overrides.apiRoutes ?? []);
+  await registerDocsRoutes(app);
+
+  await app.ready();
+  return app;
+}

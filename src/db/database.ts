@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DatabaseTarget } from '../config.js';
+import type { Database } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** An open database: the Kysely instance, which dialect it speaks, and its lifecycle. */
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** PostgreSQL: the schema the handle works in, when not the default. */
+  readonly schema: string | null;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  poolSize?: number;
+  statementTimeoutMs?: number;
+  /** PostgreSQL only: the schema to work in (each test file gets its own). */
+  searchPath?: string;
+  /** SQLite only: how long a writer waits for a lock before SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+function openSqlite(filename: string, options: DatabaseOptions): Kysely<Database> {
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  const connection = new SqliteDatabase(filename);
+  // WAL lets readers work beside the writer; NORMAL is durable across crashes in WAL mode.
+  connection.pragma('journal_mode = WAL');
+  connection.pragma('synchronous = NORMAL');
+  connection.pragma('foreign_keys = ON');
+  connection.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+}
+
+function openPostgres(connectionString: string, options: DatabaseOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolSize ?? 10,
+    statement_timeout: options.statementTimeoutMs ?? 5000,
+    ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+  });
+  // An idle client that loses its server must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+export function openDatabase(target: DatabaseTarget, options: DatabaseOptions = {}): DatabaseHandle {
+  const dialect: Dialect = target.kind;
+  const db =
+    target.kind === 'sqlite'
+      ? openSqlite(target.filename, options)
+      : openPostgres(target.connectionString, options);
+  return {
+    db,
+    dialect,
+    schema: target.kind === 'postgres' ? (options.searchPath ?? null) : null,
+    async ping() {
+      await sql`select 1`.execute(db);
+    },
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as createUsers from './0001-create-users.js';
+
+/** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
+export const migrations: Record<string, Migration> = {
+  '0001-create-users': createUsers,
+};

@@ -1,0 +1,51 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../errors.js';
+import { problemResponses } from '../../lib/common-schemas.js';
+import { checkReadiness } from './health.service.js';
+
+const Live = Type.Object({ status: Type.String({ enum: ['ok'] }) }, { $id: 'HealthLive' });
+const Ready = Type.Object(
+  {
+    status: Type.String({ enum: ['ok', 'degraded'] }),
+    checks: Type.Object({
+      database: Type.String({ enum: ['ok', 'down'] }),
+      redis: Type.String({ enum: ['ok', 'down', 'absent'] }),
+    }),
+  },
+  { $id: 'HealthReady' },
+);
+
+export async function healthRoutes(app: FastifyInstance): Promise<void> {
+  app.get(
+    '/health/live',
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'healthLive',
+        summary: 'Liveness: 200 while the process runs',
+        response: { 200: Live },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        tags: ['health'],
+        operationId: 'healthReady',
+        summary: 'Readiness: 200 while the database answers; 503 when it does not or while shutting down',
+        response: { 200: Ready, ...problemResponses(503) },
+      },
+    },
+    async () => {
+      const report = await checkReadiness(app);
+      if (report.failing) {
+        throw new ApiError('not_ready', { detail: report.failing, headers: { 'retry-after': '5' } });
+      }
+      return report.body;
+    },
+  );
+}

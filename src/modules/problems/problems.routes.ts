@@ -1,0 +1,70 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ApiError, PROBLEMS, problemFromSlug, problemSlug } from '../../errors.js';
+import { problemResponses } from '../../lib/common-schemas.js';
+
+const ProblemType = Type.Object(
+  {
+    type: Type.String({ format: 'uri', maxLength: 500 }),
+    code: Type.String({ maxLength: 40, pattern: '^[a-z_]+$' }),
+    status: Type.Integer({ minimum: 400, maximum: 599, format: 'int32' }),
+    title: Type.String({ maxLength: 200 }),
+    description: Type.String({ maxLength: 1000 }),
+  },
+  { $id: 'ProblemType', additionalProperties: false },
+);
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function wantsJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const json = /application\/(problem\+)?json/i.test(accept);
+  return json && !/text\/html/i.test(accept.split(',')[0] ?? '');
+}
+
+/** GET /problems/{slug}: what a problem type means, as HTML for people or JSON for programs. */
+export async function problemsRoutes(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
+    '/problems/:slug',
+    {
+      schema: {
+        tags: ['problems'],
+        operationId: 'getProblemType',
+        summary: 'Describe one problem type (HTML, or JSON with Accept: application/json)',
+        params: Type.Object({ slug: Type.String({ maxLength: 64, pattern: '^[a-z-]+$' }) }),
+        response: {
+          200: {
+            description: 'The problem type',
+            content: {
+              'application/json': { schema: ProblemType },
+              'text/html': { schema: Type.String({ maxLength: 10_000 }) },
+            },
+          },
+          ...problemResponses(404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const code = problemFromSlug(request.params.slug);
+      if (!code) throw new ApiError('not_found');
+      const { status, title, description } = PROBLEMS[code];
+      const type = `${app.config.publicUrl}/problems/${problemSlug(code)}`;
+      reply.header('vary', 'Accept').header('cache-control', 'public, max-age=3600');
+      if (wantsJson(request.headers.accept)) {
+        return reply.type('application/json').send({ type, code, status, title, description });
+      }
+      const html = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<body><h1>${escapeHtml(title)}</h1>
+<p><code>${code}</code> · HTTP ${status}</p>
+<p>${escapeHtml(description)}</p>
+</body></html>
+`;
+      return reply.type('text/html; charset=utf-8').send(html);
+    },
+  );
+}

@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import { ApiError } from '../errors.js';
+import { sendProblem } from './problem-details.js';
+
+/**
+ * HTTP behaviour Fastify does not give on its own: 405 with `Allow` for a known path, OPTIONS
+ * answered with `Allow`, the contract's media types, and empty bodies ignored on routes without one.
+ */
+
+const MERGE_PATCH = 'application/merge-patch+json';
+
+function mediaType(request: FastifyRequest): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** Every path the app serves, with its methods, for 405 and OPTIONS answers. */
+class PathMethods {
+  private readonly router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 500 });
+  private readonly methods = new Set<string>();
+
+  add(method: string, url: string): void {
+    if (method === 'OPTIONS' || method === 'TRACE' || this.router.hasRoute(method as HTTPMethod, url)) return;
+    this.methods.add(method);
+    this.router.on(method as HTTPMethod, url, () => {});
+  }
+
+  allowed(path: string): string[] {
+    const found = new Set([...this.methods].filter((m) => this.router.find(m as HTTPMethod, path) !== null));
+    if (found.has('GET')) found.add('HEAD');
+    if (found.size > 0) found.add('OPTIONS');
+    return METHOD_ORDER.filter((m) => found.has(m));
+  }
+}
+
+function pathOf(request: FastifyRequest): string {
+  const q = request.url.indexOf('?');
+  return q === -1 ? request.url : request.url.slice(0, q);
+}
+
+export function installHttpSemantics(app: FastifyInstance): void {
+  const paths = new PathMethods();
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) paths.add(method, route.url);
+  });
+
+  // Fastify's text/plain parser would let text bodies reach validation instead of a 415.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    // OPTIONS without a CORS preflight header, and a wrong method on a known path: answer before
+    // any body is read, so a bad body cannot turn them into 400/413/415.
+    const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'];
+    if (request.method === 'OPTIONS' && !preflight) {
+      const allow = paths.allowed(pathOf(request));
+      if (allow.length > 0) return reply.code(204).header('allow', allow.join(', ')).send();
+      return sendProblem(reply, new ApiError('not_found'));
+    }
+    if (request.is404 && request.method !== 'OPTIONS') {
+      const allow = paths.allowed(pathOf(request));
+      if (allow.length > 0) {
+        return sendProblem(
+          reply,
+          new ApiError('method_not_allowed', { headers: { allow: allow.join(', ') } }),
+        );
+      }
+    }
+    // A route that takes no body ignores an empty one, whatever its Content-Type says.
+    const takesBody = request.routeOptions.schema?.body !== undefined;
+    const length = request.headers['content-length'];
+    const empty =
+      request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+    if (!takesBody && empty) delete request.headers['content-type'];
+  });
+
+  app.addHook('preValidation', async (request: FastifyRequest) => {
+    if (request.routeOptions.schema?.body === undefined) return;
+    // merge-patch+json is a PATCH media type; elsewhere it is unsupported.
+    if (mediaType(request) === MERGE_PATCH && request.method !== 'PATCH') {
+      throw new ApiError('unsupported_media_type');
+    }
+    // No body and no Content-Type would reach validation as `undefined` (a 422).
+    if (request.body === undefined)
+      throw new ApiError('malformed_json', { detail: 'The request body is empty' });
+  });
+}

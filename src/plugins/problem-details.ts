@@ -1,0 +1,96 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, PROBLEMS, type ProblemCode, problemSlug } from '../errors.js';
+import { toFieldErrors } from '../lib/validation-errors.js';
+
+/**
+ * RFC 9457 problem details for every 4xx and 5xx: our own ApiErrors, Fastify's framework errors
+ * (mapped by `code`), validation failures (422 with pointers) and anything unexpected (a bare 500).
+ */
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  code: ProblemCode;
+  requestId: string;
+  errors?: { pointer: string; code: string; detail: string }[];
+  [extension: string]: unknown;
+}
+
+export function requestPath(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+export function problemBody(
+  publicUrl: string,
+  error: ApiError,
+  instance: string,
+  requestId: string,
+): ProblemBody {
+  return {
+    ...error.extensions,
+    type: `${publicUrl}/problems/${problemSlug(error.code)}`,
+    title: PROBLEMS[error.code].title,
+    status: error.status,
+    detail: error.detail,
+    instance,
+    code: error.code,
+    requestId,
+    ...(error.errors ? { errors: error.errors } : {}),
+  };
+}
+
+export function sendProblem(reply: FastifyReply, error: ApiError): FastifyReply {
+  const request = reply.request;
+  const body = problemBody(request.server.config.publicUrl, error, requestPath(request.url), request.id);
+  reply.code(error.status).headers(error.headers).type('application/problem+json');
+  return reply.send(body);
+}
+
+const FRAMEWORK_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+  FST_ERR_NOT_FOUND: 'not_found',
+};
+
+/** Any thrown value → the ApiError the client sees. Unknown errors become a bare 500. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.validation) {
+    // Path parameters are ids and slugs: a malformed one names nothing, so it is not found.
+    if (fastifyError.validationContext === 'params') return new ApiError('not_found');
+    const errors = toFieldErrors(fastifyError.validation, fastifyError.validationContext ?? 'body');
+    const n = errors.length;
+    return new ApiError('validation_failed', {
+      detail: `${n} field${n === 1 ? ' is' : 's are'} invalid`,
+      errors,
+    });
+  }
+  const mapped = fastifyError.code ? FRAMEWORK_CODES[fastifyError.code] : undefined;
+  if (mapped) return new ApiError(mapped);
+  // A body parse error from a parser of ours (e.g. the form parser) carries a 400.
+  if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new ApiError('malformed_json');
+  return new ApiError('internal_error', { cause: error });
+}
+
+export function installProblemDetails(app: FastifyInstance): void {
+  app.setErrorHandler((error, request: FastifyRequest, reply) => {
+    const apiError = toApiError(error);
+    if (apiError.status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+    } else {
+      request.log.info({ code: apiError.code }, 'request refused');
+    }
+    return sendProblem(reply, apiError);
+  });
+  app.setNotFoundHandler((_request, reply) => sendProblem(reply, new ApiError('not_found')));
+}

@@ -1,0 +1,79 @@
+import cluster from 'node:cluster';
+import { buildApp } from './app.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/database.js';
+import { MigrationError, migrateToLatest } from './db/migrator.js';
+import { loadOrCreateDevSecret } from './lib/dev-secret.js';
+import { readEnvironment } from './lib/environment.js';
+
+/** The only module that reads the environment, listens, and handles signals. */
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+function configure(): Config {
+  try {
+    const config = loadConfig(readEnvironment());
+    if (config.jwtSecret !== null) return config;
+    return Object.freeze({ ...config, jwtSecret: loadOrCreateDevSecret(config.dataDir) });
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}
+
+async function migrate(config: Config): Promise<void> {
+  const database = openDatabase(config.database, { busyTimeoutMs: 60_000 });
+  try {
+    await migrateToLatest(database);
+  } catch (error) {
+    if (error instanceof MigrationError) fail(error.message);
+    throw error;
+  } finally {
+    await database.close();
+  }
+}
+
+async function serve(config: Config): Promise<void> {
+  const app = await buildApp(config);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    // Readiness answers 503 from now on; in-flight requests finish before the server closes.
+    app.lifecycle.draining = true;
+    app.log.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      app.log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs).unref();
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  await app.listen({ host: config.host, port: config.port });
+}
+
+async function main(): Promise<void> {
+  const config = configure();
+  if (cluster.isPrimary) {
+    // The primary migrates before any worker starts, so workers never race on the schema.
+    if (config.migrateOnStart) await migrate(config);
+    if (config.webConcurrency > 1) {
+      for (let i = 0; i < config.webConcurrency; i += 1) cluster.fork();
+      cluster.on('exit', (worker, code) => {
+        if (code !== 0) process.stderr.write(`worker ${worker.process.pid} exited with ${code}\n`);
+      });
+      return;
+    }
+  }
+  await serve(config);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`start-up failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

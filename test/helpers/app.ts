@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789abcdef';
+
+/** Settings every test app starts from: quiet logs and roomy rate limits (rate-limit tests set their own). */
+export function testEnv(env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_MAX: '1000000',
+    AUTH_RATE_LIMIT_MAX: '1000000',
+    LOGIN_FAILURES_MAX: '1000000',
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL } : {}),
+    ...env,
+  };
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  db: TestDatabase;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  logStream?: DestinationStream;
+  apiRoutes?: FastifyPluginAsync[];
+}
+
+/** A ready app on a fresh, migrated database of its own. */
+export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  await migrateToLatest(db.handle);
+  const config = loadConfig(testEnv(options.env));
+  const app = await buildApp(config, {
+    database: db.handle,
+    ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.apiRoutes ? { apiRoutes: options.apiRoutes } : {}),
+  });
+  return {
+    app,
+    db,
+    async close() {
+      await app.close();
+      await db.drop();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
+
+/**
+ * A fresh database for one test file: a new PostgreSQL schema when TEST_DATABASE_URL is set,
+ * otherwise an in-memory SQLite database. `drop()` closes it and removes the schema.
+ */
+export interface TestDatabase {
+  handle: DatabaseHandle;
+  /** The DATABASE_URL a child process would use to reach the same data, when one can. */
+  url: string | null;
+  schema: string | null;
+  drop(): Promise<void>;
+}
+
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL || null;
+
+async function adminQuery(sqlText: string): Promise<void> {
+  const client = new pg.Client({ connectionString: testDatabaseUrl ?? undefined });
+  await client.connect();
+  try {
+    await client.query(sqlText);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestDatabase(options: { sqliteFile?: string } = {}): Promise<TestDatabase> {
+  if (testDatabaseUrl) {
+    const schema = `test_${randomBytes(6).toString('hex')}`;
+    await adminQuery(`create schema ${schema}`);
+    const handle = openDatabase(
+      { kind: 'postgres', connectionString: testDatabaseUrl },
+      { searchPath: schema, poolSize: 5 },
+    );
+    return {
+      handle,
+      url: testDatabaseUrl,
+      schema,
+      async drop() {
+        await handle.close();
+        await adminQuery(`drop schema if exists ${schema} cascade`);
+      },
+    };
+  }
+  const filename = options.sqliteFile ?? ':memory:';
+  const handle = openDatabase({ kind: 'sqlite', filename });
+  return {
+    handle,
+    url: options.sqliteFile ? `sqlite:${options.sqliteFile}` : null,
+    schema: null,
+    async drop() {
+      await handle.close();
+    },
+  };
+}

@@ -238,7 +238,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = source[key];
-    if (value !== undefined && value !== '') raw[key] = value;
+    if (value === undefined || value === '') continue;
+    // Ajv would coerce "1e6" or " 42" to numbers; configuration takes plain digits only.
+    const declared = (EnvSchema.properties as Record<string, { type?: string }>)[key];
+    if (declared?.type === 'integer' && !/^[0-9]+$/.test(value))
+      throw new ConfigError(key, 'must be a whole number');
+    raw[key] = value;
   }
   if (!validateEnv(raw)) {
     const first = validateEnv.errors?.[0];

@@ -5,6 +5,7 @@ import { openDatabase } from './db/database.js';
 import { MigrationError, migrateToLatest } from './db/migrator.js';
 import { loadOrCreateDevSecret } from './lib/dev-secret.js';
 import { readEnvironment } from './lib/environment.js';
+import { shutDown } from './lib/shutdown.js';
 
 /** The only module that reads the environment, listens, and handles signals. */
 
@@ -42,14 +43,12 @@ async function serve(config: Config): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    // Readiness answers 503 from now on; in-flight requests finish before the server closes.
-    app.lifecycle.draining = true;
     app.log.info({ signal }, 'shutting down');
-    setTimeout(() => {
+    await shutDown(app, config.shutdownTimeoutMs, () => {
       app.log.error('shutdown took too long; exiting');
       process.exit(1);
-    }, config.shutdownTimeoutMs).unref();
-    await app.close();
+    });
+    app.log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -77,6 +77,25 @@ export function installHttpSemantics(app: FastifyInstance): void {
     if (!takesBody && empty) delete request.headers['content-type'];
   });
 
+  // Node times out requests whose headers never finish (clientError → 408); a body that trickles
+  // in slower than REQUEST_TIMEOUT is cut here with the same 408.
+  const timeoutMs = app.config.requestTimeoutMs;
+  app.addHook('preParsing', async (request, reply, payload) => {
+    const hasBody =
+      request.headers['transfer-encoding'] !== undefined ||
+      (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0');
+    if (!hasBody || timeoutMs === 0) return payload;
+    const timer = setTimeout(() => {
+      // Destroying the request would drop the socket without a reply: answer, then close.
+      reply.header('connection', 'close');
+      sendProblem(reply, new ApiError('request_timeout'));
+    }, timeoutMs);
+    const clear = () => clearTimeout(timer);
+    payload.once('end', clear);
+    reply.raw.once('close', clear);
+    return payload;
+  });
+
   app.addHook('preValidation', async (request: FastifyRequest) => {
     if (request.routeOptions.schema?.body === undefined) return;
     // merge-patch+json is a PATCH media type; elsewhere it is unsupported.

@@ -1,0 +1,108 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** The real entry point, as `npm start` runs it: start-up refusals, zero-config start, SIGTERM. */
+
+const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'taskforge-server-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function startServer(env: Record<string, string>, cwd: string): Started {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(NODE_ENV|JWT_SECRET|DATABASE_URL|REDIS_URL|PORT|HOST|PUBLIC_URL)$/.test(k),
+    ),
+  );
+  const child = spawn(tsx, [join(process.cwd(), 'src/server.ts')], { cwd, env: { ...clean, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function waitForLive(port: number): Promise<void> {
+  for (let i = 0; i < 150; i += 1) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health/live`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not start');
+}
+
+describe('start-up refusals', () => {
+  it.each([
+    [{ NODE_ENV: 'production', PUBLIC_URL: 'https://tasks.example.com' }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(40) }, 'PUBLIC_URL'],
+    [{ PORT: 'eighty' }, 'PORT'],
+  ])('refuses %j with exit 1 and one line naming %s', async (env, variable) => {
+    const dir = tempDir();
+    const run = startServer({ ...env, DATABASE_URL: `sqlite:${dir}/db.sqlite` }, dir);
+    expect(await run.exited).toBe(1);
+    const lines = run.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+  });
+});
+
+describe('zero-configuration start and graceful stop', () => {
+  it('migrates, serves, keeps a generated secret in the data folder, and exits 0 on SIGTERM', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const run = startServer(
+      { PORT: String(port), DATABASE_URL: `sqlite:${dir}/data/taskforge.db`, LOG_LEVEL: 'info' },
+      dir,
+    );
+    await waitForLive(port);
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    expect(ready.status).toBe(200);
+    const secretFile = statSync(join(dir, 'data/jwt-secret'));
+    expect(secretFile.mode & 0o777).toBe(0o600);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    const lines = run
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+  });
+});

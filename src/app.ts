@@ -95,6 +95,11 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.decorate('database', database);
   app.decorate('redis', redis);
   app.decorate('lifecycle', { draining: false });
+  // While draining, every reply closes its connection, so keep-alive clients move elsewhere and
+  // the server can finish closing once in-flight requests are done.
+  app.addHook('onSend', async (_request, reply) => {
+    if (app.lifecycle.draining) reply.header('connection', 'close');
+  });
   app.addHook('onClose', async () => {
     if (!overrides.database) await database.close();
     if (redis) redis.disconnect();

@@ -52,6 +52,7 @@ export const EnvSchema = Type.Object({
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   // Not in the contract's table; documented in the README.
   REQUEST_TIMEOUT: Duration('30s'),
+  SHUTDOWN_DRAIN_DELAY: Duration('0s'),
   SHUTDOWN_TIMEOUT: Duration('10s'),
 });
 
@@ -206,6 +207,7 @@ function toConfig(env: Env) {
     passwordResetUrl: env.PASSWORD_RESET_URL ?? `${publicUrl}/reset-password#token={token}`,
     webConcurrency: env.WEB_CONCURRENCY,
     requestTimeoutMs: parseDuration(env.REQUEST_TIMEOUT),
+    shutdownDrainDelayMs: parseDuration(env.SHUTDOWN_DRAIN_DELAY),
     shutdownTimeoutMs: parseDuration(env.SHUTDOWN_TIMEOUT),
   };
 }

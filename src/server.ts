@@ -44,9 +44,13 @@ async function serve(config: Config): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down');
-    await shutDown(app, config.shutdownTimeoutMs, () => {
-      app.log.error('shutdown took too long; exiting');
-      process.exit(1);
+    await shutDown(app, {
+      drainDelayMs: config.shutdownDrainDelayMs,
+      timeoutMs: config.shutdownTimeoutMs,
+      onTimeout: () => {
+        app.log.error('shutdown took too long; exiting');
+        process.exit(1);
+      },
     });
     app.log.info('stopped');
     process.exit(0);

@@ -1,19 +1,23 @@
 import type { FastifyInstance } from 'fastify';
 
+export interface ShutdownOptions {
+  /** How long readiness answers 503 before the server stops accepting connections. */
+  drainDelayMs: number;
+  /** After this, a close that has not finished is reported through `onTimeout`. */
+  timeoutMs: number;
+  onTimeout: () => void;
+}
+
 /**
- * Graceful shutdown: readiness turns 503 at once (load balancers stop sending), the server stops
- * accepting connections, in-flight requests finish, then resources close. A stuck close is cut
- * short after `timeoutMs`, reported through `onTimeout`.
+ * Graceful shutdown: readiness turns 503 at once, so load balancers stop sending; after the
+ * drain delay the server stops accepting connections, in-flight requests finish, resources close.
  */
-export async function shutDown(
-  app: FastifyInstance,
-  timeoutMs: number,
-  onTimeout: () => void,
-): Promise<void> {
+export async function shutDown(app: FastifyInstance, options: ShutdownOptions): Promise<void> {
   app.lifecycle.draining = true;
-  const timer = setTimeout(onTimeout, timeoutMs);
+  const timer = setTimeout(options.onTimeout, options.drainDelayMs + options.timeoutMs);
   timer.unref();
   try {
+    if (options.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.drainDelayMs));
     await app.close();
   } finally {
     clearTimeout(timer);

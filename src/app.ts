@@ -5,10 +5,22 @@ import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
+import type { VersionOptions } from './lib/api-version.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
+import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createRedis } from './lib/redis.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { OAuthTokenSchema, TokenPairSchema } from './modules/auth/auth.schemas.js';
+import { AuthStateCache } from './modules/auth/auth-state.js';
+import { authStateLoaders } from './modules/auth/auth-state.loaders.js';
+import { tokenRoutes } from './modules/auth/token.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { problemsRoutes } from './modules/problems/problems.routes.js';
+import { usersRoutes } from './modules/users/users.routes.js';
+import { UserPageSchema, UserSchema } from './modules/users/users.schemas.js';
+import { UsersService } from './modules/users/users.service.js';
+import { installAuthorization, registerAuth } from './plugins/auth.js';
+import { installNoStore } from './plugins/caching.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
@@ -29,24 +41,42 @@ declare module 'fastify' {
     database: DatabaseHandle;
     redis: Redis | null;
     lifecycle: Lifecycle;
+    passwordHasher: PasswordHasher;
   }
 }
 
 export interface AppOverrides {
+  /** Cheaper password hashing for tests; production uses DEFAULT_HASH_COST. */
+  hashCost?: HashCost;
   /** An open database to use instead of opening DATABASE_URL; the caller closes it. */
   database?: DatabaseHandle;
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
   /** Extra route plugins, registered under each API version prefix (used by tests and forks). */
-  apiRoutes?: FastifyPluginAsync[];
+  apiRoutes?: ApiRoutes[];
 }
 
+type ApiRoutes = FastifyPluginAsync<VersionOptions>;
+
+/** Schemas referenced by $id from many routes; they become the document's components. */
+const SHARED_SCHEMAS = [
+  FieldErrorSchema,
+  ProblemSchema,
+  UserSchema,
+  UserPageSchema,
+  TokenPairSchema,
+  OAuthTokenSchema,
+];
+
+/** Every resource's routes, in the order they appear in the docs. */
+const API_ROUTES: ApiRoutes[] = [authRoutes, tokenRoutes, usersRoutes];
+
 /** The versioned API: each route plugin is registered once per version prefix. */
-async function registerApi(app: FastifyInstance, routes: FastifyPluginAsync[]): Promise<void> {
+async function registerApi(app: FastifyInstance, routes: ApiRoutes[]): Promise<void> {
   for (const version of ['v1', 'v2'] as const) {
     await app.register(
       async (api) => {
-        for (const plugin of routes) await api.register(plugin);
+        for (const plugin of routes) await api.register(plugin, { version });
       },
       { prefix: `/api/${version}` },
     );
@@ -95,31 +125,45 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.decorate('database', database);
   app.decorate('redis', redis);
   app.decorate('lifecycle', { draining: false });
+  app.decorate('passwordHasher', new PasswordHasher(overrides.hashCost ?? DEFAULT_HASH_COST));
+  const authState = new AuthStateCache(authStateLoaders(database.db), redis, app.log);
+  app.decorate('authState', authState);
+  authState.start();
   // While draining, every reply closes its connection, so keep-alive clients move elsewhere and
   // the server can finish closing once in-flight requests are done.
   app.addHook('onSend', async (_request, reply) => {
     if (app.lifecycle.draining) reply.header('connection', 'close');
   });
   app.addHook('onClose', async () => {
+    await authState.stop();
     if (!overrides.database) await database.close();
     if (redis) redis.disconnect();
   });
 
-  app.addSchema(FieldErrorSchema);
-  app.addSchema(ProblemSchema);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   installValidation(app);
   // Hook order is reply-header order: request id and helmet first, so 405s and 401s carry them.
   installRequestIdEcho(app);
   await registerHelmet(app);
   installHttpSemantics(app);
+  installNoStore(app);
   installProblemDetails(app);
   await registerCors(app);
   await registerOpenApi(app);
+  await registerAuth(app);
+  installAuthorization(app);
 
   await app.register(healthRoutes);
   await app.register(problemsRoutes);
-  await registerApi(app, overrides.apiRoutes ?? []);
+  await registerApi(app, [...API_ROUTES, ...(overrides.apiRoutes ?? [])]);
   await registerDocsRoutes(app);
+  if (config.admin) {
+    const { email, password } = config.admin;
+    app.addHook('onReady', async () => {
+      const users = new UsersService(database.db, app.passwordHasher, authState);
+      await users.ensureAdmin(email, password, (message) => app.log.info(message));
+    });
+  }
 
   await app.ready();
   return app;

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { PASSWORD_MAX, PASSWORD_MIN, passwordLength, weakPasswordReason } from './lib/password-policy.js';
 
 /**
  * Every environment variable the service reads, in one schema. Values arrive as strings; Ajv
@@ -148,6 +149,14 @@ function toConfig(env: Env) {
   if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
     const missing = env.ADMIN_EMAIL === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
     throw new ConfigError(missing, 'must be set together with the other of ADMIN_EMAIL/ADMIN_PASSWORD');
+  }
+  if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) {
+    const length = passwordLength(env.ADMIN_PASSWORD);
+    if (length < PASSWORD_MIN || length > PASSWORD_MAX) {
+      throw new ConfigError('ADMIN_PASSWORD', `must have ${PASSWORD_MIN}–${PASSWORD_MAX} characters`);
+    }
+    const weak = weakPasswordReason(env.ADMIN_PASSWORD, env.ADMIN_EMAIL);
+    if (weak) throw new ConfigError('ADMIN_PASSWORD', weak);
   }
   if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
     const missing = env.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE';

@@ -200,6 +200,8 @@ export interface FieldError {
 
 interface ApiErrorOptions {
   detail?: string;
+  /** When the route answers this code with another status (a token's account_disabled is 401). */
+  status?: number;
   errors?: FieldError[];
   headers?: Record<string, string>;
   /** Extra members of the problem body (RFC 9457 extensions), e.g. OAuth2's `error`. */
@@ -220,7 +222,7 @@ export class ApiError extends Error {
     super(options.detail ?? PROBLEMS[code].title, { cause: options.cause });
     this.name = 'ApiError';
     this.code = code;
-    this.status = PROBLEMS[code].status;
+    this.status = options.status ?? PROBLEMS[code].status;
     this.detail = options.detail ?? PROBLEMS[code].title;
     this.errors = options.errors;
     this.headers = options.headers ?? {};

@@ -1,6 +1,10 @@
+import type { RefreshTokensTable } from './tables/refresh-tokens.table.js';
+import type { SessionsTable } from './tables/sessions.table.js';
 import type { UsersTable } from './tables/users.table.js';
 
 /** The whole database as Kysely sees it: one entry per table file in ./tables. */
 export interface Database {
   users: UsersTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
 }

@@ -1,18 +1,23 @@
 import { Type } from '@sinclair/typebox';
 import { PROBLEM_CODES, PROBLEMS } from '../errors.js';
+import { SAFE_TEXT_PATTERN } from './text.js';
 import { MAX_FIELD_ERRORS } from './validation-errors.js';
 
 /** Schemas shared by many routes, registered once with app.addSchema and referenced by $id. */
 
 export const FieldErrorSchema = Type.Object(
   {
-    pointer: Type.String({ maxLength: 300, description: 'JSON Pointer (RFC 6901) to the invalid value' }),
+    pointer: Type.String({
+      maxLength: 300,
+      format: 'json-pointer',
+      description: 'JSON Pointer (RFC 6901) to the invalid value',
+    }),
     code: Type.String({
       maxLength: 40,
       pattern: '^[a-z_]+$',
       description: 'item code, e.g. required, too_short',
     }),
-    detail: Type.String({ maxLength: 500 }),
+    detail: Type.String({ maxLength: 500, pattern: SAFE_TEXT_PATTERN }),
   },
   { $id: 'FieldError', additionalProperties: false },
 );
@@ -20,10 +25,12 @@ export const FieldErrorSchema = Type.Object(
 export const ProblemSchema = Type.Object(
   {
     type: Type.String({ format: 'uri', maxLength: 500 }),
-    title: Type.String({ maxLength: 200 }),
+    title: Type.String({ maxLength: 200, pattern: SAFE_TEXT_PATTERN }),
     status: Type.Integer({ minimum: 400, maximum: 599, format: 'int32' }),
-    detail: Type.String({ maxLength: 2000 }),
-    instance: Type.String({ maxLength: 2000 }),
+    detail: Type.String({ maxLength: 2000, pattern: SAFE_TEXT_PATTERN }),
+    // The request path as received: Node lets `{`, `|`, `"`, `<`, `>` through, so it is not always
+    // a valid URI reference, but only visible ASCII reaches us, within the 16 KiB header limit.
+    instance: Type.String({ maxLength: 16_384, pattern: '^[!-~]+$', description: 'the request path' }),
     code: Type.String({ enum: PROBLEM_CODES }),
     requestId: Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' }),
     errors: Type.Optional(Type.Array(Type.Ref(FieldErrorSchema), { maxItems: MAX_FIELD_ERRORS })),
@@ -33,7 +40,9 @@ export const ProblemSchema = Type.Object(
         description: 'RFC 6749 §5.2',
       }),
     ),
-    error_description: Type.Optional(Type.String({ maxLength: 500, description: 'RFC 6749 §5.2' })),
+    error_description: Type.Optional(
+      Type.String({ maxLength: 500, pattern: SAFE_TEXT_PATTERN, description: 'RFC 6749 §5.2' }),
+    ),
   },
   {
     $id: 'Problem',
@@ -81,4 +90,15 @@ export function problemResponses(...statuses: number[]): Record<number, unknown>
       },
     ]),
   );
+}
+
+/**
+ * A string enum as `{ type: 'string', enum }` (not a union of literals, which reports one error
+ * per option), typed as the union of its values.
+ */
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: Record<string, unknown> = {},
+) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }

@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchema } from 'fastify';
 import { PROBLEM_CODES } from '../errors.js';
+import { problemResponses } from '../lib/common-schemas.js';
 
 /**
  * The OpenAPI 3.1 document, generated from the route schemas, and the two pages that render it.
@@ -25,6 +26,58 @@ export function documentForVersion(full: OpenApiDocument, version: string): Open
   );
   return { ...full, info: { ...(full.info as object), version: `${version}` }, paths };
 }
+
+const VERSIONED_PATH = /^\/api\/(v\d+)\//;
+
+interface DocumentedSchema extends FastifySchema {
+  operationId?: string;
+  hide?: boolean;
+}
+
+/**
+ * The problem responses the framework itself can give on a route, whatever its handler does:
+ * a path parameter that fails its schema names nothing (404), a body can be malformed, too large or
+ * of the wrong type, a body or query can fail validation, and anything can fail unexpectedly.
+ */
+function impliedProblemStatuses(schema: DocumentedSchema): number[] {
+  const statuses: number[] = [];
+  if (schema.params) statuses.push(404);
+  if (schema.body) statuses.push(400, 413, 415);
+  if (schema.body || schema.querystring) statuses.push(422);
+  statuses.push(500);
+  return statuses;
+}
+
+/**
+ * Documents each route as the framework serves it: the implied problem responses are added where
+ * the route does not list them, and a route registered under several version prefixes gets an
+ * operationId per version (`listTasks` → `v1ListTasks`), since operationIds must be unique.
+ * Only the document changes: the route's own schema (and so its serializers) is left alone.
+ */
+export function documentRoute({ schema, url }: { schema: FastifySchema | undefined; url: string }): {
+  schema: FastifySchema;
+  url: string;
+} {
+  const source = (schema ?? {}) as DocumentedSchema;
+  if (source.hide) return { schema: source, url };
+  const declared = (source.response ?? {}) as Record<string, unknown>;
+  const missing = impliedProblemStatuses(source).filter((status) => declared[status] === undefined);
+  const documented: DocumentedSchema = {
+    ...source,
+    response: { ...declared, ...problemResponses(...missing) },
+  };
+  const version = VERSIONED_PATH.exec(url)?.[1];
+  const operationId = source.operationId;
+  if (version && operationId && !operationId.startsWith(version)) {
+    documented.operationId = `${version}${operationId.charAt(0).toUpperCase()}${operationId.slice(1)}`;
+  }
+  return { schema: documented, url };
+}
+
+const TAGS = [
+  { name: 'health', description: 'Liveness and readiness probes for orchestrators and load balancers' },
+  { name: 'problems', description: 'Descriptions of the problem types named in error responses' },
+];
 
 const DESCRIPTION = `Taskforge: a task-management REST API.
 
@@ -62,8 +115,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       openapi: '3.1.0',
       info: { title: 'Taskforge API', version: '1.0.0', description: DESCRIPTION },
       servers: [{ url: app.config.publicUrl }],
+      tags: TAGS,
       components: {},
     },
+    transform: documentRoute,
     refResolver: {
       // Name shared schemas by their $id instead of def-N.
       buildLocalReference: (json, _baseUri, _fragment, i) =>

@@ -70,7 +70,8 @@ export function installHttpSemantics(app: FastifyInstance): void {
       }
     }
     // A route that takes no body ignores an empty one, whatever its Content-Type says.
-    const takesBody = request.routeOptions.schema?.body !== undefined;
+    const bodySchema = request.routeOptions.schema?.body as Record<string, unknown> | undefined;
+    const takesBody = bodySchema !== undefined && bodySchema['x-body-optional'] !== true;
     const length = request.headers['content-length'];
     const empty =
       request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
@@ -97,7 +98,9 @@ export function installHttpSemantics(app: FastifyInstance): void {
   });
 
   app.addHook('preValidation', async (request: FastifyRequest) => {
-    if (request.routeOptions.schema?.body === undefined) return;
+    const bodySchema = request.routeOptions.schema?.body as Record<string, unknown> | undefined;
+    if (bodySchema === undefined) return;
+    if (bodySchema['x-body-optional'] === true && request.body === undefined) return;
     // merge-patch+json is a PATCH media type; elsewhere it is unsupported.
     if (mediaType(request) === MERGE_PATCH && request.method !== 'PATCH') {
       throw new ApiError('unsupported_media_type');

@@ -19,6 +19,8 @@ export interface ProblemBody {
   [extension: string]: unknown;
 }
 
+export const BEARER_CHALLENGE = 'Bearer realm="taskforge"';
+
 export function requestPath(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
@@ -47,6 +49,9 @@ export function sendProblem(reply: FastifyReply, error: ApiError): FastifyReply 
   const request = reply.request;
   const body = problemBody(request.server.config.publicUrl, error, requestPath(request.url), request.id);
   reply.code(error.status).headers(error.headers).type('application/problem+json');
+  // RFC 6750 §3: every 401 names the scheme; the auth hook adds error="invalid_token" where a token was sent.
+  if (error.status === 401 && !reply.hasHeader('www-authenticate'))
+    reply.header('www-authenticate', BEARER_CHALLENGE);
   return reply.send(body);
 }
 

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { isDateTime } from '../lib/date-time.js';
+import { PASSWORD_MAX, PASSWORD_MIN, passwordLength } from '../lib/password-policy.js';
 import { trimWhiteSpace } from '../lib/text.js';
 
 /**
@@ -12,7 +13,7 @@ import { trimWhiteSpace } from '../lib/text.js';
  */
 
 // Keywords our schemas carry for the OpenAPI document or for the pre-validation steps below.
-const ANNOTATIONS = ['example', 'x-read-only', 'x-trim', 'x-comma-list'];
+const ANNOTATIONS = ['example', 'x-read-only', 'x-trim', 'x-body-optional'];
 
 function createAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({
@@ -24,11 +25,32 @@ function createAjv(coerce: boolean): Ajv {
     strict: false,
     unicodeRegExp: true,
   });
-  addFormats.default(ajv, ['email', 'uri', 'uuid']);
+  addFormats.default(ajv, ['email', 'uri', 'uuid', 'password']);
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
   ajv.addVocabulary(ANNOTATIONS);
+  ajv.addKeyword({
+    keyword: 'x-password',
+    type: 'string',
+    schemaType: 'boolean',
+    errors: true,
+    validate: checkPassword,
+  });
   return ajv;
 }
+
+type KeywordCheck = ((schema: boolean, data: string) => boolean) & { errors?: Partial<ErrorObject>[] };
+
+/** Passwords are counted in code points after NFC, which the plain length keywords cannot do. */
+const checkPassword: KeywordCheck = (_schema, data) => {
+  const length = passwordLength(data);
+  const tooShort = length < PASSWORD_MIN;
+  if (!tooShort && length <= PASSWORD_MAX) return true;
+  const limit = tooShort ? PASSWORD_MIN : PASSWORD_MAX;
+  checkPassword.errors = [
+    { keyword: tooShort ? 'minLength' : 'maxLength', params: { limit }, message: 'length' },
+  ];
+  return false;
+};
 
 interface ObjectSchema {
   type?: unknown;
@@ -42,7 +64,21 @@ function propertiesOf(schema: unknown): Record<string, { type?: unknown; 'x-trim
 
 /** Trims the top-level string fields marked `x-trim` (titles and names) before validation. */
 function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
-  const validate = ajv.compile(schema as object);
+  const compiled = ajv.compile(schema as object);
+  // A route whose body is optional (`x-body-optional`) takes no body at all as valid.
+  const optional = (schema as Record<string, unknown>)['x-body-optional'] === true;
+  const validate = optional
+    ? (Object.assign(
+        (data: unknown) => {
+          // Fastify hands a missing body to the validator as null.
+          const absent = data === undefined || data === null;
+          const ok = absent || compiled(data);
+          validate.errors = absent ? null : compiled.errors;
+          return ok;
+        },
+        { errors: null },
+      ) as unknown as ValidateFunction)
+    : compiled;
   const trimmed = Object.entries(propertiesOf(schema))
     .filter(([, prop]) => prop['x-trim'] === true)
     .map(([name]) => name);

@@ -40,6 +40,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig(testEnv(options.env));
   const app = await buildApp(config, {
     database: db.handle,
+    // The cheapest argon2id the library accepts: tests check behaviour, not hashing strength.
+    hashCost: { memoryCost: 1024, timeCost: 1 },
     ...(options.logStream ? { logStream: options.logStream } : {}),
     ...(options.apiRoutes ? { apiRoutes: options.apiRoutes } : {}),
   });

@@ -11,6 +11,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('role', 'text', (c) => c.notNull().check(sql`role in ('admin', 'user', 'guest')`))
     .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('password_hash', 'text', (c) => c.notNull())
+    // Lower-cased "name email", made in JavaScript: SQLite's lower() folds ASCII only.
+    .addColumn('search_text', 'text', (c) => c.notNull())
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .execute();

@@ -9,6 +9,8 @@ export interface UsersTable {
   /** 0 or 1: one representation on SQLite and PostgreSQL. */
   disabled: Generated<number>;
   password_hash: string;
+  /** lower-cased `name email` for case-insensitive search on both dialects */
+  search_text: string;
   created_at: string;
   updated_at: string;
 }

@@ -4,7 +4,10 @@ import { ApiError } from '../../errors.js';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { checkReadiness } from './health.service.js';
 
-const Live = Type.Object({ status: Type.String({ enum: ['ok'] }) }, { $id: 'HealthLive' });
+const Live = Type.Object(
+  { status: Type.String({ enum: ['ok'] }) },
+  { $id: 'HealthLive', description: 'The process runs' },
+);
 const Ready = Type.Object(
   {
     status: Type.String({ enum: ['ok', 'degraded'] }),
@@ -13,7 +16,7 @@ const Ready = Type.Object(
       redis: Type.String({ enum: ['ok', 'down', 'absent'] }),
     }),
   },
-  { $id: 'HealthReady' },
+  { $id: 'HealthReady', description: 'The database answers; a Redis that is down only degrades the service' },
 );
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
@@ -24,6 +27,10 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
         tags: ['health'],
         operationId: 'healthLive',
         summary: 'Liveness: 200 while the process runs',
+        description:
+          'For liveness probes: answers as long as the process can serve HTTP, without touching the database or Redis.',
+        // Probes carry no credentials.
+        security: [],
         response: { 200: Live },
       },
     },
@@ -37,6 +44,9 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
         tags: ['health'],
         operationId: 'healthReady',
         summary: 'Readiness: 200 while the database answers; 503 when it does not or while shutting down',
+        description:
+          'For readiness probes and load balancers. `checks` reports each dependency; Redis being down only degrades the service (`status: degraded`), while a database that does not answer, or a shutdown in progress, gives 503 `not_ready` with Retry-After.',
+        security: [],
         response: { 200: Ready, ...problemResponses(503) },
       },
     },

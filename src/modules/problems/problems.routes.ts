@@ -3,14 +3,15 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ApiError, PROBLEMS, problemFromSlug, problemSlug } from '../../errors.js';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
 
 const ProblemType = Type.Object(
   {
     type: Type.String({ format: 'uri', maxLength: 500 }),
     code: Type.String({ maxLength: 40, pattern: '^[a-z_]+$' }),
     status: Type.Integer({ minimum: 400, maximum: 599, format: 'int32' }),
-    title: Type.String({ maxLength: 200 }),
-    description: Type.String({ maxLength: 1000 }),
+    title: Type.String({ maxLength: 200, pattern: SAFE_TEXT_PATTERN }),
+    description: Type.String({ maxLength: 1000, pattern: SAFE_TEXT_PATTERN }),
   },
   { $id: 'ProblemType', additionalProperties: false },
 );
@@ -35,13 +36,17 @@ export async function problemsRoutes(fastify: FastifyInstance): Promise<void> {
         tags: ['problems'],
         operationId: 'getProblemType',
         summary: 'Describe one problem type (HTML, or JSON with Accept: application/json)',
+        description:
+          'The `type` URI of every problem details body points here. `slug` is the problem `code` with dashes for underscores (`validation_failed` → `validation-failed`); an unknown slug answers 404 `not_found`.',
+        // The links in error bodies must open without credentials.
+        security: [],
         params: Type.Object({ slug: Type.String({ maxLength: 64, pattern: '^[a-z-]+$' }) }),
         response: {
           200: {
             description: 'The problem type',
             content: {
               'application/json': { schema: ProblemType },
-              'text/html': { schema: Type.String({ maxLength: 10_000 }) },
+              'text/html': { schema: Type.String({ maxLength: 10_000, pattern: MULTILINE_TEXT_PATTERN }) },
             },
           },
           ...problemResponses(404),

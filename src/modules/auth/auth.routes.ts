@@ -1,0 +1,125 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { ApiError } from '../../errors.js';
+import { operationId, type VersionOptions } from '../../lib/api-version.js';
+import { problemResponses } from '../../lib/common-schemas.js';
+import { callerOf, TOKEN_ONLY } from '../../plugins/auth.js';
+import { RegisterBody, UserSchema } from '../users/users.schemas.js';
+import { UsersService } from '../users/users.service.js';
+import { LoginBody, LogoutBody, RefreshBody, TokenPairSchema } from './auth.schemas.js';
+import { AuthService } from './auth.service.js';
+
+/** Signed in with a session: any role; API keys are refused (no scope given). */
+const SESSION_ONLY = { auth: {} };
+
+/** Registration, login, refresh and logout. Credential routes take no credentials. */
+export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
+  const auth = new AuthService(app, app.passwordHasher, app.authState);
+  const users = new UsersService(app.database.db, app.passwordHasher, app.authState);
+  const tags = ['auth'];
+
+  app.post(
+    '/auth/register',
+    {
+      bodyLimit: 65_536,
+      // Closed registration answers before the body is read or validated.
+      onRequest: async () => {
+        if (!app.config.registrationOpen) throw new ApiError('registration_closed');
+      },
+      schema: {
+        tags,
+        operationId: operationId('register', version),
+        summary: 'Create an account (role user)',
+        body: RegisterBody,
+        response: {
+          201: Type.Ref(UserSchema),
+          ...problemResponses(400, 403, 409, 413, 415, 422, 429, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await users.create(request.body);
+      return reply.code(201).header('location', `/api/${version}/users/${user.id}`).send(user);
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    {
+      schema: {
+        tags,
+        operationId: operationId('login', version),
+        summary: 'Log in with email and password: a new session and its token pair',
+        body: LoginBody,
+        response: {
+          200: Type.Ref(TokenPairSchema),
+          ...problemResponses(400, 401, 403, 413, 415, 422, 429, 500),
+        },
+      },
+    },
+    async (request) =>
+      auth.login(request.body.email, request.body.password, {
+        userAgent: request.headers['user-agent'] ?? null,
+        ip: request.ip,
+      }),
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      schema: {
+        tags,
+        operationId: operationId('refresh', version),
+        summary: 'Rotate a refresh token: a new pair; the old refresh token is spent',
+        body: RefreshBody,
+        response: { 200: Type.Ref(TokenPairSchema), ...problemResponses(400, 401, 413, 415, 422, 429, 500) },
+      },
+    },
+    async (request) => auth.refresh(request.body.refreshToken),
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      config: SESSION_ONLY,
+      schema: {
+        tags,
+        operationId: operationId('logout', version),
+        summary: "End the caller's session: its refresh and access tokens stop working at once",
+        security: TOKEN_ONLY,
+        body: LogoutBody,
+        response: {
+          204: { description: 'Logged out', type: 'null' },
+          ...problemResponses(400, 401, 403, 415, 422, 429, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = callerOf(request);
+      if (!caller.sessionId) throw new ApiError('forbidden');
+      await auth.logout(caller.sessionId, request.body?.refreshToken);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      config: SESSION_ONLY,
+      schema: {
+        tags,
+        operationId: operationId('logoutAll', version),
+        summary: 'End every session of the caller (API keys stay)',
+        security: TOKEN_ONLY,
+        response: {
+          204: { description: 'Logged out everywhere', type: 'null' },
+          ...problemResponses(401, 403, 429, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      await auth.logoutAll(callerOf(request).userId);
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,54 @@
+import { Type } from '@sinclair/typebox';
+import { Email, GivenPassword } from '../users/users.schemas.js';
+
+// No pattern: a malformed refresh token is an unknown one (401 invalid_token), not a 422.
+const RefreshTokenValue = Type.String({ minLength: 1, maxLength: 1000, description: 'opaque refresh token' });
+
+export const LoginBody = Type.Object(
+  { email: Email, password: GivenPassword },
+  { additionalProperties: false },
+);
+export const RefreshBody = Type.Object({ refreshToken: RefreshTokenValue }, { additionalProperties: false });
+export const LogoutBody = Type.Object(
+  { refreshToken: Type.Optional(RefreshTokenValue) },
+  {
+    additionalProperties: false,
+    'x-body-optional': true,
+    description: 'optional: no body, or an empty one, is fine',
+  },
+);
+
+export const TokenPairSchema = Type.Object(
+  {
+    accessToken: Type.String({ maxLength: 2000, description: 'HS256 JWT bound to the session' }),
+    tokenType: Type.String({ enum: ['Bearer'] }),
+    expiresIn: Type.Integer({ minimum: 1, format: 'int32', description: 'seconds' }),
+    refreshToken: Type.String({ maxLength: 200, description: 'opaque, single use' }),
+    refreshExpiresIn: Type.Integer({ minimum: 1, format: 'int32', description: 'seconds' }),
+  },
+  { $id: 'TokenPair', additionalProperties: false },
+);
+
+/** RFC 6749 §4.3 / §6: the form fields of POST /auth/token. Unknown fields are ignored, per §3.2. */
+export const TokenForm = Type.Object(
+  {
+    grant_type: Type.String({ maxLength: 50, pattern: '^[a-z_]+$' }),
+    username: Type.Optional(Type.String({ maxLength: 254 })),
+    password: Type.Optional(Type.String({ maxLength: 1024, format: 'password' })),
+    refresh_token: Type.Optional(Type.String({ maxLength: 200 })),
+    scope: Type.Optional(Type.String({ maxLength: 500 })),
+    client_id: Type.Optional(Type.String({ maxLength: 200 })),
+    client_secret: Type.Optional(Type.String({ maxLength: 200, format: 'password' })),
+  },
+  { additionalProperties: true },
+);
+
+export const OAuthTokenSchema = Type.Object(
+  {
+    access_token: Type.String({ maxLength: 2000 }),
+    token_type: Type.String({ enum: ['Bearer'] }),
+    expires_in: Type.Integer({ minimum: 1, format: 'int32' }),
+    refresh_token: Type.String({ maxLength: 200 }),
+  },
+  { $id: 'OAuthToken', additionalProperties: false },
+);

@@ -1,0 +1,154 @@
+import { type Kysely, sql } from 'kysely';
+import { likeContains, toCount } from '../../db/errors.js';
+import type { Database } from '../../db/schema.js';
+import type { Role } from './users.schemas.js';
+
+/** All SQL about users. Every function takes the executor, so the service decides transactions. */
+export type Db = Kysely<Database>;
+
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  disabled: number;
+  password_hash: string;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = [
+  'id',
+  'email',
+  'name',
+  'role',
+  'disabled',
+  'password_hash',
+  'created_at',
+  'updated_at',
+] as const;
+
+export function searchText(name: string, email: string): string {
+  return `${name} ${email}`.toLowerCase();
+}
+
+export async function insertUser(
+  db: Db,
+  row: Omit<UserRow, 'disabled'> & { disabled?: number },
+): Promise<void> {
+  await db
+    .insertInto('users')
+    .values({ ...row, disabled: row.disabled ?? 0, search_text: searchText(row.name, row.email) })
+    .execute();
+}
+
+export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+}
+
+export async function findUserByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').select(COLUMNS).where('email', '=', email).executeTakeFirst();
+}
+
+export interface UserFilter {
+  q?: string;
+  role?: Role;
+}
+
+function filtered(db: Db, filter: UserFilter) {
+  let query = db.selectFrom('users');
+  if (filter.q)
+    query = query.where(sql<boolean>`search_text like ${likeContains(filter.q.toLowerCase())} escape '\\'`);
+  if (filter.role) query = query.where('role', '=', filter.role);
+  return query;
+}
+
+export async function listUsers(
+  db: Db,
+  filter: UserFilter,
+  limit: number,
+  offset: number,
+): Promise<UserRow[]> {
+  return filtered(db, filter)
+    .select(COLUMNS)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}
+
+export async function countUsers(db: Db, filter: UserFilter): Promise<number> {
+  const row = await filtered(db, filter)
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirst();
+  return toCount(row?.n);
+}
+
+export interface UserChanges {
+  name?: string;
+  role?: Role;
+  disabled?: number;
+  password_hash?: string;
+  updated_at: string;
+}
+
+/**
+ * Applies the changes in one statement. When the change would leave no enabled admin, the
+ * statement's own condition refuses it (0 rows), so two admins demoting each other at once
+ * cannot both win.
+ */
+export async function updateUser(
+  db: Db,
+  id: string,
+  changes: UserChanges,
+  keepAnAdmin: boolean,
+): Promise<UserRow | undefined> {
+  const current = await findUserById(db, id);
+  if (!current) return undefined;
+  const set: Record<string, unknown> = { ...changes };
+  if (changes.name !== undefined) set.search_text = searchText(changes.name, current.email);
+  let query = db.updateTable('users').set(set).where('id', '=', id);
+  if (keepAnAdmin) {
+    query = query.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('users as other')
+          .select('other.id')
+          .where('other.role', '=', 'admin')
+          .where('other.disabled', '=', 0)
+          .where('other.id', '!=', id),
+      ),
+    );
+  }
+  return query.returning(COLUMNS).executeTakeFirst();
+}
+
+export async function deleteUserRow(db: Db, id: string, keepAnAdmin: boolean): Promise<boolean> {
+  let query = db.deleteFrom('users').where('id', '=', id);
+  if (keepAnAdmin) {
+    query = query.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('users as other')
+          .select('other.id')
+          .where('other.role', '=', 'admin')
+          .where('other.disabled', '=', 0)
+          .where('other.id', '!=', id),
+      ),
+    );
+  }
+  const result = await query.executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+export async function enabledAdminExists(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('role', '=', 'admin')
+    .where('disabled', '=', 0)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

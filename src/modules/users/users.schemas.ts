@@ -1,0 +1,92 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { StringEnum } from '../../lib/common-schemas.js';
+import { PASSWORD_MAX } from '../../lib/password-policy.js';
+import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
+
+export const ROLES = ['admin', 'user', 'guest'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const UserId = Type.String({
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9-]+$',
+  description: 'opaque id (UUIDv7)',
+});
+export const Email = Type.String({
+  format: 'email',
+  maxLength: 254,
+  description: 'stored and compared lower-cased',
+  examples: ['ada@example.com'],
+});
+export const Name = Type.String({
+  minLength: 1,
+  maxLength: 100,
+  pattern: SAFE_TEXT_PATTERN,
+  'x-trim': true,
+  description: 'trimmed of Unicode white space; 1–100 code points',
+  examples: ['Ada Lovelace'],
+});
+export const RoleSchema = StringEnum(ROLES, { description: 'admin · user · guest' });
+/** Length is counted in code points after NFC by the `x-password` keyword (12–128). */
+export const NewPassword = Type.String({
+  minLength: 1,
+  maxLength: PASSWORD_MAX * 4,
+  'x-password': true,
+  format: 'password',
+  description: '12–128 code points after NFC; not a common password; not containing the email local part',
+});
+/** A password being checked, not set: only bounded, so any wrong one is simply wrong. */
+export const GivenPassword = Type.String({ minLength: 1, maxLength: 1024, format: 'password' });
+const Timestamp = Type.String({ format: 'date-time', maxLength: 30, examples: ['2026-11-22T01:15:37.000Z'] });
+
+export const UserSchema = Type.Object(
+  {
+    id: UserId,
+    email: Type.String({ format: 'email', maxLength: 254 }),
+    name: Type.String({ maxLength: 100 }),
+    role: RoleSchema,
+    disabled: Type.Boolean(),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'User', additionalProperties: false },
+);
+export type User = Static<typeof UserSchema>;
+
+export const UserPageSchema = Type.Object(
+  {
+    items: Type.Array(Type.Ref(UserSchema), { maxItems: 100 }),
+    total: Type.Integer({ minimum: 0, format: 'int64' }),
+    page: Type.Integer({ minimum: 1, maximum: 1_000_000, format: 'int32' }),
+    size: Type.Integer({ minimum: 1, maximum: 100, format: 'int32' }),
+    pages: Type.Integer({ minimum: 0, format: 'int64' }),
+  },
+  { $id: 'UserPage', additionalProperties: false },
+);
+
+export const RegisterBody = Type.Object(
+  { email: Email, password: NewPassword, name: Name },
+  { additionalProperties: false },
+);
+export const CreateUserBody = Type.Object(
+  { email: Email, password: NewPassword, name: Name, role: Type.Optional(RoleSchema) },
+  { additionalProperties: false },
+);
+export const UpdateMeBody = Type.Object({ name: Type.Optional(Name) }, { additionalProperties: false });
+export const UpdateUserBody = Type.Object(
+  { name: Type.Optional(Name), role: Type.Optional(RoleSchema), disabled: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export const ChangePasswordBody = Type.Object(
+  { currentPassword: GivenPassword, newPassword: NewPassword },
+  { additionalProperties: false },
+);
+export const UserListQuery = Type.Object(
+  {
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, format: 'int32' })),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
+    role: Type.Optional(RoleSchema),
+  },
+  { additionalProperties: false },
+);
+export const UserIdParams = Type.Object({ id: UserId });

@@ -1,0 +1,169 @@
+import { uuidv7 } from 'uuidv7';
+import { isUniqueViolation } from '../../db/errors.js';
+import { ApiError } from '../../errors.js';
+import { weakPasswordReason } from '../../lib/password-policy.js';
+import type { PasswordHasher } from '../../lib/passwords.js';
+import type { AuthStateCache } from '../auth/auth-state.js';
+import { endUserSessions } from '../auth/sessions.repository.js';
+import * as repo from './users.repository.js';
+import type { Role, User } from './users.schemas.js';
+
+export function toUser(row: repo.UserRow): User {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    disabled: row.disabled === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  name: string;
+  role?: Role;
+}
+
+export interface UserUpdate {
+  name?: string;
+  role?: Role;
+  disabled?: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  page: number;
+  size: number;
+  pages: number;
+}
+
+/** The rules about users: registration, roles, the last admin, disabling, deletion. */
+export class UsersService {
+  constructor(
+    private readonly db: repo.Db,
+    private readonly hasher: PasswordHasher,
+    private readonly authState: AuthStateCache,
+  ) {}
+
+  async create(input: NewUser): Promise<User> {
+    const email = input.email.toLowerCase();
+    const weak = weakPasswordReason(input.password, email);
+    if (weak) {
+      throw new ApiError('weak_password', {
+        detail: `The password ${weak}`,
+        errors: [{ pointer: '/password', code: 'weak_password', detail: weak }],
+      });
+    }
+    const now = new Date().toISOString();
+    const row = {
+      id: uuidv7(),
+      email,
+      name: input.name,
+      role: input.role ?? 'user',
+      password_hash: await this.hasher.hash(input.password),
+      created_at: now,
+      updated_at: now,
+    } as const;
+    try {
+      await repo.insertUser(this.db, row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ApiError('email_taken');
+      throw error;
+    }
+    return toUser({ ...row, disabled: 0 });
+  }
+
+  async get(id: string): Promise<User> {
+    const row = await repo.findUserById(this.db, id);
+    if (!row) throw new ApiError('not_found');
+    return toUser(row);
+  }
+
+  async list(filter: repo.UserFilter, page: number, size: number): Promise<Page<User>> {
+    const [rows, total] = await Promise.all([
+      repo.listUsers(this.db, filter, size, (page - 1) * size),
+      repo.countUsers(this.db, filter),
+    ]);
+    return { items: rows.map(toUser), total, page, size, pages: Math.ceil(total / size) };
+  }
+
+  async update(id: string, changes: UserUpdate): Promise<User> {
+    const current = await repo.findUserById(this.db, id);
+    if (!current) throw new ApiError('not_found');
+    const demoting = changes.role !== undefined && changes.role !== 'admin';
+    const disabling = changes.disabled === true;
+    const wasEnabledAdmin = current.role === 'admin' && current.disabled === 0;
+    const nothingChanges =
+      (changes.name === undefined || changes.name === current.name) &&
+      (changes.role === undefined || changes.role === current.role) &&
+      (changes.disabled === undefined || changes.disabled === (current.disabled === 1));
+    if (nothingChanges) return toUser(current);
+
+    const now = new Date().toISOString();
+    const updated = await this.db.transaction().execute(async (trx) => {
+      const row = await repo.updateUser(
+        trx,
+        id,
+        {
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.role !== undefined ? { role: changes.role } : {}),
+          ...(changes.disabled !== undefined ? { disabled: changes.disabled ? 1 : 0 } : {}),
+          updated_at: now,
+        },
+        wasEnabledAdmin && (demoting || disabling),
+      );
+      if (row && disabling && current.disabled === 0) await endUserSessions(trx, id, 'disabled', now);
+      return row;
+    });
+    if (!updated) {
+      if (!(await repo.findUserById(this.db, id))) throw new ApiError('not_found');
+      throw new ApiError('last_admin', { detail: 'This change would leave no enabled admin' });
+    }
+    this.authState.userChanged(id);
+    if (disabling) this.authState.userSessionsChanged(id);
+    return toUser(updated);
+  }
+
+  /** Deletes a user with its sessions (and, by foreign keys, what it owns). */
+  async delete(id: string, callerId: string): Promise<void> {
+    if (id === callerId) throw new ApiError('conflict', { detail: 'An admin cannot delete itself' });
+    const current = await repo.findUserById(this.db, id);
+    if (!current) throw new ApiError('not_found');
+    const wasEnabledAdmin = current.role === 'admin' && current.disabled === 0;
+    const deleted = await repo.deleteUserRow(this.db, id, wasEnabledAdmin);
+    if (!deleted) {
+      if (!(await repo.findUserById(this.db, id))) throw new ApiError('not_found');
+      throw new ApiError('last_admin', { detail: 'Deleting this user would leave no enabled admin' });
+    }
+    this.authState.userChanged(id);
+    this.authState.userSessionsChanged(id);
+  }
+
+  /** Start-up: make sure the configured admin exists when no enabled admin does. */
+  async ensureAdmin(email: string, password: string, log: (message: string) => void): Promise<void> {
+    if (await repo.enabledAdminExists(this.db)) return;
+    const existing = await repo.findUserByEmail(this.db, email.toLowerCase());
+    if (existing) {
+      await repo.updateUser(
+        this.db,
+        existing.id,
+        { role: 'admin', disabled: 0, updated_at: new Date().toISOString() },
+        false,
+      );
+      this.authState.userChanged(existing.id);
+      log(`promoted ${existing.email} to admin (ADMIN_EMAIL)`);
+      return;
+    }
+    try {
+      await this.create({ email, password, name: 'Administrator', role: 'admin' });
+      log(`created admin ${email.toLowerCase()} (ADMIN_EMAIL)`);
+    } catch (error) {
+      // Another instance starting at the same moment created it first.
+      if (!(error instanceof ApiError && error.code === 'email_taken')) throw error;
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import jwt from '@fastify/jwt';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, type ProblemCode } from '../errors.js';
+import type { AuthStateCache } from '../modules/auth/auth-state.js';
+import { touchSession } from '../modules/auth/sessions.repository.js';
+import { isAccessClaims } from '../modules/auth/tokens.js';
+import type { Role } from '../modules/users/users.schemas.js';
+
+/**
+ * Authentication and authorization, driven by each route's `config.auth`. A route without it
+ * takes no credentials and ignores any Authorization header (the docs' Authorize button sends
+ * Basic client credentials to /auth/token). Two hooks: `authenticate` resolves who is calling
+ * (the rate limiter keys by that), `authorize` refuses with 401/403 afterwards.
+ */
+export type Scope = 'tasks:read' | 'tasks:write' | 'users:read' | 'users:write';
+
+export interface AuthPolicy {
+  /** Roles that may call the route (all when absent). */
+  roles?: Role[];
+  /** The scope an API key needs; without it keys may not call the route. */
+  scope?: Scope | 'any';
+}
+
+export interface Principal {
+  userId: string;
+  role: Role;
+  /** The login session of an access token; null for an API key. */
+  sessionId: string | null;
+  /** The scopes of an API key; null for an access token (its role decides). */
+  scopes: Scope[] | null;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthPolicy;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    authFailure: ApiError | null;
+  }
+  interface FastifyInstance {
+    authState: AuthStateCache;
+  }
+}
+
+type Security = Record<string, string[]>[];
+/** OpenAPI security of routes that take an access token or an API key. */
+export const TOKEN_OR_KEY: Security = [{ bearerAuth: [] }, { oauth2: [] }, { apiKey: [] }];
+/** OpenAPI security of routes that take an access token only (keys are refused). */
+export const TOKEN_ONLY: Security = [{ bearerAuth: [] }, { oauth2: [] }];
+
+const INVALID_TOKEN_CHALLENGE = 'Bearer realm="taskforge", error="invalid_token"';
+
+function tokenFailure(code: ProblemCode): ApiError {
+  return new ApiError(code, { status: 401, headers: { 'www-authenticate': INVALID_TOKEN_CHALLENGE } });
+}
+
+/** The bearer token or key a request presents: undefined when none, null when unusable. */
+function presentedCredential(request: FastifyRequest): string | null | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer +([^\s]+) *$/i.exec(header);
+    return match?.[1] ?? null;
+  }
+  const key = request.headers['x-api-key'];
+  if (key !== undefined) return typeof key === 'string' && key.length > 0 ? key : null;
+  return undefined;
+}
+
+async function verifyAccessToken(app: FastifyInstance, token: string): Promise<Principal | ApiError> {
+  let claims: unknown;
+  let expired = false;
+  try {
+    claims = app.jwt.verify(token);
+  } catch (error) {
+    // fast-jwt checks the signature before the claims, so an expired token was validly signed.
+    if ((error as { code?: string }).code !== 'FAST_JWT_EXPIRED') return tokenFailure('invalid_token');
+    expired = true;
+    claims = app.jwt.decode(token);
+  }
+  if (!isAccessClaims(claims)) return tokenFailure('invalid_token');
+  // The contract's order: invalid_token (unknown user or session) → account_disabled →
+  // token_expired → token_revoked.
+  const [user, session] = await Promise.all([
+    app.authState.user(claims.sub),
+    app.authState.session(claims.sid),
+  ]);
+  if (!user || !session || session.userId !== claims.sub) return tokenFailure('invalid_token');
+  if (user.disabled) return tokenFailure('account_disabled');
+  if (expired) return tokenFailure('token_expired');
+  if (session.ended) return tokenFailure('token_revoked');
+  return { userId: claims.sub, role: user.role, sessionId: claims.sid, scopes: null };
+}
+
+/** lastUsedAt may lag by up to a minute: one write per session per minute, never awaited. */
+function sessionToucher(app: FastifyInstance): (sessionId: string) => void {
+  const INTERVAL_MS = 60_000;
+  const touched = new Map<string, number>();
+  return (sessionId) => {
+    const now = Date.now();
+    const last = touched.get(sessionId);
+    if (last !== undefined && now - last < INTERVAL_MS) return;
+    if (touched.size > 100_000) touched.clear();
+    touched.set(sessionId, now);
+    touchSession(app.database.db, sessionId, new Date(now).toISOString()).catch((error: Error) => {
+      app.log.warn({ err: { message: error.message } }, 'could not record session use');
+    });
+  };
+}
+
+export async function registerAuth(app: FastifyInstance): Promise<void> {
+  const touch = sessionToucher(app);
+  const secret = app.config.jwtSecret;
+  if (!secret) throw new Error('JWT_SECRET must be resolved before the app is built');
+  await app.register(jwt, {
+    secret,
+    sign: { algorithm: 'HS256' },
+    verify: { algorithms: ['HS256'] },
+  });
+  app.decorateRequest('principal', null);
+  app.decorateRequest('authFailure', null);
+
+  app.addHook('onRequest', async (request) => {
+    if (!request.routeOptions.config.auth) return;
+    const credential = presentedCredential(request);
+    if (credential === undefined) {
+      request.authFailure = new ApiError('unauthorized');
+      return;
+    }
+    // API keys join here in their own issue; until then anything that is not a JWT is unknown.
+    const result = credential ? await verifyAccessToken(app, credential) : tokenFailure('invalid_token');
+    if (result instanceof ApiError) {
+      request.authFailure = result;
+    } else {
+      request.principal = result;
+      if (result.sessionId) touch(result.sessionId);
+    }
+  });
+}
+
+/** After the rate limiter: 401 for failed credentials, 403 for a role or scope the route refuses. */
+export function installAuthorization(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const policy = request.routeOptions.config.auth;
+    if (!policy) return;
+    if (request.authFailure) throw request.authFailure;
+    const principal = request.principal;
+    if (!principal) throw new ApiError('unauthorized');
+    if (policy.roles && !policy.roles.includes(principal.role)) throw new ApiError('forbidden');
+    if (principal.scopes !== null) {
+      const allowed =
+        policy.scope === 'any' || (policy.scope !== undefined && principal.scopes.includes(policy.scope));
+      if (!allowed) throw new ApiError('forbidden', { detail: 'This API key may not call this route' });
+    }
+  });
+}
+
+/** The caller of a route that requires authentication (the hooks guarantee one). */
+export function callerOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new ApiError('unauthorized');
+  return request.principal;
+}

@@ -160,7 +160,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   if (config.admin) {
     const { email, password } = config.admin;
     app.addHook('onReady', async () => {
-      const users = new UsersService(database.db, app.passwordHasher, authState);
+      const users = new UsersService(database, app.passwordHasher, authState);
       await users.ensureAdmin(email, password, (message) => app.log.info(message));
     });
   }

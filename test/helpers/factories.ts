@@ -16,7 +16,7 @@ export async function createUser(
   app: FastifyInstance,
   options: { role?: Role; email?: string; name?: string; password?: string } = {},
 ): Promise<User> {
-  const service = new UsersService(app.database.db, app.passwordHasher, app.authState);
+  const service = new UsersService(app.database, app.passwordHasher, app.authState);
   return service.create({
     email: options.email ?? uniqueEmail(options.role ?? 'user'),
     password: options.password ?? PASSWORD,

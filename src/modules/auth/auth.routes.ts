@@ -15,7 +15,7 @@ const SESSION_ONLY = { auth: {} };
 /** Registration, login, refresh and logout. Credential routes take no credentials. */
 export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
   const auth = new AuthService(app, app.passwordHasher, app.authState);
-  const users = new UsersService(app.database.db, app.passwordHasher, app.authState);
+  const users = new UsersService(app.database, app.passwordHasher, app.authState);
   const tags = ['auth'];
 
   app.post(

@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import type { Dialect } from '../../db/database.js';
 import { likeContains, toCount } from '../../db/errors.js';
 import type { Database } from '../../db/schema.js';
 import type { Role } from './users.schemas.js';
@@ -140,6 +141,22 @@ export async function deleteUserRow(db: Db, id: string, keepAnAdmin: boolean): P
   }
   const result = await query.executeTakeFirst();
   return Number(result.numDeletedRows) > 0;
+}
+
+/**
+ * PostgreSQL, READ COMMITTED: two admins demoting each other would each see the other still
+ * enabled (write skew). Locking every enabled admin row first serialises such changes. SQLite
+ * runs one writer at a time, so it needs no lock.
+ */
+export async function lockEnabledAdmins(db: Db, dialect: Dialect): Promise<void> {
+  if (dialect !== 'postgres') return;
+  await db
+    .selectFrom('users')
+    .select('id')
+    .where('role', '=', 'admin')
+    .where('disabled', '=', 0)
+    .forUpdate()
+    .execute();
 }
 
 export async function enabledAdminExists(db: Db): Promise<boolean> {

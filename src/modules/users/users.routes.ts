@@ -22,7 +22,7 @@ const NO_CONTENT = { description: 'Done', type: 'null' } as const;
 
 /** /users/me for everyone signed in; the rest of /users for admins (and keys with users:* scopes). */
 export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
-  const users = new UsersService(app.database.db, app.passwordHasher, app.authState);
+  const users = new UsersService(app.database, app.passwordHasher, app.authState);
   const auth = new AuthService(app, app.passwordHasher, app.authState);
   const tags = ['users'];
 

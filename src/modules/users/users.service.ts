@@ -1,4 +1,5 @@
 import { uuidv7 } from 'uuidv7';
+import type { DatabaseHandle } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { ApiError } from '../../errors.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
@@ -43,11 +44,15 @@ export interface Page<T> {
 
 /** The rules about users: registration, roles, the last admin, disabling, deletion. */
 export class UsersService {
+  private readonly db: repo.Db;
+
   constructor(
-    private readonly db: repo.Db,
+    private readonly database: DatabaseHandle,
     private readonly hasher: PasswordHasher,
     private readonly authState: AuthStateCache,
-  ) {}
+  ) {
+    this.db = database.db;
+  }
 
   async create(input: NewUser): Promise<User> {
     const email = input.email.toLowerCase();
@@ -104,7 +109,9 @@ export class UsersService {
     if (nothingChanges) return toUser(current);
 
     const now = new Date().toISOString();
+    const guard = wasEnabledAdmin && (demoting || disabling);
     const updated = await this.db.transaction().execute(async (trx) => {
+      if (guard) await repo.lockEnabledAdmins(trx, this.database.dialect);
       const row = await repo.updateUser(
         trx,
         id,
@@ -114,7 +121,7 @@ export class UsersService {
           ...(changes.disabled !== undefined ? { disabled: changes.disabled ? 1 : 0 } : {}),
           updated_at: now,
         },
-        wasEnabledAdmin && (demoting || disabling),
+        guard,
       );
       if (row && disabling && current.disabled === 0) await endUserSessions(trx, id, 'disabled', now);
       return row;
@@ -134,7 +141,10 @@ export class UsersService {
     const current = await repo.findUserById(this.db, id);
     if (!current) throw new ApiError('not_found');
     const wasEnabledAdmin = current.role === 'admin' && current.disabled === 0;
-    const deleted = await repo.deleteUserRow(this.db, id, wasEnabledAdmin);
+    const deleted = await this.db.transaction().execute(async (trx) => {
+      if (wasEnabledAdmin) await repo.lockEnabledAdmins(trx, this.database.dialect);
+      return repo.deleteUserRow(trx, id, wasEnabledAdmin);
+    });
     if (!deleted) {
       if (!(await repo.findUserById(this.db, id))) throw new ApiError('not_found');
       throw new ApiError('last_admin', { detail: 'Deleting this user would leave no enabled admin' });

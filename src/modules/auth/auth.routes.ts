@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
-import { operationId, type VersionOptions } from '../../lib/api-version.js';
+import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { callerOf, TOKEN_ONLY } from '../../plugins/auth.js';
 import { RegisterBody, UserSchema } from '../users/users.schemas.js';
@@ -28,7 +28,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       },
       schema: {
         tags,
-        operationId: operationId('register', version),
+        operationId: 'register',
         summary: 'Create an account (role user)',
         body: RegisterBody,
         response: {
@@ -48,7 +48,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
     {
       schema: {
         tags,
-        operationId: operationId('login', version),
+        operationId: 'login',
         summary: 'Log in with email and password: a new session and its token pair',
         body: LoginBody,
         response: {
@@ -69,7 +69,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
     {
       schema: {
         tags,
-        operationId: operationId('refresh', version),
+        operationId: 'refresh',
         summary: 'Rotate a refresh token: a new pair; the old refresh token is spent',
         body: RefreshBody,
         response: { 200: Type.Ref(TokenPairSchema), ...problemResponses(400, 401, 413, 415, 422, 429, 500) },
@@ -84,7 +84,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       config: SESSION_ONLY,
       schema: {
         tags,
-        operationId: operationId('logout', version),
+        operationId: 'logout',
         summary: "End the caller's session: its refresh and access tokens stop working at once",
         security: TOKEN_ONLY,
         body: LogoutBody,
@@ -108,7 +108,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       config: SESSION_ONLY,
       schema: {
         tags,
-        operationId: operationId('logoutAll', version),
+        operationId: 'logoutAll',
         summary: 'End every session of the caller (API keys stay)',
         security: TOKEN_ONLY,
         response: {

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError } from 'fastify';
 import { ApiError, type ProblemCode } from '../../errors.js';
-import { operationId, type VersionOptions } from '../../lib/api-version.js';
+import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { sendProblem, toApiError } from '../../plugins/problem-details.js';
 import { OAuthTokenSchema, TokenForm } from './auth.schemas.js';
@@ -46,7 +46,7 @@ function toOAuthError(error: unknown): ApiError {
  * The OAuth2 token endpoint (RFC 6749 §4.3 password grant, §6 refresh) for OAuth2 clients such
  * as the docs' Authorize button. Form-encoded only; its own plugin scope holds the form parser.
  */
-export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
+export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app) => {
   await app.register(formbody, { bodyLimit: 8192 });
   const auth = new AuthService(app, app.passwordHasher, app.authState);
 
@@ -60,7 +60,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       errorHandler: (error, _request, reply) => sendProblem(reply, toOAuthError(error)),
       schema: {
         tags: ['auth'],
-        operationId: operationId('oauthToken', version),
+        operationId: 'oauthToken',
         summary: 'OAuth2 token endpoint: password and refresh_token grants (form-encoded)',
         description:
           'RFC 6749 §4.3 and §6. `scope`, `client_id`, `client_secret` and an `Authorization: Basic` header are accepted and ignored. Errors are 400 problem details that also carry `error` and `error_description` (§5.2).',

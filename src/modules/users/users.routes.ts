@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
-import { operationId, type VersionOptions } from '../../lib/api-version.js';
+import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../plugins/auth.js';
 import { AuthService } from '../auth/auth.service.js';
@@ -32,7 +32,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       config: { auth: { scope: 'any' } },
       schema: {
         tags,
-        operationId: operationId('getMe', version),
+        operationId: 'getMe',
         summary: 'The caller',
         security: TOKEN_OR_KEY,
         response: { 200: Type.Ref(UserSchema), ...problemResponses(401, 429, 500) },
@@ -48,7 +48,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       config: { auth: {} },
       schema: {
         tags,
-        operationId: operationId('updateMe', version),
+        operationId: 'updateMe',
         summary: "Change the caller's name",
         security: TOKEN_ONLY,
         body: UpdateMeBody,
@@ -65,7 +65,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       config: { auth: {} },
       schema: {
         tags,
-        operationId: operationId('changePassword', version),
+        operationId: 'changePassword',
         summary: "Change the caller's password; every other session ends",
         security: TOKEN_ONLY,
         body: ChangePasswordBody,
@@ -92,7 +92,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         config: { auth: { roles: ADMIN, scope: 'users:read' } },
         schema: {
           tags,
-          operationId: operationId('listUsers', version),
+          operationId: 'listUsers',
           summary: 'A page of users, newest first (admins only); q matches name or email',
           security: TOKEN_OR_KEY,
           querystring: UserListQuery,
@@ -113,7 +113,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       config: { auth: { roles: ADMIN, scope: 'users:write' } },
       schema: {
         tags,
-        operationId: operationId('createUser', version),
+        operationId: 'createUser',
         summary: 'Create a user (admins only); role defaults to user',
         security: TOKEN_OR_KEY,
         body: CreateUserBody,
@@ -135,7 +135,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       config: { auth: { scope: 'users:read' } },
       schema: {
         tags,
-        operationId: operationId('getUser', version),
+        operationId: 'getUser',
         summary: 'A user (admins: anyone; others: their own record, else 404)',
         security: TOKEN_OR_KEY,
         params: UserIdParams,
@@ -156,7 +156,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       config: { auth: { roles: ADMIN, scope: 'users:write' } },
       schema: {
         tags,
-        operationId: operationId('updateUser', version),
+        operationId: 'updateUser',
         summary: 'Change a user (admins only): name, role, disabled',
         description:
           "Disabling ends the user's sessions. A change that would leave no enabled admin → 409 last_admin.",
@@ -178,7 +178,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       config: { auth: { roles: ADMIN, scope: 'users:write' } },
       schema: {
         tags,
-        operationId: operationId('deleteUser', version),
+        operationId: 'deleteUser',
         summary: 'Delete a user with its sessions and keys (admins only)',
         description:
           'An admin deleting itself → 409 conflict; deleting the last enabled admin → 409 last_admin.',

@@ -16,6 +16,8 @@ import { authStateLoaders } from './modules/auth/auth-state.loaders.js';
 import { tokenRoutes } from './modules/auth/token.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { problemsRoutes } from './modules/problems/problems.routes.js';
+import { tasksRoutes } from './modules/tasks/tasks.routes.js';
+import { TaskPageSchema, TaskSchema, TaskStatsSchema } from './modules/tasks/tasks.schemas.js';
 import { usersRoutes } from './modules/users/users.routes.js';
 import { UserPageSchema, UserSchema } from './modules/users/users.schemas.js';
 import { UsersService } from './modules/users/users.service.js';
@@ -66,10 +68,13 @@ const SHARED_SCHEMAS = [
   UserPageSchema,
   TokenPairSchema,
   OAuthTokenSchema,
+  TaskSchema,
+  TaskPageSchema,
+  TaskStatsSchema,
 ];
 
 /** Every resource's routes, in the order they appear in the docs. */
-const API_ROUTES: ApiRoutes[] = [authRoutes, tokenRoutes, usersRoutes];
+const API_ROUTES: ApiRoutes[] = [authRoutes, tokenRoutes, usersRoutes, tasksRoutes];
 
 /** The versioned API: each route plugin is registered once per version prefix. */
 async function registerApi(app: FastifyInstance, routes: ApiRoutes[]): Promise<void> {

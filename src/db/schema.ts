@@ -1,5 +1,6 @@
 import type { RefreshTokensTable } from './tables/refresh-tokens.table.js';
 import type { SessionsTable } from './tables/sessions.table.js';
+import type { TasksTable, TaskTagsTable } from './tables/tasks.table.js';
 import type { UsersTable } from './tables/users.table.js';
 
 /** The whole database as Kysely sees it: one entry per table file in ./tables. */
@@ -7,4 +8,6 @@ export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
+  tasks: TasksTable;
+  task_tags: TaskTagsTable;
 }

@@ -64,7 +64,12 @@ function describe(error: VerboseError): { code: string; detail: string; child?: 
     case 'pattern':
       return { code: 'pattern', detail: 'contains characters or a form that is not allowed' };
     case 'uniqueItems':
-      return { code: 'duplicate', detail: 'must not contain duplicates' };
+      // Point at the later of the two equal items.
+      return {
+        code: 'duplicate',
+        detail: 'repeats an earlier item',
+        child: String(Math.max(Number(p.i), Number(p.j))),
+      };
     case 'x-single':
       return { code: 'duplicate', detail: 'must be given at most once' };
     default:

@@ -13,7 +13,7 @@ import { trimWhiteSpace } from '../lib/text.js';
  */
 
 // Keywords our schemas carry for the OpenAPI document or for the pre-validation steps below.
-const ANNOTATIONS = ['example', 'x-read-only', 'x-trim', 'x-body-optional'];
+const ANNOTATIONS = ['example', 'x-read-only', 'x-trim', 'x-lowercase', 'x-body-optional'];
 
 function createAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({
@@ -25,7 +25,7 @@ function createAjv(coerce: boolean): Ajv {
     strict: false,
     unicodeRegExp: true,
   });
-  addFormats.default(ajv, ['email', 'uri', 'uuid', 'password']);
+  addFormats.default(ajv, ['email', 'uri', 'uuid', 'password', 'int32', 'int64']);
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
   ajv.addVocabulary(ANNOTATIONS);
   ajv.addKeyword({
@@ -52,50 +52,61 @@ const checkPassword: KeywordCheck = (_schema, data) => {
   return false;
 };
 
-interface ObjectSchema {
+interface PropertySchema {
   type?: unknown;
-  properties?: Record<string, { type?: unknown; 'x-trim'?: boolean }>;
+  'x-trim'?: boolean;
+  'x-lowercase'?: boolean;
+  items?: { 'x-lowercase'?: boolean };
 }
 
-function propertiesOf(schema: unknown): Record<string, { type?: unknown; 'x-trim'?: boolean }> {
-  const props = (schema as ObjectSchema | undefined)?.properties;
+function propertiesOf(schema: unknown): Record<string, PropertySchema> {
+  const props = (schema as { properties?: Record<string, PropertySchema> } | undefined)?.properties;
   return props && typeof props === 'object' ? props : {};
 }
 
-/** Trims the top-level string fields marked `x-trim` (titles and names) before validation. */
+type Normalizer = (value: unknown) => unknown;
+
+/**
+ * What happens to a top-level body field before validation: titles and names (`x-trim`) are
+ * trimmed of Unicode white space; tags (`x-lowercase` on the items) are lower-cased, so the
+ * pattern and duplicate checks see what will be stored.
+ */
+function normalizerFor(prop: PropertySchema): Normalizer | null {
+  if (prop['x-trim']) return (v) => (typeof v === 'string' ? trimWhiteSpace(v) : v);
+  if (prop['x-lowercase']) return (v) => (typeof v === 'string' ? v.toLowerCase() : v);
+  if (prop.items?.['x-lowercase']) {
+    return (v) =>
+      Array.isArray(v) ? v.map((item) => (typeof item === 'string' ? item.toLowerCase() : item)) : v;
+  }
+  return null;
+}
+
 function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
   const compiled = ajv.compile(schema as object);
   // A route whose body is optional (`x-body-optional`) takes no body at all as valid.
   const optional = (schema as Record<string, unknown>)['x-body-optional'] === true;
-  const validate = optional
-    ? (Object.assign(
-        (data: unknown) => {
-          // Fastify hands a missing body to the validator as null.
-          const absent = data === undefined || data === null;
-          const ok = absent || compiled(data);
-          validate.errors = absent ? null : compiled.errors;
-          return ok;
-        },
-        { errors: null },
-      ) as unknown as ValidateFunction)
-    : compiled;
-  const trimmed = Object.entries(propertiesOf(schema))
-    .filter(([, prop]) => prop['x-trim'] === true)
-    .map(([name]) => name);
-  if (trimmed.length === 0) return validate;
-  const wrapped = ((data: unknown) => {
+  const normalizers = Object.entries(propertiesOf(schema)).flatMap(([name, prop]) => {
+    const normalize = normalizerFor(prop);
+    return normalize ? [[name, normalize] as const] : [];
+  });
+  if (!optional && normalizers.length === 0) return compiled;
+  const validate = ((data: unknown) => {
+    // Fastify hands a missing body to the validator as null.
+    if (optional && (data === undefined || data === null)) {
+      validate.errors = null;
+      return true;
+    }
     if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
       const record = data as Record<string, unknown>;
-      for (const name of trimmed) {
-        const value = record[name];
-        if (typeof value === 'string') record[name] = trimWhiteSpace(value);
+      for (const [name, normalize] of normalizers) {
+        if (Object.hasOwn(record, name)) record[name] = normalize(record[name]);
       }
     }
-    const ok = validate(data);
-    wrapped.errors = validate.errors;
+    const ok = compiled(data);
+    validate.errors = compiled.errors;
     return ok;
   }) as ValidateFunction;
-  return wrapped;
+  return validate;
 }
 
 /** Query strings: split comma lists, and report a repeated single-valued parameter. */

@@ -6,6 +6,7 @@ import { weakPasswordReason } from '../../lib/password-policy.js';
 import type { PasswordHasher } from '../../lib/passwords.js';
 import type { AuthStateCache } from '../auth/auth-state.js';
 import { endUserSessions } from '../auth/sessions.repository.js';
+import { unassignAll } from '../tasks/tasks.repository.js';
 import * as repo from './users.repository.js';
 import type { Role, User } from './users.schemas.js';
 
@@ -143,7 +144,10 @@ export class UsersService {
     const wasEnabledAdmin = current.role === 'admin' && current.disabled === 0;
     const deleted = await this.db.transaction().execute(async (trx) => {
       if (wasEnabledAdmin) await repo.lockEnabledAdmins(trx, this.database.dialect);
-      return repo.deleteUserRow(trx, id, wasEnabledAdmin);
+      const gone = await repo.deleteUserRow(trx, id, wasEnabledAdmin);
+      // Its own tasks go with it (foreign key); tasks assigned to it lose the assignee, with a new version.
+      if (gone) await unassignAll(trx, id, new Date().toISOString());
+      return gone;
     });
     if (!deleted) {
       if (!(await repo.findUserById(this.db, id))) throw new ApiError('not_found');

@@ -1,0 +1,241 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
+import type { VersionOptions } from '../../lib/api-version.js';
+import { problemResponses } from '../../lib/common-schemas.js';
+import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
+import { callerOf, TOKEN_OR_KEY } from '../../plugins/auth.js';
+import {
+  CreateTaskBody,
+  PatchTaskBody,
+  ReplaceTaskBody,
+  type Task,
+  TaskIdParams,
+  TaskListQuery,
+  TaskPageSchema,
+  TaskSchema,
+  TaskStatsSchema,
+} from './tasks.schemas.js';
+import { TasksService } from './tasks.service.js';
+
+const READ = { auth: { scope: 'tasks:read' as const } };
+const WRITE = { auth: { roles: ['admin' as const, 'user' as const], scope: 'tasks:write' as const } };
+const TASK_BODY_LIMIT = 65_536;
+
+const ETAG_HEADER = {
+  ETag: { description: 'strong entity tag: "<version>"', schema: Type.String({ maxLength: 24 }) },
+};
+const CACHE_HEADERS = {
+  'Cache-Control': { schema: Type.String({ maxLength: 40 }), description: 'private, no-cache' },
+  Vary: { schema: Type.String({ maxLength: 100 }), description: 'Authorization, X-API-Key' },
+};
+const IF_MATCH = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({ maxLength: 1000, description: 'strong entity tags, a list of them, or *; mismatch → 412' }),
+  ),
+});
+
+function taskReply(content: object, description: string) {
+  return {
+    description,
+    headers: { ...ETAG_HEADER, ...CACHE_HEADERS },
+    content: { 'application/json': { schema: content } },
+  };
+}
+
+function withEtag(reply: FastifyReply, task: Task): Task {
+  reply.header('etag', etagOf(task.version));
+  return task;
+}
+
+/** The task resource: CRUD with conditional requests, lists with filters and sorts, stats. */
+export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
+  const tasks = new TasksService(app.database);
+  const tags = ['tasks'];
+
+  // Every task reply (errors too) is private to its caller and revalidated before reuse.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'private, no-cache');
+    const vary = reply.getHeader('vary');
+    reply.header('vary', vary ? `${String(vary)}, Authorization, X-API-Key` : 'Authorization, X-API-Key');
+  });
+
+  app.post(
+    '/tasks',
+    {
+      bodyLimit: TASK_BODY_LIMIT,
+      config: WRITE,
+      schema: {
+        tags,
+        operationId: 'createTask',
+        summary: 'Create a task owned by the caller',
+        security: TOKEN_OR_KEY,
+        body: CreateTaskBody,
+        response: {
+          201: {
+            ...taskReply(Type.Ref(TaskSchema), 'Created'),
+            headers: {
+              ...ETAG_HEADER,
+              ...CACHE_HEADERS,
+              Location: { schema: Type.String({ maxLength: 200 }) },
+            },
+          },
+          ...problemResponses(400, 401, 403, 413, 415, 422, 429, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      const task = await tasks.create(callerOf(request), request.body);
+      reply.code(201).header('location', `/api/${version}/tasks/${task.id}`);
+      return withEtag(reply, task);
+    },
+  );
+
+  if (version === 'v1') {
+    // Version 2 lists with cursors; its list route comes with the cursor machinery.
+    app.get(
+      '/tasks',
+      {
+        config: READ,
+        schema: {
+          tags,
+          operationId: 'listTasks',
+          summary: "A page of the caller's tasks: owned or assigned (admins: all, and may filter by ownerId)",
+          description:
+            '`status` and `priority` take comma-separated lists or repeated parameters. `dueAfter` ≤ dueAt < `dueBefore`. `q` matches title and description, any case, `%` and `_` literally. Sorts: createdAt, updatedAt, dueAt, priority, title, optionally prefixed with `-`; tasks without dueAt come last both ways; ties by id.',
+          security: TOKEN_OR_KEY,
+          querystring: TaskListQuery,
+          response: {
+            200: {
+              description: 'A page of tasks',
+              headers: CACHE_HEADERS,
+              content: { 'application/json': { schema: Type.Ref(TaskPageSchema) } },
+            },
+            ...problemResponses(401, 403, 422, 429, 500),
+          },
+        },
+      },
+      async (request) => tasks.list(callerOf(request), request.query),
+    );
+  }
+
+  app.get(
+    '/tasks/stats',
+    {
+      config: READ,
+      schema: {
+        tags,
+        operationId: 'taskStats',
+        summary: "Counts over the caller's default list; overdue = dueAt < now and status ≠ done",
+        security: TOKEN_OR_KEY,
+        response: {
+          200: {
+            description: 'Counts',
+            headers: CACHE_HEADERS,
+            content: { 'application/json': { schema: Type.Ref(TaskStatsSchema) } },
+          },
+          ...problemResponses(401, 403, 429, 500),
+        },
+      },
+    },
+    async (request) => tasks.stats(callerOf(request)),
+  );
+
+  app.get(
+    '/tasks/:id',
+    {
+      config: READ,
+      schema: {
+        tags,
+        operationId: 'getTask',
+        summary: 'A task (404 when the caller may not see it)',
+        security: TOKEN_OR_KEY,
+        params: TaskIdParams,
+        headers: Type.Object({
+          'if-none-match': Type.Optional(
+            Type.String({ maxLength: 1000, description: 'entity tags or *; a match → 304' }),
+          ),
+        }),
+        response: {
+          200: taskReply(Type.Ref(TaskSchema), 'The task'),
+          304: {
+            description: 'Not modified: same ETag and Cache-Control',
+            headers: { ...ETAG_HEADER, ...CACHE_HEADERS },
+            type: 'null',
+          },
+          ...problemResponses(401, 403, 404, 429, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      const task = await tasks.get(callerOf(request), request.params.id);
+      withEtag(reply, task);
+      const ifNoneMatch = request.headers['if-none-match'];
+      if (ifNoneMatch !== undefined && ifNoneMatchHits(ifNoneMatch, task.version))
+        return reply.code(304).send();
+      return task;
+    },
+  );
+
+  for (const mode of ['patch', 'put'] as const) {
+    const body = mode === 'patch' ? PatchTaskBody : ReplaceTaskBody;
+    app.route({
+      method: mode === 'patch' ? 'PATCH' : 'PUT',
+      url: '/tasks/:id',
+      bodyLimit: TASK_BODY_LIMIT,
+      config: WRITE,
+      schema: {
+        tags,
+        operationId: mode === 'patch' ? 'updateTask' : 'replaceTask',
+        summary:
+          mode === 'patch'
+            ? 'Change a task (JSON merge patch; also application/merge-patch+json)'
+            : 'Replace the writable state of a task; omitted optional fields return to their defaults',
+        description:
+          'The owner (and admins) may change everything; the assignee only `status` (any other field → 403). `version` goes up only when something changes. If-Match mismatch → 412 with the current ETag.',
+        security: TOKEN_OR_KEY,
+        params: TaskIdParams,
+        headers: IF_MATCH,
+        body,
+        ...(mode === 'patch' ? { consumes: ['application/json', 'application/merge-patch+json'] } : {}),
+        response: {
+          200: taskReply(Type.Ref(TaskSchema), 'The task after the change'),
+          ...problemResponses(400, 401, 403, 404, 412, 413, 415, 422, 429, 500),
+        },
+      },
+      handler: async (request, reply) => {
+        const task = await tasks.update(
+          callerOf(request),
+          request.params.id,
+          request.body,
+          mode,
+          request.headers['if-match'],
+        );
+        return withEtag(reply, task);
+      },
+    });
+  }
+
+  app.delete(
+    '/tasks/:id',
+    {
+      config: WRITE,
+      schema: {
+        tags,
+        operationId: 'deleteTask',
+        summary: 'Delete a task (owner or admin); If-Match honoured; a delete that loses a race → 404',
+        security: TOKEN_OR_KEY,
+        params: TaskIdParams,
+        headers: IF_MATCH,
+        response: {
+          204: { description: 'Deleted', type: 'null' },
+          ...problemResponses(401, 403, 404, 412, 429, 500),
+        },
+      },
+    },
+    async (request, reply) => {
+      await tasks.delete(callerOf(request), request.params.id, request.headers['if-match']);
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,159 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { StringEnum } from '../../lib/common-schemas.js';
+import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
+import { UserId } from '../users/users.schemas.js';
+
+export const STATUSES = ['todo', 'in_progress', 'done'] as const;
+export const PRIORITIES = ['low', 'medium', 'high'] as const;
+export type Status = (typeof STATUSES)[number];
+export type Priority = (typeof PRIORITIES)[number];
+
+export const SORTS = ['createdAt', 'updatedAt', 'dueAt', 'priority', 'title'] as const;
+export type SortKey = (typeof SORTS)[number];
+const SORT_VALUES = SORTS.flatMap((s) => [s, `-${s}`]);
+
+const Timestamp = Type.String({ format: 'date-time', maxLength: 40, examples: ['2031-01-01T08:00:00.000Z'] });
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+
+const Title = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: SAFE_TEXT_PATTERN,
+  'x-trim': true,
+  description: 'trimmed of Unicode white space; 1–200 code points',
+  examples: ['Buy milk'],
+});
+const Description = Type.String({
+  maxLength: 10_000,
+  pattern: MULTILINE_TEXT_PATTERN,
+  description: '0–10,000 code points; tab, line feed and carriage return allowed',
+});
+const Tag = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  pattern: '^[a-z0-9_-]+$',
+  'x-lowercase': true,
+  description: 'lower-cased by the server, then 1–32 of [a-z0-9_-]',
+  examples: ['home'],
+});
+const Tags = Type.Array(Tag, { maxItems: 20, uniqueItems: true, description: '0–20 tags, no duplicates' });
+const StatusSchema = StringEnum(STATUSES, { description: 'todo · in_progress · done' });
+const PrioritySchema = StringEnum(PRIORITIES, { description: 'low · medium · high' });
+const AssigneeId = Type.Union([UserId, Type.Null()], { description: 'the id of an existing user, or null' });
+
+export const TaskSchema = Type.Object(
+  {
+    id: UserId,
+    ownerId: UserId,
+    assigneeId: Type.Union([UserId, Type.Null()]),
+    title: Type.String({ maxLength: 200 }),
+    description: Type.String({ maxLength: 10_000 }),
+    status: StatusSchema,
+    priority: PrioritySchema,
+    startAt: NullableTimestamp,
+    dueAt: NullableTimestamp,
+    tags: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 20 }),
+    completedAt: NullableTimestamp,
+    version: Type.Integer({ minimum: 1, format: 'int64' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { $id: 'Task', additionalProperties: false },
+);
+export type Task = Static<typeof TaskSchema>;
+
+export const TaskPageSchema = Type.Object(
+  {
+    items: Type.Array(Type.Ref(TaskSchema), { maxItems: 100 }),
+    total: Type.Integer({ minimum: 0, format: 'int64' }),
+    page: Type.Integer({ minimum: 1, maximum: 1_000_000, format: 'int32' }),
+    size: Type.Integer({ minimum: 1, maximum: 100, format: 'int32' }),
+    pages: Type.Integer({ minimum: 0, format: 'int64' }),
+  },
+  { $id: 'TaskPage', additionalProperties: false },
+);
+
+export const TaskStatsSchema = Type.Object(
+  {
+    total: Type.Integer({ minimum: 0, format: 'int64' }),
+    byStatus: Type.Object(
+      {
+        todo: Type.Integer({ minimum: 0, format: 'int64' }),
+        in_progress: Type.Integer({ minimum: 0, format: 'int64' }),
+        done: Type.Integer({ minimum: 0, format: 'int64' }),
+      },
+      { additionalProperties: false },
+    ),
+    byPriority: Type.Object(
+      {
+        low: Type.Integer({ minimum: 0, format: 'int64' }),
+        medium: Type.Integer({ minimum: 0, format: 'int64' }),
+        high: Type.Integer({ minimum: 0, format: 'int64' }),
+      },
+      { additionalProperties: false },
+    ),
+    overdue: Type.Integer({ minimum: 0, format: 'int64', description: 'dueAt < now and status ≠ done' }),
+  },
+  { $id: 'TaskStats', additionalProperties: false },
+);
+
+const READ_ONLY = ['id', 'ownerId', 'completedAt', 'version', 'createdAt', 'updatedAt'];
+
+/** The writable state; `title` is required on create and PUT. */
+const writable = {
+  description: Type.Optional(Description),
+  status: Type.Optional(StatusSchema),
+  priority: Type.Optional(PrioritySchema),
+  startAt: Type.Optional(NullableTimestamp),
+  dueAt: Type.Optional(NullableTimestamp),
+  tags: Type.Optional(Tags),
+  assigneeId: Type.Optional(AssigneeId),
+};
+
+export const CreateTaskBody = Type.Object(
+  { title: Title, ...writable },
+  { additionalProperties: false, 'x-read-only': READ_ONLY },
+);
+export const ReplaceTaskBody = CreateTaskBody;
+export const PatchTaskBody = Type.Object(
+  { title: Type.Optional(Title), ...writable },
+  { additionalProperties: false, 'x-read-only': READ_ONLY, description: 'JSON merge patch (RFC 7396)' },
+);
+export type TaskInput = Static<typeof PatchTaskBody>;
+
+export const TaskListQuery = Type.Object(
+  {
+    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, format: 'int32' })),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
+    status: Type.Optional(
+      Type.Array(StatusSchema, { maxItems: 3, description: 'comma-separated or repeated' }),
+    ),
+    priority: Type.Optional(
+      Type.Array(PrioritySchema, { maxItems: 3, description: 'comma-separated or repeated' }),
+    ),
+    tag: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' })),
+    assigneeId: Type.Optional(UserId),
+    ownerId: Type.Optional(UserId),
+    dueAfter: Type.Optional(
+      Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt ≥ dueAfter' }),
+    ),
+    dueBefore: Type.Optional(
+      Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt < dueBefore' }),
+    ),
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: SAFE_TEXT_PATTERN,
+        description: 'substring of title or description, any case',
+      }),
+    ),
+    sort: Type.Optional(
+      StringEnum(SORT_VALUES, { default: '-createdAt', description: 'prefix - for descending' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type TaskListQueryType = Static<typeof TaskListQuery>;
+
+export const TaskIdParams = Type.Object({ id: UserId });

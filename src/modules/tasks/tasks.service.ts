@@ -1,0 +1,293 @@
+import { uuidv7 } from 'uuidv7';
+import type { DatabaseHandle } from '../../db/database.js';
+import { ApiError, fieldError } from '../../errors.js';
+import { ifMatchPasses } from '../../lib/conditional.js';
+import { toIsoMillis } from '../../lib/date-time.js';
+import type { Principal } from '../../plugins/auth.js';
+import { findUserById } from '../users/users.repository.js';
+import type { Page } from '../users/users.service.js';
+import * as repo from './tasks.repository.js';
+import {
+  PRIORITIES,
+  type Priority,
+  type SortKey,
+  type Status,
+  type Task,
+  type TaskInput,
+  type TaskListQueryType,
+} from './tasks.schemas.js';
+
+const PRIORITY_RANK: Record<Priority, number> = { low: 1, medium: 2, high: 3 };
+
+export function toTask(row: repo.TaskRow): Task {
+  return {
+    id: row.id,
+    ownerId: row.owner_id,
+    assigneeId: row.assignee_id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    priority: PRIORITIES[row.priority - 1] ?? 'medium',
+    startAt: row.start_at,
+    dueAt: row.due_at,
+    tags: JSON.parse(row.tags) as string[],
+    completedAt: row.completed_at,
+    version: Number(row.version),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The writable state of a task, as the API names it. */
+interface State {
+  title: string;
+  description: string;
+  status: Status;
+  priority: Priority;
+  startAt: string | null;
+  dueAt: string | null;
+  tags: string[];
+  assigneeId: string | null;
+}
+
+const DEFAULTS: Omit<State, 'title'> = {
+  description: '',
+  status: 'todo',
+  priority: 'medium',
+  startAt: null,
+  dueAt: null,
+  tags: [],
+  assigneeId: null,
+};
+
+function stateOf(task: Task): State {
+  const { title, description, status, priority, startAt, dueAt, tags, assigneeId } = task;
+  return { title, description, status, priority, startAt, dueAt, tags, assigneeId };
+}
+
+/** Input date-times in their canonical form (UTC, milliseconds). */
+function normalized(input: TaskInput): TaskInput {
+  const out: TaskInput = { ...input };
+  if (typeof input.startAt === 'string') out.startAt = toIsoMillis(input.startAt);
+  if (typeof input.dueAt === 'string') out.dueAt = toIsoMillis(input.dueAt);
+  return out;
+}
+
+function sameState(a: State, b: State): boolean {
+  return (Object.keys(a) as (keyof State)[]).every(
+    (key) => JSON.stringify(a[key]) === JSON.stringify(b[key]),
+  );
+}
+
+/** Rows for a state: what the database stores, including what the server keeps itself. */
+function rowChanges(
+  state: State,
+  previous: { status: Status; completedAt: string | null } | null,
+  now: string,
+) {
+  const completedAt =
+    state.status === 'done' ? (previous?.status === 'done' ? previous.completedAt : now) : null;
+  return {
+    assignee_id: state.assigneeId,
+    title: state.title,
+    description: state.description,
+    status: state.status,
+    priority: PRIORITY_RANK[state.priority],
+    start_at: state.startAt,
+    due_at: state.dueAt,
+    tags: JSON.stringify(state.tags),
+    completed_at: completedAt,
+    search_text: `${state.title}\n${state.description}`.toLowerCase(),
+    updated_at: now,
+  };
+}
+
+export type WriteMode = 'patch' | 'put';
+
+/** Conditional write outcomes the route turns into headers. */
+export interface Written {
+  task: Task;
+}
+
+/** The task rules: visibility, who may change what, versions, the merged-result checks. */
+export class TasksService {
+  constructor(private readonly database: DatabaseHandle) {}
+
+  private get db() {
+    return this.database.db;
+  }
+
+  private async checkRange(state: State): Promise<void> {
+    if (state.startAt !== null && state.dueAt !== null && state.startAt > state.dueAt) {
+      throw fieldError('/dueAt', 'invalid_range', 'must not be before startAt');
+    }
+  }
+
+  private async checkAssignee(assigneeId: string | null | undefined): Promise<void> {
+    if (assigneeId === null || assigneeId === undefined) return;
+    if (!(await findUserById(this.db, assigneeId)))
+      throw fieldError('/assigneeId', 'not_found', 'names no user');
+  }
+
+  /** The task when the caller may see it; everyone else gets 404, as if it did not exist. */
+  private async visible(caller: Principal, id: string): Promise<repo.TaskRow> {
+    const row = await repo.findTask(this.db, id);
+    if (!row) throw new ApiError('not_found');
+    if (caller.role !== 'admin' && row.owner_id !== caller.userId && row.assignee_id !== caller.userId) {
+      throw new ApiError('not_found');
+    }
+    return row;
+  }
+
+  async create(caller: Principal, input: TaskInput & { title: string }): Promise<Task> {
+    const state: State = { ...DEFAULTS, ...stripUndefined(normalized(input)), title: input.title };
+    await this.checkRange(state);
+    await this.checkAssignee(state.assigneeId);
+    const now = new Date().toISOString();
+    const row: repo.TaskRow = {
+      id: uuidv7(),
+      owner_id: caller.userId,
+      version: 1,
+      created_at: now,
+      ...rowChanges(state, null, now),
+    };
+    await this.db.transaction().execute((trx) => repo.insertTask(trx, row));
+    return toTask(row);
+  }
+
+  async get(caller: Principal, id: string): Promise<Task> {
+    return toTask(await this.visible(caller, id));
+  }
+
+  async list(caller: Principal, query: TaskListQueryType): Promise<Page<Task>> {
+    const page = query.page ?? 1;
+    const size = query.size ?? 20;
+    const filter = toFilter(query);
+    const sort = toSort(query.sort ?? '-createdAt');
+    const visibility = visibilityOf(caller);
+    const [rows, total] = await Promise.all([
+      repo.listTasks(this.db, visibility, filter, sort, size, (page - 1) * size),
+      repo.countTasks(this.db, visibility, filter),
+    ]);
+    return { items: rows.map(toTask), total, page, size, pages: Math.ceil(total / size) };
+  }
+
+  async stats(caller: Principal) {
+    const rows = await repo.taskStats(this.db, visibilityOf(caller), new Date().toISOString());
+    const stats = {
+      total: 0,
+      byStatus: { todo: 0, in_progress: 0, done: 0 },
+      byPriority: { low: 0, medium: 0, high: 0 },
+      overdue: 0,
+    };
+    for (const row of rows) {
+      const n = Number(row.n);
+      stats.total += n;
+      stats.byStatus[row.status] += n;
+      stats.byPriority[PRIORITIES[row.priority - 1] ?? 'medium'] += n;
+      stats.overdue += Number(row.overdue ?? 0);
+    }
+    return stats;
+  }
+
+  /**
+   * PATCH (merge) or PUT (replace). Checks in the contract's order: visibility (404), fields the
+   * caller may not change (403), If-Match (412), the merged result (422). The write itself is one
+   * conditional statement on the version read; losing a race without If-Match re-reads and retries.
+   */
+  async update(
+    caller: Principal,
+    id: string,
+    input: TaskInput,
+    mode: WriteMode,
+    ifMatch: string | undefined,
+  ): Promise<Task> {
+    for (let attempt = 0; ; attempt += 1) {
+      const row = await this.visible(caller, id);
+      const current = toTask(row);
+      const isOwner = row.owner_id === caller.userId || caller.role === 'admin';
+      if (!isOwner) {
+        // The assignee may change the status and nothing else, even to its current value.
+        const fields = Object.keys(input);
+        if (mode === 'put' || fields.some((f) => f !== 'status') || caller.role === 'guest') {
+          throw new ApiError('forbidden', { detail: 'The assignee may change only the status' });
+        }
+      }
+      if (ifMatch !== undefined && !ifMatchPasses(ifMatch, current.version)) {
+        throw new ApiError('precondition_failed', { headers: { etag: `"${current.version}"` } });
+      }
+      const given = stripUndefined(normalized(input));
+      const next: State =
+        mode === 'put'
+          ? { ...DEFAULTS, ...given, title: input.title ?? current.title }
+          : { ...stateOf(current), ...given };
+      await this.checkRange(next);
+      if (next.assigneeId !== current.assigneeId) await this.checkAssignee(next.assigneeId);
+      if (sameState(next, stateOf(current))) return current;
+
+      const now = new Date().toISOString();
+      const changes = rowChanges(next, current, now);
+      const tagsChanged = JSON.stringify(next.tags) !== JSON.stringify(current.tags);
+      const updated = await this.db
+        .transaction()
+        .execute((trx) => repo.updateTaskIfVersion(trx, id, current.version, changes, tagsChanged));
+      if (updated) return toTask(updated);
+      // Someone else wrote first. With If-Match that is a failed precondition; without, merge again.
+      if (ifMatch !== undefined || attempt >= 4) {
+        const latest = await repo.findTask(this.db, id);
+        if (!latest) throw new ApiError('not_found');
+        throw new ApiError('precondition_failed', { headers: { etag: `"${latest.version}"` } });
+      }
+    }
+  }
+
+  async delete(caller: Principal, id: string, ifMatch: string | undefined): Promise<void> {
+    const row = await this.visible(caller, id);
+    if (row.owner_id !== caller.userId && caller.role !== 'admin') {
+      throw new ApiError('forbidden', { detail: 'Only the owner may delete a task' });
+    }
+    const version = Number(row.version);
+    if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) {
+      throw new ApiError('precondition_failed', { headers: { etag: `"${version}"` } });
+    }
+    const deleted = await this.db
+      .transaction()
+      .execute((trx) => repo.deleteTask(trx, id, ifMatch !== undefined ? version : null));
+    if (deleted) return;
+    const latest = await repo.findTask(this.db, id);
+    // A delete that loses a race to another delete finds nothing: 404.
+    if (!latest) throw new ApiError('not_found');
+    throw new ApiError('precondition_failed', { headers: { etag: `"${latest.version}"` } });
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function visibilityOf(caller: Principal): repo.Visibility {
+  return caller.role === 'admin' ? { all: true } : { all: false, userId: caller.userId };
+}
+
+function toFilter(query: TaskListQueryType): repo.TaskFilter {
+  if (query.dueAfter !== undefined && query.dueBefore !== undefined) {
+    if (toIsoMillis(query.dueAfter) >= toIsoMillis(query.dueBefore)) {
+      throw fieldError('/query/dueBefore', 'invalid_range', 'must be after dueAfter');
+    }
+  }
+  const filter: repo.TaskFilter = {};
+  if (query.status) filter.status = [...new Set(query.status)];
+  if (query.priority) filter.priority = [...new Set(query.priority)].map((p) => PRIORITY_RANK[p]);
+  if (query.tag !== undefined) filter.tag = query.tag.toLowerCase();
+  if (query.assigneeId !== undefined) filter.assigneeId = query.assigneeId;
+  if (query.ownerId !== undefined) filter.ownerId = query.ownerId;
+  if (query.dueAfter !== undefined) filter.dueAfter = toIsoMillis(query.dueAfter);
+  if (query.dueBefore !== undefined) filter.dueBefore = toIsoMillis(query.dueBefore);
+  if (query.q !== undefined) filter.q = query.q.toLowerCase();
+  return filter;
+}
+
+function toSort(sort: string): repo.Sort {
+  const descending = sort.startsWith('-');
+  return { key: (descending ? sort.slice(1) : sort) as SortKey, descending };
+}

@@ -169,8 +169,10 @@ export async function taskStats(db: Db, visibility: Visibility, now: string): Pr
   return rows.flat() as StatsRow[];
 }
 
-export async function findTask(db: Db, id: string): Promise<TaskRow | undefined> {
-  return db.selectFrom('tasks').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+/** `lock` (PostgreSQL only) holds the row until the transaction ends, so writers queue, not race. */
+export async function findTask(db: Db, id: string, lock = false): Promise<TaskRow | undefined> {
+  const query = db.selectFrom('tasks').select(COLUMNS).where('id', '=', id);
+  return (lock ? query.forUpdate() : query).executeTakeFirst();
 }
 
 async function writeTags(db: Db, taskId: string, tags: string[]): Promise<void> {

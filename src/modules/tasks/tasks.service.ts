@@ -1,7 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import type { DatabaseHandle } from '../../db/database.js';
 import { ApiError, fieldError } from '../../errors.js';
-import { ifMatchPasses } from '../../lib/conditional.js';
+import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import { toIsoMillis } from '../../lib/date-time.js';
 import type { Principal } from '../../plugins/auth.js';
 import { findUserById } from '../users/users.repository.js';
@@ -123,15 +123,14 @@ export class TasksService {
     }
   }
 
-  private async checkAssignee(assigneeId: string | null | undefined): Promise<void> {
+  private async checkAssignee(assigneeId: string | null | undefined, db = this.db): Promise<void> {
     if (assigneeId === null || assigneeId === undefined) return;
-    if (!(await findUserById(this.db, assigneeId)))
-      throw fieldError('/assigneeId', 'not_found', 'names no user');
+    if (!(await findUserById(db, assigneeId))) throw fieldError('/assigneeId', 'not_found', 'names no user');
   }
 
   /** The task when the caller may see it; everyone else gets 404, as if it did not exist. */
-  private async visible(caller: Principal, id: string): Promise<repo.TaskRow> {
-    const row = await repo.findTask(this.db, id);
+  private async visible(caller: Principal, id: string, db = this.db, lock = false): Promise<repo.TaskRow> {
+    const row = await repo.findTask(db, id, lock);
     if (!row) throw new ApiError('not_found');
     if (caller.role !== 'admin' && row.owner_id !== caller.userId && row.assignee_id !== caller.userId) {
       throw new ApiError('not_found');
@@ -192,8 +191,9 @@ export class TasksService {
 
   /**
    * PATCH (merge) or PUT (replace). Checks in the contract's order: visibility (404), fields the
-   * caller may not change (403), If-Match (412), the merged result (422). The write itself is one
-   * conditional statement on the version read; losing a race without If-Match re-reads and retries.
+   * caller may not change (403), If-Match (412), the merged result (422). The write is one
+   * conditional statement on the version read. Without If-Match, PostgreSQL writers queue on a row
+   * lock; a write that still loses (another process, on SQLite) re-reads and merges again.
    */
   async update(
     caller: Principal,
@@ -202,41 +202,42 @@ export class TasksService {
     mode: WriteMode,
     ifMatch: string | undefined,
   ): Promise<Task> {
+    const lock = ifMatch === undefined && this.database.dialect === 'postgres';
     for (let attempt = 0; ; attempt += 1) {
-      const row = await this.visible(caller, id);
-      const current = toTask(row);
-      const isOwner = row.owner_id === caller.userId || caller.role === 'admin';
-      if (!isOwner) {
-        // The assignee may change the status and nothing else, even to its current value.
-        const fields = Object.keys(input);
-        if (mode === 'put' || fields.some((f) => f !== 'status') || caller.role === 'guest') {
-          throw new ApiError('forbidden', { detail: 'The assignee may change only the status' });
+      const written = await this.db.transaction().execute(async (trx) => {
+        const row = await this.visible(caller, id, trx, lock);
+        const current = toTask(row);
+        const isOwner = row.owner_id === caller.userId || caller.role === 'admin';
+        if (!isOwner) {
+          // The assignee may change the status and nothing else, even to its current value.
+          const fields = Object.keys(input);
+          if (mode === 'put' || fields.some((f) => f !== 'status') || caller.role === 'guest') {
+            throw new ApiError('forbidden', { detail: 'The assignee may change only the status' });
+          }
         }
-      }
-      if (ifMatch !== undefined && !ifMatchPasses(ifMatch, current.version)) {
-        throw new ApiError('precondition_failed', { headers: { etag: `"${current.version}"` } });
-      }
-      const given = stripUndefined(normalized(input));
-      const next: State =
-        mode === 'put'
-          ? { ...DEFAULTS, ...given, title: input.title ?? current.title }
-          : { ...stateOf(current), ...given };
-      await this.checkRange(next);
-      if (next.assigneeId !== current.assigneeId) await this.checkAssignee(next.assigneeId);
-      if (sameState(next, stateOf(current))) return current;
+        if (ifMatch !== undefined && !ifMatchPasses(ifMatch, current.version)) {
+          throw new ApiError('precondition_failed', { headers: { etag: etagOf(current.version) } });
+        }
+        const given = stripUndefined(normalized(input));
+        const next: State =
+          mode === 'put'
+            ? { ...DEFAULTS, ...given, title: input.title ?? current.title }
+            : { ...stateOf(current), ...given };
+        await this.checkRange(next);
+        if (next.assigneeId !== current.assigneeId) await this.checkAssignee(next.assigneeId, trx);
+        if (sameState(next, stateOf(current))) return current;
 
-      const now = new Date().toISOString();
-      const changes = rowChanges(next, current, now);
-      const tagsChanged = JSON.stringify(next.tags) !== JSON.stringify(current.tags);
-      const updated = await this.db
-        .transaction()
-        .execute((trx) => repo.updateTaskIfVersion(trx, id, current.version, changes, tagsChanged));
-      if (updated) return toTask(updated);
+        const changes = rowChanges(next, current, new Date().toISOString());
+        const tagsChanged = JSON.stringify(next.tags) !== JSON.stringify(current.tags);
+        const updated = await repo.updateTaskIfVersion(trx, id, current.version, changes, tagsChanged);
+        return updated ? toTask(updated) : null;
+      });
+      if (written) return written;
       // Someone else wrote first. With If-Match that is a failed precondition; without, merge again.
-      if (ifMatch !== undefined || attempt >= 4) {
+      if (ifMatch !== undefined || attempt >= 9) {
         const latest = await repo.findTask(this.db, id);
         if (!latest) throw new ApiError('not_found');
-        throw new ApiError('precondition_failed', { headers: { etag: `"${latest.version}"` } });
+        throw new ApiError('precondition_failed', { headers: { etag: etagOf(latest.version) } });
       }
     }
   }
@@ -248,7 +249,7 @@ export class TasksService {
     }
     const version = Number(row.version);
     if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) {
-      throw new ApiError('precondition_failed', { headers: { etag: `"${version}"` } });
+      throw new ApiError('precondition_failed', { headers: { etag: etagOf(version) } });
     }
     const deleted = await this.db
       .transaction()
@@ -257,7 +258,7 @@ export class TasksService {
     const latest = await repo.findTask(this.db, id);
     // A delete that loses a race to another delete finds nothing: 404.
     if (!latest) throw new ApiError('not_found');
-    throw new ApiError('precondition_failed', { headers: { etag: `"${latest.version}"` } });
+    throw new ApiError('precondition_failed', { headers: { etag: etagOf(latest.version) } });
   }
 }
 

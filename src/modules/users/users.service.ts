@@ -22,6 +22,9 @@ export function toUser(row: repo.UserRow): User {
   };
 }
 
+/** Rolls back a deletion that the last-admin rule refused. */
+class KeptUser extends Error {}
+
 export interface NewUser {
   email: string;
   password: string;
@@ -142,13 +145,21 @@ export class UsersService {
     const current = await repo.findUserById(this.db, id);
     if (!current) throw new ApiError('not_found');
     const wasEnabledAdmin = current.role === 'admin' && current.disabled === 0;
-    const deleted = await this.db.transaction().execute(async (trx) => {
-      if (wasEnabledAdmin) await repo.lockEnabledAdmins(trx, this.database.dialect);
-      const gone = await repo.deleteUserRow(trx, id, wasEnabledAdmin);
-      // Its own tasks go with it (foreign key); tasks assigned to it lose the assignee, with a new version.
-      if (gone) await unassignAll(trx, id, new Date().toISOString());
-      return gone;
-    });
+    const deleted = await this.db
+      .transaction()
+      .execute(async (trx) => {
+        if (wasEnabledAdmin) await repo.lockEnabledAdmins(trx, this.database.dialect);
+        // Tasks assigned to it lose the assignee with a new version (before the foreign key's
+        // ON DELETE SET NULL could do it without one); its own tasks go with it.
+        await unassignAll(trx, id, new Date().toISOString());
+        const gone = await repo.deleteUserRow(trx, id, wasEnabledAdmin);
+        if (!gone) throw new KeptUser();
+        return gone;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof KeptUser) return false;
+        throw error;
+      });
     if (!deleted) {
       if (!(await repo.findUserById(this.db, id))) throw new ApiError('not_found');
       throw new ApiError('last_admin', { detail: 'Deleting this user would leave no enabled admin' });

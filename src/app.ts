@@ -26,7 +26,7 @@ import { installNoStore } from './plugins/caching.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
-import { loggerOptions, RequestLogController } from './plugins/logging.js';
+import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
 import { installProblemDetails } from './plugins/problem-details.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
 import { registerCors, registerHelmet } from './plugins/security-headers.js';
@@ -54,6 +54,8 @@ export interface AppOverrides {
   database?: DatabaseHandle;
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream;
+  /** Called once per completed request (tests record which statuses each route answered). */
+  observers?: RequestObserver[];
   /** Extra route plugins, registered under each API version prefix (used by tests and forks). */
   apiRoutes?: ApiRoutes[];
 }
@@ -94,7 +96,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     logger: loggerOptions(config.logLevel, overrides.logStream),
     genReqId: requestIdFor,
     requestIdHeader: false,
-    logController: new RequestLogController(),
+    logController: new RequestLogController(overrides.observers ?? []),
     bodyLimit: config.bodyLimitBytes,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

@@ -74,6 +74,37 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
   return { schema: documented, url };
 }
 
+/** How callers authenticate: access tokens (also through the OAuth2 password flow) and API keys. */
+function securitySchemes(publicUrl: string) {
+  return {
+    bearerAuth: {
+      type: 'http' as const,
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description:
+        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC 8725: one fixed algorithm (HS256), typed claims, expiry always checked. An API key is also accepted here.',
+    },
+    oauth2: {
+      type: 'oauth2' as const,
+      description:
+        'The OAuth2 password flow (RFC 6749 §4.3) on the form-encoded token endpoint, for the Authorize button.',
+      flows: {
+        password: {
+          tokenUrl: `${publicUrl}/api/v1/auth/token`,
+          refreshUrl: `${publicUrl}/api/v1/auth/token`,
+          scopes: {},
+        },
+      },
+    },
+    apiKey: {
+      type: 'apiKey' as const,
+      in: 'header' as const,
+      name: 'X-API-Key',
+      description: "An API key; what it may do is its scopes intersected with its owner's current role.",
+    },
+  };
+}
+
 const TAGS = [
   { name: 'health', description: 'Liveness and readiness probes for orchestrators and load balancers' },
   { name: 'problems', description: 'Descriptions of the problem types named in error responses' },
@@ -116,7 +147,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: { title: 'Taskforge API', version: '1.0.0', description: DESCRIPTION },
       servers: [{ url: app.config.publicUrl }],
       tags: TAGS,
-      components: {},
+      components: { securitySchemes: securitySchemes(app.config.publicUrl) },
     },
     transform: documentRoute,
     refResolver: {

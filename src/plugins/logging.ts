@@ -39,8 +39,19 @@ export function loggerOptions(level: string, stream?: DestinationStream): Fastif
 }
 
 /** One line per request, when it completes: id (the child logger's label), route, status, latency. */
+/** What is known of a request when it completes: for the log line and for any observer (metrics). */
+export interface CompletedRequest {
+  method: string;
+  /** The route pattern (`/api/v1/tasks/:id`), or null when no route matched. */
+  route: string | null;
+  statusCode: number;
+  latencyMs: number;
+}
+
+export type RequestObserver = (completed: CompletedRequest) => void;
+
 export class RequestLogController extends LogController {
-  constructor() {
+  constructor(private readonly observers: readonly RequestObserver[] = []) {
     super({ requestIdLogLabel: 'requestId' });
   }
 
@@ -51,15 +62,13 @@ export class RequestLogController extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    request.log.info(
-      {
-        method: request.method,
-        url: request.url,
-        route: request.routeOptions.url ?? null,
-        statusCode: reply.statusCode,
-        latencyMs: Math.round(reply.elapsedTime * 100) / 100,
-      },
-      'request completed',
-    );
+    const completed: CompletedRequest = {
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      statusCode: reply.statusCode,
+      latencyMs: Math.round(reply.elapsedTime * 100) / 100,
+    };
+    request.log.info({ ...completed, url: request.url }, 'request completed');
+    for (const observe of this.observers) observe(completed);
   }
 }

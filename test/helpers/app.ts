@@ -1,8 +1,12 @@
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import type { RequestObserver } from '../../src/plugins/logging.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789abcdef';
@@ -33,12 +37,35 @@ export interface TestAppOptions {
   apiRoutes?: FastifyPluginAsync[];
 }
 
+/**
+ * Records each answered (method, route, status) for test/global-setup.ts, which checks them all
+ * against the OpenAPI document after the run.
+ */
+function statusRecorder(): { observer: RequestObserver; flush(): void } {
+  const dir = inject('observedDir');
+  const seen = new Set<string>();
+  return {
+    observer: ({ method, route, statusCode }) => {
+      if (dir && route && method !== 'HEAD' && method !== 'OPTIONS') {
+        seen.add(JSON.stringify({ method, route, status: statusCode }));
+      }
+    },
+    flush: () => {
+      if (dir && seen.size > 0)
+        appendFileSync(join(dir, `${process.pid}.jsonl`), `${[...seen].join('\n')}\n`);
+      seen.clear();
+    },
+  };
+}
+
 /** A ready app on a fresh, migrated database of its own. */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase();
   await migrateToLatest(db.handle);
   const config = loadConfig(testEnv(options.env));
+  const recorder = statusRecorder();
   const app = await buildApp(config, {
+    observers: [recorder.observer],
     database: db.handle,
     // The cheapest argon2id the library accepts: tests check behaviour, not hashing strength.
     hashCost: { memoryCost: 1024, timeCost: 1 },
@@ -49,6 +76,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     app,
     db,
     async close() {
+      recorder.flush();
       await app.close();
       await db.drop();
     },

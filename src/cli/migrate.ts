@@ -10,6 +10,8 @@ function oneLine(error: unknown): string {
   return `migrate: ${text.replace(/\s*\n\s*/g, ' ')}`;
 }
 
+const COMMANDS = ['latest', 'down', 'status'];
+
 async function run(command: string, database: DatabaseHandle): Promise<number> {
   if (command === 'latest') {
     const applied = await migrateToLatest(database);
@@ -17,11 +19,8 @@ async function run(command: string, database: DatabaseHandle): Promise<number> {
   } else if (command === 'down') {
     const reverted = await migrateDown(database);
     process.stdout.write(reverted.length ? `reverted: ${reverted.join(', ')}\n` : 'nothing to revert\n');
-  } else if (command === 'status') {
-    process.stdout.write(`applied: ${(await appliedMigrations(database)).join(', ') || 'none'}\n`);
   } else {
-    process.stderr.write(`unknown command "${command}": use latest, down or status\n`);
-    return 2;
+    process.stdout.write(`applied: ${(await appliedMigrations(database)).join(', ') || 'none'}\n`);
   }
   return 0;
 }
@@ -32,6 +31,10 @@ async function run(command: string, database: DatabaseHandle): Promise<number> {
  */
 async function main(): Promise<number> {
   const command = process.argv[2] ?? 'latest';
+  if (!COMMANDS.includes(command)) {
+    process.stderr.write(`unknown command "${command}": use ${COMMANDS.join(', ')}\n`);
+    return 2;
+  }
   let database: DatabaseHandle | undefined;
   try {
     const config = loadConfig(readEnvironment());

@@ -29,16 +29,26 @@ export interface DatabaseOptions {
 
 function openSqlite(filename: string, options: DatabaseOptions): Kysely<Database> {
   if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
-  const connection = new SqliteDatabase(filename);
-  // WAL lets readers work beside the writer; NORMAL is durable across crashes in WAL mode.
-  connection.pragma('journal_mode = WAL');
-  connection.pragma('synchronous = NORMAL');
-  connection.pragma('foreign_keys = ON');
-  connection.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+  // The timeout is given at open, not by pragma afterwards: switching a new file to WAL takes a
+  // lock too, and a second process opening the same file at that moment must wait, not fail.
+  const connection = new SqliteDatabase(filename, { timeout: Math.trunc(options.busyTimeoutMs ?? 5000) });
+  try {
+    // WAL lets readers work beside the writer; NORMAL is durable across crashes in WAL mode.
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('synchronous = NORMAL');
+    connection.pragma('foreign_keys = ON');
+  } catch (error) {
+    connection.close();
+    throw error;
+  }
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
 }
 
 function openPostgres(connectionString: string, options: DatabaseOptions): Kysely<Database> {
+  // The name goes unquoted into a startup option, where spaces and quotes would change its meaning.
+  if (options.searchPath !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.searchPath)) {
+    throw new Error(`searchPath must be a plain lower-case schema name, got "${options.searchPath}"`);
+  }
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize ?? 10,

@@ -38,7 +38,11 @@ export function parseDateTime(text: string): number | null {
   const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, millis));
   date.setUTCFullYear(year);
   const time = date.getTime() - offsetMinutes * 60_000;
-  return Number.isFinite(time) ? time : null;
+  if (!Number.isFinite(time)) return null;
+  // The output form has four-digit years: 9999-12-31T23:30:00-01:00 is year 10000 in UTC, which
+  // would print as +010000-… and sort before every other date stored as text.
+  const utcYear = new Date(time).getUTCFullYear();
+  return utcYear >= 0 && utcYear <= 9999 ? time : null;
 }
 
 export function isDateTime(text: string): boolean {

@@ -14,6 +14,8 @@ function mediaType(request: FastifyRequest): string {
   return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+const NO_QUERY = { type: 'object', properties: {}, additionalProperties: false } as const;
+
 const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 /** Every path the app serves, with its methods, for 405 and OPTIONS answers. */
@@ -45,6 +47,10 @@ export function installHttpSemantics(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) paths.add(method, route.url);
+    // An API route that declares no query parameters takes none: an unknown one is a 422.
+    if (route.url.startsWith('/api/') && route.schema?.querystring === undefined) {
+      route.schema = { ...route.schema, querystring: NO_QUERY };
+    }
   });
 
   // Fastify's text/plain parser would let text bodies reach validation instead of a 415.

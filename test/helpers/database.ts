@@ -34,9 +34,12 @@ export async function createTestDatabase(options: { sqliteFile?: string } = {}):
       { kind: 'postgres', connectionString: testDatabaseUrl },
       { searchPath: schema, poolSize: 5 },
     );
+    // pg reads libpq's `options` parameter from the URL: a child process lands in the same schema.
+    const url = new URL(testDatabaseUrl);
+    url.searchParams.set('options', `-c search_path=${schema}`);
     return {
       handle,
-      url: testDatabaseUrl,
+      url: url.href,
       schema,
       async drop() {
         await handle.close();

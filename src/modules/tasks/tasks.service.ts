@@ -270,11 +270,14 @@ function visibilityOf(caller: Principal): repo.Visibility {
   return caller.role === 'admin' ? { all: true } : { all: false, userId: caller.userId };
 }
 
-function toFilter(query: TaskListQueryType): repo.TaskFilter {
-  if (query.dueAfter !== undefined && query.dueBefore !== undefined) {
-    if (toIsoMillis(query.dueAfter) >= toIsoMillis(query.dueBefore)) {
-      throw fieldError('/query/dueBefore', 'invalid_range', 'must be after dueAfter');
-    }
+function toFilter(raw: TaskListQueryType): repo.TaskFilter {
+  const query = {
+    ...raw,
+    ...(raw.dueAfter !== undefined ? { dueAfter: toIsoMillis(raw.dueAfter) } : {}),
+    ...(raw.dueBefore !== undefined ? { dueBefore: toIsoMillis(raw.dueBefore) } : {}),
+  };
+  if (query.dueAfter !== undefined && query.dueBefore !== undefined && query.dueAfter >= query.dueBefore) {
+    throw fieldError('/query/dueBefore', 'invalid_range', 'must be after dueAfter');
   }
   const filter: repo.TaskFilter = {};
   if (query.status) filter.status = [...new Set(query.status)];
@@ -282,8 +285,8 @@ function toFilter(query: TaskListQueryType): repo.TaskFilter {
   if (query.tag !== undefined) filter.tag = query.tag.toLowerCase();
   if (query.assigneeId !== undefined) filter.assigneeId = query.assigneeId;
   if (query.ownerId !== undefined) filter.ownerId = query.ownerId;
-  if (query.dueAfter !== undefined) filter.dueAfter = toIsoMillis(query.dueAfter);
-  if (query.dueBefore !== undefined) filter.dueBefore = toIsoMillis(query.dueBefore);
+  if (query.dueAfter !== undefined) filter.dueAfter = query.dueAfter;
+  if (query.dueBefore !== undefined) filter.dueBefore = query.dueBefore;
   if (query.q !== undefined) filter.q = query.q.toLowerCase();
   return filter;
 }

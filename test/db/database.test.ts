@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
+import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'taskforge-db-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('SQLite file database', () => {
+  it('opens in WAL mode with foreign keys on and a busy timeout', async () => {
+    const handle = openDatabase({ kind: 'sqlite', filename: join(dir, 'nested', 'pragmas.db') });
+    try {
+      const pragma = async (name: string) =>
+        (await sql<Record<string, unknown>>`${sql.raw(`pragma ${name}`)}`.execute(handle.db)).rows[0];
+      expect(await pragma('journal_mode')).toEqual({ journal_mode: 'wal' });
+      expect(await pragma('foreign_keys')).toEqual({ foreign_keys: 1 });
+      expect(await pragma('synchronous')).toEqual({ synchronous: 1 }); // NORMAL
+      expect(await pragma('busy_timeout')).toEqual({ timeout: 5000 });
+      await handle.ping();
+      expect(handle.dialect).toBe('sqlite');
+      expect(handle.schema).toBeNull();
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('takes the busy timeout it is given', async () => {
+    const handle = openDatabase(
+      { kind: 'sqlite', filename: join(dir, 'timeout.db') },
+      { busyTimeoutMs: 60_000 },
+    );
+    try {
+      const { rows } = await sql<{ timeout: number }>`pragma busy_timeout`.execute(handle.db);
+      expect(rows).toEqual([{ timeout: 60_000 }]);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('enforces foreign keys', async () => {
+    const handle = openDatabase({ kind: 'sqlite', filename: join(dir, 'fk.db') });
+    try {
+      await sql`create table parent (id text primary key)`.execute(handle.db);
+      await sql`create table child (parent_id text references parent (id))`.execute(handle.db);
+      await expect(sql`insert into child values ('missing')`.execute(handle.db)).rejects.toThrow(
+        /FOREIGN KEY constraint failed/,
+      );
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe.runIf(testDatabaseUrl)('PostgreSQL handle', () => {
+  it('refuses a search path that would not survive the startup option unquoted', () => {
+    expect(() =>
+      openDatabase({ kind: 'postgres', connectionString: testDatabaseUrl ?? '' }, { searchPath: 'a b' }),
+    ).toThrow(/searchPath/);
+  });
+});
+
+describe(`dialect parity (${testDatabaseUrl ? 'postgres' : 'sqlite'})`, () => {
+  const stamps = ['2024-02-29T23:59:59.999Z', '2030-01-01T00:00:00.000Z', '1999-12-31T12:34:56.070Z'];
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await createTestDatabase();
+    await migrateToLatest(t.handle);
+    for (const [i, stamp] of stamps.entries()) {
+      await t.handle.db
+        .insertInto('users')
+        .values({
+          id: `parity-${i}`,
+          email: `parity-${i}@example.com`,
+          name: 'Parity',
+          role: 'user',
+          password_hash: 'x',
+          search_text: `parity parity-${i}@example.com`,
+          created_at: stamp,
+          updated_at: stamp,
+        })
+        .execute();
+    }
+  });
+  afterAll(async () => {
+    await t?.drop();
+  });
+
+  it('works in its own schema on PostgreSQL', async () => {
+    await t.handle.ping();
+    if (t.handle.dialect === 'postgres') {
+      const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(t.handle.db);
+      expect(rows).toEqual([{ schema: t.schema }]);
+      expect(t.handle.schema).toBe(t.schema);
+    }
+  });
+
+  it('returns an RFC 3339 timestamp with milliseconds exactly as stored', async () => {
+    const rows = await t.handle.db
+      .selectFrom('users')
+      .select(['created_at', 'updated_at', 'disabled'])
+      .where('id', 'like', 'parity-%')
+      .orderBy('created_at')
+      .execute();
+    expect(rows).toEqual([...stamps].sort().map((s) => ({ created_at: s, updated_at: s, disabled: 0 })));
+  });
+
+  it('returns count(*) as a string on PostgreSQL and a number on SQLite', async () => {
+    const row = await t.handle.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('id', 'like', 'parity-%')
+      .executeTakeFirstOrThrow();
+    // Callers convert with Number(): that is right on both dialects.
+    expect(row.n).toBe(t.handle.dialect === 'postgres' ? '3' : 3);
+    expect(Number(row.n)).toBe(3);
+  });
+});

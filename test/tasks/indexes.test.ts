@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateToLatest } from '../../src/db/migrator.js';
+import type { Database } from '../../src/db/schema.js';
+import {
+  countTasks,
+  insertTask,
+  listTasks,
+  type Sort,
+  type TaskFilter,
+  taskStats,
+  type Visibility,
+} from '../../src/modules/tasks/tasks.repository.js';
+import { SORTS, STATUSES } from '../../src/modules/tasks/tasks.schemas.js';
+import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
+
+let database: TestDatabase;
+/** A second connection to the same database whose log hands over every statement it executes. */
+let logged: Kysely<Database>;
+const executed: CompiledQuery[] = [];
+const sqliteFile = join(tmpdir(), `taskforge-plans-${randomBytes(6).toString('hex')}.db`);
+
+function openLogged(): Kysely<Database> {
+  const dialect = testDatabaseUrl
+    ? new PostgresDialect({
+        pool: new pg.Pool({
+          connectionString: testDatabaseUrl,
+          max: 2,
+          options: `-c search_path=${database.schema}`,
+        }),
+      })
+    : new SqliteDialect({ database: new SqliteDatabase(sqliteFile) });
+  return new Kysely<Database>({
+    dialect,
+    log: (event) => {
+      if (event.level === 'query') executed.push(event.query);
+    },
+  });
+}
+
+const users = ['user-0', 'user-1', 'user-2', 'user-3'];
+
+beforeAll(async () => {
+  // SQLite: a file, so that the logging connection sees the same data.
+  database = await createTestDatabase(testDatabaseUrl ? {} : { sqliteFile });
+  await migrateToLatest(database.handle);
+  const db = database.handle.db;
+  const at = (n: number) => new Date(Date.UTC(2030, 0, 1) + n * 60_000).toISOString();
+  for (const [i, id] of users.entries()) {
+    await db
+      .insertInto('users')
+      .values({
+        id,
+        email: `${id}@example.com`,
+        name: id,
+        role: 'user',
+        disabled: 0,
+        password_hash: 'not a hash: nobody logs in here',
+        search_text: id,
+        created_at: at(i),
+        updated_at: at(i),
+      })
+      .execute();
+  }
+  for (let i = 0; i < 200; i += 1) {
+    const title = `task ${i}`;
+    await insertTask(db, {
+      id: `task-${String(i).padStart(4, '0')}`,
+      owner_id: users[i % users.length] ?? 'user-0',
+      assignee_id: i % 3 === 0 ? (users[(i + 1) % users.length] ?? null) : null,
+      title,
+      description: '',
+      status: STATUSES[i % 3] ?? 'todo',
+      priority: (i % 3) + 1,
+      start_at: null,
+      due_at: i % 4 === 0 ? null : at(i * 7),
+      tags: JSON.stringify(i % 5 === 0 ? ['home'] : ['work']),
+      completed_at: null,
+      version: 1,
+      search_text: title,
+      created_at: at(i),
+      updated_at: at(i),
+    });
+  }
+  logged = openLogged();
+});
+afterAll(async () => {
+  await logged?.destroy();
+  await database.drop();
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${sqliteFile}${suffix}`, { force: true });
+});
+
+async function explain(query: CompiledQuery): Promise<string[]> {
+  const handle = database.handle;
+  if (handle.dialect === 'sqlite') {
+    const result = await handle.db.executeQuery<{ detail: string }>(
+      CompiledQuery.raw(`explain query plan ${query.sql}`, [...query.parameters]),
+    );
+    return result.rows.map((row) => row.detail);
+  }
+  return handle.db.transaction().execute(async (trx) => {
+    // Small tables make a sequential scan cheapest; switched off, the plan shows whether an index CAN serve.
+    await sql`set local enable_seqscan = off`.execute(trx);
+    const result = await trx.executeQuery<{ 'QUERY PLAN': string }>(
+      CompiledQuery.raw(`explain ${query.sql}`, [...query.parameters]),
+    );
+    return result.rows.map((row) => row['QUERY PLAN']);
+  });
+}
+
+/** The plan of every statement a page of the list sends (the rows and the count). */
+async function plansOf(visibility: Visibility, filter: TaskFilter, sort: Sort): Promise<string[][]> {
+  executed.length = 0;
+  await listTasks(logged, visibility, filter, sort, 20, 40);
+  await countTasks(logged, visibility, filter);
+  const statements = [...executed];
+  expect(statements.length).toBeGreaterThan(0);
+  return Promise.all(statements.map(explain));
+}
+
+const sqlite = () => database.handle.dialect === 'sqlite';
+
+/** A full read of tasks or task_tags: SQLite's SCAN without an index; PostgreSQL's Seq Scan. */
+function fullScans(plans: string[][]): string[] {
+  const pattern = sqlite()
+    ? /^SCAN (tasks|task_tags)\b(?! USING (COVERING )?INDEX)/
+    : /Seq Scan on (tasks|task_tags)\b/;
+  return plans.flat().filter((line) => pattern.test(line.trim()));
+}
+
+/** A sort step: rows put in order after they were read, rather than read in order from an index. */
+function sortsInMemory(plan: string[]): boolean {
+  const pattern = sqlite() ? /^USE TEMP B-TREE FOR/ : /^(->\s*)?(Incremental )?Sort\s+\(/;
+  return plan.some((line) => pattern.test(line.trim()));
+}
+
+/** An index looked up by a condition on `column` (not a walk over the whole index). */
+function looksUp(plans: string[][], column: string): boolean {
+  const pattern = sqlite()
+    ? new RegExp(`^SEARCH (tasks|task_tags) USING .*INDEX \\S+ \\(.*\\b${column}[=<>]`)
+    : new RegExp(`Index Cond: .*\\b${column}\\b`);
+  return plans.flat().some((line) => pattern.test(line.trim()));
+}
+
+const show = (plans: string[][]) => plans.map((plan) => plan.join('\n')).join('\n;\n');
+
+const DEFAULT_SORT: Sort = { key: 'createdAt', descending: true };
+/** Each filter alone, with the column an index must be able to look it up by. */
+const FILTERS: [string, TaskFilter, string][] = [
+  ['status', { status: ['todo'] }, 'status'],
+  ['status (several)', { status: ['todo', 'done'] }, 'status'],
+  ['priority', { priority: [3] }, 'priority'],
+  ['priority (several)', { priority: [1, 3] }, 'priority'],
+  ['tag', { tag: 'home' }, 'tag'],
+  ['assigneeId', { assigneeId: 'user-1' }, 'assignee_id'],
+  ['ownerId', { ownerId: 'user-2' }, 'owner_id'],
+  ['dueAfter', { dueAfter: '2030-01-02T00:00:00.000Z' }, 'due_at'],
+  ['dueBefore', { dueBefore: '2030-01-02T00:00:00.000Z' }, 'due_at'],
+  [
+    'dueAfter and dueBefore',
+    { dueAfter: '2030-01-01T12:00:00.000Z', dueBefore: '2030-01-02T00:00:00.000Z' },
+    'due_at',
+  ],
+];
+const SORT_CASES: [string, Sort][] = SORTS.flatMap((key) => [
+  [key, { key, descending: false }] as [string, Sort],
+  [`-${key}`, { key, descending: true }] as [string, Sort],
+]);
+const ADMIN: Visibility = { all: true };
+const USER: Visibility = { all: false, userId: 'user-1' };
+
+describe('each filter alone can be served by an index', () => {
+  it.each(FILTERS)(
+    '%s: admins look it up by its index, without a full scan',
+    async (_name, filter, column) => {
+      const plans = await plansOf(ADMIN, filter, DEFAULT_SORT);
+      expect(fullScans(plans), show(plans)).toEqual([]);
+      expect(looksUp(plans, column), show(plans)).toBe(true);
+    },
+  );
+
+  it.each(FILTERS)('%s: a user’s owned and assigned branches, without a full scan', async (_name, filter) => {
+    const plans = await plansOf(USER, filter, DEFAULT_SORT);
+    expect(fullScans(plans), show(plans)).toEqual([]);
+  });
+
+  it('q is the one filter allowed to scan; within a user’s tasks it still does not', async () => {
+    const q: TaskFilter = { q: 'task 1' };
+    expect((await plansOf(ADMIN, q, DEFAULT_SORT)).length).toBeGreaterThan(0);
+    const plans = await plansOf(USER, q, DEFAULT_SORT);
+    expect(fullScans(plans), show(plans)).toEqual([]);
+  });
+});
+
+describe('each sort alone can be served by an index', () => {
+  it.each(SORT_CASES)('sort=%s: admins read the page in order from an index', async (_name, sort) => {
+    const plans = await plansOf(ADMIN, {}, sort);
+    expect(fullScans(plans), show(plans)).toEqual([]);
+    const [list] = plans;
+    expect(sortsInMemory(list ?? []), show(plans)).toBe(false);
+  });
+
+  it.each(SORT_CASES)(
+    'sort=%s: a user’s branches look up owner and assignee by index',
+    async (_name, sort) => {
+      const plans = await plansOf(USER, {}, sort);
+      expect(fullScans(plans), show(plans)).toEqual([]);
+      expect(looksUp(plans, 'owner_id'), show(plans)).toBe(true);
+      expect(looksUp(plans, 'assignee_id'), show(plans)).toBe(true);
+    },
+  );
+});
+
+describe('stats', () => {
+  it('a user’s counts read only its own and assigned tasks, by index', async () => {
+    executed.length = 0;
+    await taskStats(logged, USER, '2030-01-02T00:00:00.000Z');
+    const plans = await Promise.all([...executed].map(explain));
+    expect(plans.length).toBeGreaterThan(0);
+    expect(fullScans(plans), show(plans)).toEqual([]);
+  });
+});

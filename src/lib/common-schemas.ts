@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 import { PROBLEM_CODES, PROBLEMS } from '../errors.js';
 import { SAFE_TEXT_PATTERN } from './text.js';
 import { MAX_FIELD_ERRORS } from './validation-errors.js';
@@ -101,4 +101,18 @@ export function StringEnum<const T extends readonly string[]>(
   options: Record<string, unknown> = {},
 ) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+/** A v1 page of items: `{ items, total, page, size, pages }`. */
+export function PageOf<T extends TSchema>(item: T, $id: string) {
+  return Type.Object(
+    {
+      items: Type.Array(Type.Ref(item), { maxItems: 100 }),
+      total: Type.Integer({ minimum: 0, format: 'int64' }),
+      page: Type.Integer({ minimum: 1, maximum: 1_000_000, format: 'int32' }),
+      size: Type.Integer({ minimum: 1, maximum: 100, format: 'int32' }),
+      pages: Type.Integer({ minimum: 0, format: 'int64', description: 'ceil(total / size)' }),
+    },
+    { $id, additionalProperties: false },
+  );
 }

@@ -72,25 +72,26 @@ export class AuthStateCache {
     return this.redis === null || this.subscriber?.status === 'ready';
   }
 
-  async user(id: string): Promise<UserState | null> {
-    if (this.usable()) {
-      const cached = this.users.get(id);
-      if (cached !== undefined) return cached === MISSING ? null : cached;
-    }
-    const generation = this.generation;
-    const loaded = await this.loaders.user(id);
-    if (generation === this.generation) this.users.set(id, loaded ?? MISSING);
-    return loaded;
+  user(id: string): Promise<UserState | null> {
+    return this.cached(this.users, id, this.loaders.user);
   }
 
-  async session(id: string): Promise<SessionState | null> {
+  session(id: string): Promise<SessionState | null> {
+    return this.cached(this.sessions, id, this.loaders.session);
+  }
+
+  private async cached<T>(
+    cache: Lru<string, T | typeof MISSING>,
+    id: string,
+    load: (id: string) => Promise<T | null>,
+  ): Promise<T | null> {
     if (this.usable()) {
-      const cached = this.sessions.get(id);
-      if (cached !== undefined) return cached === MISSING ? null : cached;
+      const hit = cache.get(id);
+      if (hit !== undefined) return hit === MISSING ? null : hit;
     }
     const generation = this.generation;
-    const loaded = await this.loaders.session(id);
-    if (generation === this.generation) this.sessions.set(id, loaded ?? MISSING);
+    const loaded = await load(id);
+    if (generation === this.generation) cache.set(id, loaded ?? MISSING);
     return loaded;
   }
 

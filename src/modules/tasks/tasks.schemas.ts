@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { StringEnum } from '../../lib/common-schemas.js';
+import { PageOf, StringEnum } from '../../lib/common-schemas.js';
 import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { UserId } from '../users/users.schemas.js';
 
@@ -62,16 +62,7 @@ export const TaskSchema = Type.Object(
 );
 export type Task = Static<typeof TaskSchema>;
 
-export const TaskPageSchema = Type.Object(
-  {
-    items: Type.Array(Type.Ref(TaskSchema), { maxItems: 100 }),
-    total: Type.Integer({ minimum: 0, format: 'int64' }),
-    page: Type.Integer({ minimum: 1, maximum: 1_000_000, format: 'int32' }),
-    size: Type.Integer({ minimum: 1, maximum: 100, format: 'int32' }),
-    pages: Type.Integer({ minimum: 0, format: 'int64' }),
-  },
-  { $id: 'TaskPage', additionalProperties: false },
-);
+export const TaskPageSchema = PageOf(TaskSchema, 'TaskPage');
 
 export const TaskStatsSchema = Type.Object(
   {

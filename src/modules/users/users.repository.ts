@@ -86,6 +86,16 @@ export async function countUsers(db: Db, filter: UserFilter): Promise<number> {
   return toCount(row?.n);
 }
 
+/** Some enabled admin other than `id`: the condition that keeps the last admin. */
+function anotherEnabledAdmin(db: Db, id: string) {
+  return db
+    .selectFrom('users as other')
+    .select('other.id')
+    .where('other.role', '=', 'admin')
+    .where('other.disabled', '=', 0)
+    .where('other.id', '!=', id);
+}
+
 export interface UserChanges {
   name?: string;
   role?: Role;
@@ -111,16 +121,7 @@ export async function updateUser(
   if (changes.name !== undefined) set.search_text = searchText(changes.name, current.email);
   let query = db.updateTable('users').set(set).where('id', '=', id);
   if (keepAnAdmin) {
-    query = query.where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('users as other')
-          .select('other.id')
-          .where('other.role', '=', 'admin')
-          .where('other.disabled', '=', 0)
-          .where('other.id', '!=', id),
-      ),
-    );
+    query = query.where((eb) => eb.exists(anotherEnabledAdmin(db, id)));
   }
   return query.returning(COLUMNS).executeTakeFirst();
 }
@@ -128,16 +129,7 @@ export async function updateUser(
 export async function deleteUserRow(db: Db, id: string, keepAnAdmin: boolean): Promise<boolean> {
   let query = db.deleteFrom('users').where('id', '=', id);
   if (keepAnAdmin) {
-    query = query.where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('users as other')
-          .select('other.id')
-          .where('other.role', '=', 'admin')
-          .where('other.disabled', '=', 0)
-          .where('other.id', '!=', id),
-      ),
-    );
+    query = query.where((eb) => eb.exists(anotherEnabledAdmin(db, id)));
   }
   const result = await query.executeTakeFirst();
   return Number(result.numDeletedRows) > 0;

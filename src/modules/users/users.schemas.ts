@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { StringEnum } from '../../lib/common-schemas.js';
+import { PageOf, StringEnum } from '../../lib/common-schemas.js';
 import { PASSWORD_MAX } from '../../lib/password-policy.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 
@@ -52,16 +52,7 @@ export const UserSchema = Type.Object(
 );
 export type User = Static<typeof UserSchema>;
 
-export const UserPageSchema = Type.Object(
-  {
-    items: Type.Array(Type.Ref(UserSchema), { maxItems: 100 }),
-    total: Type.Integer({ minimum: 0, format: 'int64' }),
-    page: Type.Integer({ minimum: 1, maximum: 1_000_000, format: 'int32' }),
-    size: Type.Integer({ minimum: 1, maximum: 100, format: 'int32' }),
-    pages: Type.Integer({ minimum: 0, format: 'int64' }),
-  },
-  { $id: 'UserPage', additionalProperties: false },
-);
+export const UserPageSchema = PageOf(UserSchema, 'UserPage');
 
 export const RegisterBody = Type.Object(
   { email: Email, password: NewPassword, name: Name },

@@ -1,0 +1,211 @@
+/**
+ * Opens /docs and /redoc in a real Chromium and fails when a page requests anything from another
+ * host, logs a console error, or does not render. The unit tests read the HTML and bundles; only a
+ * browser shows what the pages fetch at run time (fonts, logos, workers) and whether the CSP lets
+ * them run.
+ *
+ *   npx tsx scripts/check-docs-browser.ts      (or: npm run check:docs-browser)
+ *
+ * Needs a Chromium: CHROMIUM_PATH, else /usr/bin/chromium (Debian's `apt-get install chromium`).
+ * Screenshots go to /tmp/docs.png and /tmp/redoc.png (or DOCS_SCREENSHOT_DIR).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/database.js';
+import { migrateToLatest } from '../src/db/migrator.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const SCREENSHOTS = process.env.DOCS_SCREENSHOT_DIR || '/tmp';
+const TIMEOUT_MS = 30_000;
+
+/** A free port, so PUBLIC_URL (and so the document's `servers`) names the origin the browser uses. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startApp(): Promise<{ app: FastifyInstance; origin: string; close(): Promise<void> }> {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  // Production settings: the docs must work with the CSP and headers a deployment sends.
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_URL: origin,
+    DATABASE_URL: 'sqlite::memory:',
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'warn',
+  });
+  const database = openDatabase(config.database);
+  await migrateToLatest(database);
+  const app = await buildApp(config, { database });
+  await app.listen({ host: '127.0.0.1', port });
+  return {
+    app,
+    origin,
+    async close() {
+      await app.close();
+      await database.close();
+    },
+  };
+}
+
+interface PageReport {
+  name: string;
+  requests: string[];
+  foreign: string[];
+  failed: string[];
+  errors: string[];
+  rendered: boolean;
+  detail: string;
+}
+
+async function visit(
+  context: BrowserContext,
+  origin: string,
+  name: string,
+  path: string,
+  rendered: (page: Page) => Promise<string>,
+): Promise<PageReport> {
+  const page = await context.newPage();
+  const report: PageReport = {
+    name,
+    requests: [],
+    foreign: [],
+    failed: [],
+    errors: [],
+    rendered: false,
+    detail: '',
+  };
+  const ownHost = new URL(origin).host;
+  page.on('request', (request) => {
+    const url = request.url();
+    report.requests.push(`${request.method()} ${url}`);
+    // data: and blob: URLs never leave the browser; every network request must go to the app.
+    if (/^(data|blob|about):/.test(url)) return;
+    if (new URL(url).host !== ownHost) report.foreign.push(url);
+  });
+  page.on('requestfailed', (request) => {
+    report.failed.push(`${request.url()} (${request.failure()?.errorText ?? 'failed'})`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) report.failed.push(`${response.url()} (HTTP ${response.status()})`);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') report.errors.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => report.errors.push(`page error: ${error.message}`));
+
+  try {
+    await page.goto(`${origin}${path}`, { waitUntil: 'load', timeout: TIMEOUT_MS });
+    report.detail = await rendered(page);
+    report.rendered = true;
+    // Late requests (fonts, logos, lazily loaded workers) come after the first render.
+    await page.waitForLoadState('networkidle', { timeout: TIMEOUT_MS });
+  } catch (error) {
+    report.detail = `did not render: ${(error as Error).message.split('\n')[0]}`;
+  }
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+  await page.close();
+  return report;
+}
+
+async function swaggerRendered(page: Page): Promise<string> {
+  const title = page.locator('.swagger-ui .info .title');
+  await title.waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+  const text = (await title.innerText()).trim();
+  if (!text.includes('Taskforge')) throw new Error(`Swagger UI title is "${text}"`);
+  // The version selector lists both per-version documents.
+  const options = await page.locator('.topbar select option').allInnerTexts();
+  if (!(options.includes('v1') && options.includes('v2'))) {
+    throw new Error(`version selector offers ${JSON.stringify(options)}`);
+  }
+  return `title "${text.replace(/\s+/g, ' ')}", versions ${options.join(', ')}`;
+}
+
+async function redocRendered(page: Page): Promise<string> {
+  const heading = page.locator('.api-info h1');
+  await heading.waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+  const text = (await heading.innerText()).trim();
+  if (!text.includes('Taskforge API')) throw new Error(`ReDoc heading is "${text}"`);
+  const operations = await page.locator('[data-section-id^="operation/"]').count();
+  if (operations === 0) throw new Error('ReDoc shows no operations');
+  return `heading "${text}", ${operations} operations`;
+}
+
+async function main(): Promise<number> {
+  const server = await startApp();
+  const { origin } = server;
+  const profile = await mkdtemp(join(tmpdir(), 'docs-browser-'));
+  const reports: PageReport[] = [];
+  try {
+    // A persistent context on a fresh profile: Playwright then owns --user-data-dir, and nothing
+    // from an earlier run (cache, service workers) can hide a request.
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      reports.push(await visit(context, origin, 'docs', '/docs', swaggerRendered));
+      reports.push(await visit(context, origin, 'redoc', '/redoc', redocRendered));
+    } finally {
+      await context.close();
+    }
+  } finally {
+    await server.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+
+  let failures = 0;
+  for (const report of reports) {
+    const problems = [
+      ...report.foreign.map((url) => `request to another host: ${url}`),
+      ...report.failed.map((what) => `failed request: ${what}`),
+      ...report.errors,
+      ...(report.rendered ? [] : [report.detail]),
+    ];
+    failures += problems.length;
+    console.log(`${problems.length === 0 ? 'ok  ' : 'FAIL'} /${report.name}: ${report.detail}`);
+    console.log(
+      `     ${report.requests.length} requests, screenshot ${join(SCREENSHOTS, `${report.name}.png`)}`,
+    );
+    for (const request of report.requests) console.log(`       ${request}`);
+    for (const problem of problems) console.log(`     ✗ ${problem}`);
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

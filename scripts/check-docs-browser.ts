@@ -148,6 +148,41 @@ async function redocRendered(page: Page): Promise<string> {
   return `heading "${text}", ${operations} operations`;
 }
 
+/**
+ * The Authorize button with a real login: the OAuth2 password flow against /api/v1/auth/token,
+ * then "Try it out" on GET /users/me, which must answer 200 for the user who logged in.
+ */
+function authorizeAndCall(email: string, password: string) {
+  return async (page: Page): Promise<string> => {
+    await swaggerRendered(page);
+    await page.locator('.auth-wrapper .btn.authorize').click();
+    const oauth = page.locator('.auth-container').filter({ has: page.locator('#oauth_username') });
+    await oauth.locator('#oauth_username').fill(email);
+    await oauth.locator('#oauth_password').fill(password);
+    await oauth.locator('button.authorize').click();
+    // Once authorized, the form turns into text with a Logout button.
+    await page
+      .locator('.dialog-ux button:has-text("Logout")')
+      .first()
+      .waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+    await page.locator('.dialog-ux .close-modal').first().click();
+    const operation = page.locator('[id$="-v1GetMe"]').first();
+    await operation.locator('.opblock-summary').click();
+    await operation.locator('.try-out__btn').click();
+    await operation.locator('.execute').click();
+    const status = operation.locator('.live-responses-table tbody .response-col_status').first();
+    await status.waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+    const code = (await status.innerText()).trim();
+    const body = await operation
+      .locator('.live-responses-table tbody .response-col_description .microlight')
+      .first()
+      .innerText();
+    if (code !== '200' || !body.includes(email))
+      throw new Error(`GET /users/me answered ${code}: ${body.slice(0, 200)}`);
+    return `logged in through Authorize; GET /users/me answered ${code} for ${email}`;
+  };
+}
+
 async function main(): Promise<number> {
   const server = await startApp();
   const { origin } = server;
@@ -173,6 +208,17 @@ async function main(): Promise<number> {
     try {
       reports.push(await visit(context, origin, 'docs', '/docs', swaggerRendered));
       reports.push(await visit(context, origin, 'redoc', '/redoc', redocRendered));
+      const email = 'docs-user@example.com';
+      const password = 'a passphrase for the docs';
+      const registered = await server.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/register',
+        payload: { email, password, name: 'Docs User' },
+      });
+      if (registered.statusCode !== 201) throw new Error(`register answered ${registered.statusCode}`);
+      reports.push(
+        await visit(context, origin, 'docs-authorize', '/docs', authorizeAndCall(email, password)),
+      );
     } finally {
       await context.close();
     }

@@ -103,15 +103,20 @@ export function StringEnum<const T extends readonly string[]>(
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
+/** A count or other non-negative integer: bounded, as clients in any language can hold it. */
+export function Count(options: Record<string, unknown> = {}) {
+  return Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, format: 'int64', ...options });
+}
+
 /** A v1 page of items: `{ items, total, page, size, pages }`. */
 export function PageOf<T extends TSchema>(item: T, $id: string) {
   return Type.Object(
     {
       items: Type.Array(Type.Ref(item), { maxItems: 100 }),
-      total: Type.Integer({ minimum: 0, format: 'int64' }),
+      total: Count(),
       page: Type.Integer({ minimum: 1, maximum: 1_000_000, format: 'int32' }),
       size: Type.Integer({ minimum: 1, maximum: 100, format: 'int32' }),
-      pages: Type.Integer({ minimum: 0, format: 'int64', description: 'ceil(total / size)' }),
+      pages: Count({ description: 'ceil(total / size)' }),
     },
     { $id, additionalProperties: false },
   );

@@ -64,14 +64,22 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
   const missing = impliedProblemStatuses(source).filter((status) => declared[status] === undefined);
   const documented: DocumentedSchema = {
     ...source,
-    response: { ...declared, ...problemResponses(...missing) },
+    response: withCorsHeader({ ...declared, ...problemResponses(...missing) }),
   };
+  // Operations without a description of their own repeat their summary.
+  if (!source.description && typeof (source as { summary?: unknown }).summary === 'string') {
+    (documented as { description?: string }).description = (source as { summary: string }).summary;
+  }
   const version = VERSIONED_PATH.exec(url)?.[1];
   const operationId = source.operationId;
   if (version && operationId && !operationId.startsWith(version)) {
     documented.operationId = `${version}${operationId.charAt(0).toUpperCase()}${operationId.slice(1)}`;
   }
   return { schema: documented, url };
+}
+
+function serverDescription(production: boolean): string {
+  return production ? 'production (PUBLIC_URL)' : 'local development (PUBLIC_URL)';
 }
 
 /** How callers authenticate: access tokens (also through the OAuth2 password flow) and API keys. */
@@ -82,12 +90,12 @@ function securitySchemes(publicUrl: string) {
       scheme: 'bearer',
       bearerFormat: 'JWT',
       description:
-        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC 8725: one fixed algorithm (HS256), typed claims, expiry always checked. An API key is also accepted here.',
+        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC8725 (RFC 8725): one fixed algorithm (HS256), typed claims, expiry always checked. An API key is also accepted here.',
     },
     oauth2: {
       type: 'oauth2' as const,
       description:
-        'The OAuth2 password flow (RFC 6749 §4.3) on the form-encoded token endpoint, for the Authorize button.',
+        'The OAuth2 password flow (RFC 6749 §4.3) on the form-encoded token endpoint, for the Authorize button. The access tokens are the same JWTs as bearerAuth, following RFC8725.',
       flows: {
         password: {
           tokenUrl: `${publicUrl}/api/v1/auth/token`,
@@ -106,9 +114,35 @@ function securitySchemes(publicUrl: string) {
 }
 
 const TAGS = [
+  { name: 'auth', description: 'Registration, login, token refresh and logout; the OAuth2 token endpoint' },
+  { name: 'users', description: 'The caller, and user administration (admins)' },
+  { name: 'tasks', description: 'Tasks: owned or assigned; conditional requests with ETag / If-Match' },
   { name: 'health', description: 'Liveness and readiness probes for orchestrators and load balancers' },
   { name: 'problems', description: 'Descriptions of the problem types named in error responses' },
 ];
+
+/** Browsers see this header only for origins in CORS_ORIGINS. */
+const CORS_HEADER = {
+  'Access-Control-Allow-Origin': {
+    description: 'the request Origin, when it is one of CORS_ORIGINS (never *)',
+    schema: { type: 'string', format: 'uri', maxLength: 200 },
+  },
+};
+
+/** Every response that documents headers also documents the CORS one. */
+function withCorsHeader(responses: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      const r = response as { headers?: Record<string, unknown> };
+      return [
+        status,
+        r && typeof r === 'object' && r.headers
+          ? { ...r, headers: { ...r.headers, ...CORS_HEADER } }
+          : response,
+      ];
+    }),
+  );
+}
 
 const DESCRIPTION = `Taskforge: a task-management REST API.
 
@@ -145,7 +179,16 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Taskforge API', version: '1.0.0', description: DESCRIPTION },
-      servers: [{ url: app.config.publicUrl }],
+      servers: [
+        // x-internal: false tells inventory tools this server is meant for outside clients.
+        {
+          url: app.config.publicUrl,
+          description: serverDescription(app.config.production),
+          'x-internal': false,
+        } as {
+          url: string;
+        },
+      ],
       tags: TAGS,
       components: { securitySchemes: securitySchemes(app.config.publicUrl) },
     },

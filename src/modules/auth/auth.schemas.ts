@@ -22,9 +22,14 @@ export const TokenPairSchema = Type.Object(
   {
     accessToken: Type.String({ maxLength: 2000, description: 'HS256 JWT bound to the session' }),
     tokenType: Type.String({ enum: ['Bearer'] }),
-    expiresIn: Type.Integer({ minimum: 1, format: 'int32', description: 'seconds' }),
+    expiresIn: Type.Integer({ minimum: 1, maximum: 2_147_483_647, format: 'int32', description: 'seconds' }),
     refreshToken: Type.String({ maxLength: 200, description: 'opaque, single use' }),
-    refreshExpiresIn: Type.Integer({ minimum: 1, format: 'int32', description: 'seconds' }),
+    refreshExpiresIn: Type.Integer({
+      minimum: 1,
+      maximum: 2_147_483_647,
+      format: 'int32',
+      description: 'seconds',
+    }),
   },
   { $id: 'TokenPair', additionalProperties: false },
 );
@@ -47,7 +52,7 @@ export const OAuthTokenSchema = Type.Object(
   {
     access_token: Type.String({ maxLength: 2000 }),
     token_type: Type.String({ enum: ['Bearer'] }),
-    expires_in: Type.Integer({ minimum: 1, format: 'int32' }),
+    expires_in: Type.Integer({ minimum: 1, maximum: 2_147_483_647, format: 'int32' }),
     refresh_token: Type.String({ maxLength: 200 }),
   },
   { $id: 'OAuthToken', additionalProperties: false },

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { PageOf, StringEnum } from '../../lib/common-schemas.js';
+import { Count, PageOf, StringEnum } from '../../lib/common-schemas.js';
 import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { UserId } from '../users/users.schemas.js';
 
@@ -54,7 +54,7 @@ export const TaskSchema = Type.Object(
     dueAt: NullableTimestamp,
     tags: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 20 }),
     completedAt: NullableTimestamp,
-    version: Type.Integer({ minimum: 1, format: 'int64' }),
+    version: Count({ minimum: 1 }),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
@@ -66,24 +66,24 @@ export const TaskPageSchema = PageOf(TaskSchema, 'TaskPage');
 
 export const TaskStatsSchema = Type.Object(
   {
-    total: Type.Integer({ minimum: 0, format: 'int64' }),
+    total: Count(),
     byStatus: Type.Object(
       {
-        todo: Type.Integer({ minimum: 0, format: 'int64' }),
-        in_progress: Type.Integer({ minimum: 0, format: 'int64' }),
-        done: Type.Integer({ minimum: 0, format: 'int64' }),
+        todo: Count(),
+        in_progress: Count(),
+        done: Count(),
       },
       { additionalProperties: false },
     ),
     byPriority: Type.Object(
       {
-        low: Type.Integer({ minimum: 0, format: 'int64' }),
-        medium: Type.Integer({ minimum: 0, format: 'int64' }),
-        high: Type.Integer({ minimum: 0, format: 'int64' }),
+        low: Count(),
+        medium: Count(),
+        high: Count(),
       },
       { additionalProperties: false },
     ),
-    overdue: Type.Integer({ minimum: 0, format: 'int64', description: 'dueAt < now and status ≠ done' }),
+    overdue: Count({ description: 'dueAt < now and status ≠ done' }),
   },
   { $id: 'TaskStats', additionalProperties: false },
 );

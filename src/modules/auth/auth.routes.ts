@@ -29,6 +29,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       schema: {
         tags,
         operationId: 'register',
+        security: [], // a credential route: it takes none
         summary: 'Create an account (role user)',
         body: RegisterBody,
         response: {
@@ -49,6 +50,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       schema: {
         tags,
         operationId: 'login',
+        security: [], // a credential route: it takes none
         summary: 'Log in with email and password: a new session and its token pair',
         body: LoginBody,
         response: {
@@ -70,6 +72,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       schema: {
         tags,
         operationId: 'refresh',
+        security: [], // a credential route: it takes none
         summary: 'Rotate a refresh token: a new pair; the old refresh token is spent',
         body: RefreshBody,
         response: { 200: Type.Ref(TokenPairSchema), ...problemResponses(400, 401, 413, 415, 422, 429, 500) },

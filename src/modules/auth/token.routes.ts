@@ -61,6 +61,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       schema: {
         tags: ['auth'],
         operationId: 'oauthToken',
+        security: [], // a credential route: it takes none
         summary: 'OAuth2 token endpoint: password and refresh_token grants (form-encoded)',
         description:
           'RFC 6749 §4.3 and §6. `scope`, `client_id`, `client_secret` and an `Authorization: Basic` header are accepted and ignored. Errors are 400 problem details that also carry `error` and `error_description` (§5.2).',

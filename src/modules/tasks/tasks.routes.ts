@@ -23,11 +23,15 @@ const WRITE = { auth: { roles: ['admin' as const, 'user' as const], scope: 'task
 const TASK_BODY_LIMIT = 65_536;
 
 const ETAG_HEADER = {
-  ETag: { description: 'strong entity tag: "<version>"', schema: Type.String({ maxLength: 24 }) },
+  ETag: Type.String({ maxLength: 24, pattern: '^"[0-9]+"$', description: 'strong entity tag: "<version>"' }),
 };
 const CACHE_HEADERS = {
-  'Cache-Control': { schema: Type.String({ maxLength: 40 }), description: 'private, no-cache' },
-  Vary: { schema: Type.String({ maxLength: 100 }), description: 'Authorization, X-API-Key' },
+  'Cache-Control': Type.String({
+    maxLength: 40,
+    enum: ['private, no-cache'],
+    description: 'private, no-cache',
+  }),
+  Vary: Type.String({ maxLength: 100, description: 'Authorization, X-API-Key (and Origin)' }),
 };
 const IF_MATCH = Type.Object({
   'if-match': Type.Optional(
@@ -77,7 +81,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
             headers: {
               ...ETAG_HEADER,
               ...CACHE_HEADERS,
-              Location: { schema: Type.String({ maxLength: 200 }) },
+              Location: Type.String({ maxLength: 200, format: 'uri-reference', description: 'the new task' }),
             },
           },
           ...problemResponses(400, 401, 403, 413, 415, 422, 429, 500),

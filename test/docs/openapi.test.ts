@@ -305,3 +305,42 @@ describe('the Problem schema describes the bodies actually sent', () => {
     expect(validateProblem(res.json())).toEqual([]);
   });
 });
+
+describe('response headers and security', () => {
+  it('documents each response header as a header object with a flat schema', () => {
+    let seen = 0;
+    for (const [path, method, op] of operations(doc('/openapi.json'))) {
+      for (const [status, response] of Object.entries(op.responses ?? {})) {
+        const headers =
+          (response as { headers?: Record<string, { schema?: Record<string, unknown> }> }).headers ?? {};
+        for (const [name, header] of Object.entries(headers)) {
+          seen += 1;
+          expect(header.schema?.type, `${method} ${path} ${status} ${name}`).toBe('string');
+          expect(header.schema?.schema, `${method} ${path} ${status} ${name}`).toBeUndefined();
+        }
+      }
+    }
+    expect(seen).toBeGreaterThan(0);
+  });
+
+  it('declares security on every operation: none on the public ones, the schemes elsewhere', () => {
+    const document = doc('/openapi.json') as OpenApi & {
+      components: { securitySchemes?: Record<string, { type: string; flows?: unknown }> };
+    };
+    expect(Object.keys(document.components.securitySchemes ?? {}).sort()).toEqual([
+      'apiKey',
+      'bearerAuth',
+      'oauth2',
+    ]);
+    expect(document.components.securitySchemes?.oauth2?.flows).toMatchObject({
+      password: {
+        tokenUrl: expect.stringMatching(/\/api\/v1\/auth\/token$/),
+        refreshUrl: expect.any(String),
+      },
+    });
+    const login = document.paths['/api/v1/auth/login']?.post as { security?: unknown[] };
+    expect(login.security).toEqual([]);
+    const me = document.paths['/api/v1/users/me']?.get as { security?: unknown[] };
+    expect(me.security).toEqual(expect.arrayContaining([{ bearerAuth: [] }, { oauth2: [] }]));
+  });
+});

@@ -58,7 +58,28 @@ export const TaskSchema = Type.Object(
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
-  { $id: 'Task', additionalProperties: false },
+  {
+    $id: 'Task',
+    additionalProperties: false,
+    examples: [
+      {
+        id: '01935c1e-7a4f-7cc2-a0c3-0c8f4a9e1b2d',
+        ownerId: '01935c1d-0b1e-7f00-8c55-5b0f3a1d2e3f',
+        assigneeId: null,
+        title: 'Buy milk',
+        description: '',
+        status: 'todo',
+        priority: 'medium',
+        startAt: null,
+        dueAt: '2031-01-01T08:00:00.000Z',
+        tags: ['home'],
+        completedAt: null,
+        version: 1,
+        createdAt: '2026-11-22T01:15:37.000Z',
+        updatedAt: '2026-11-22T01:15:37.000Z',
+      },
+    ],
+  },
 );
 export type Task = Static<typeof TaskSchema>;
 
@@ -103,7 +124,11 @@ const writable = {
 
 export const CreateTaskBody = Type.Object(
   { title: Title, ...writable },
-  { additionalProperties: false, 'x-read-only': READ_ONLY },
+  {
+    additionalProperties: false,
+    'x-read-only': READ_ONLY,
+    examples: [{ title: 'Buy milk', dueAt: '2031-01-01T10:00:00+02:00', tags: ['home'], priority: 'high' }],
+  },
 );
 export const ReplaceTaskBody = CreateTaskBody;
 export const PatchTaskBody = Type.Object(

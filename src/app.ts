@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import type { VersionOptions } from './lib/api-version.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
+import { CursorSigner } from './lib/cursor.js';
 import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createRedis } from './lib/redis.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
@@ -17,9 +18,14 @@ import { tokenRoutes } from './modules/auth/token.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { problemsRoutes } from './modules/problems/problems.routes.js';
 import { tasksRoutes } from './modules/tasks/tasks.routes.js';
-import { TaskPageSchema, TaskSchema, TaskStatsSchema } from './modules/tasks/tasks.schemas.js';
+import {
+  TaskCursorPageSchema,
+  TaskPageSchema,
+  TaskSchema,
+  TaskStatsSchema,
+} from './modules/tasks/tasks.schemas.js';
 import { usersRoutes } from './modules/users/users.routes.js';
-import { UserPageSchema, UserSchema } from './modules/users/users.schemas.js';
+import { UserCursorPageSchema, UserPageSchema, UserSchema } from './modules/users/users.schemas.js';
 import { UsersService } from './modules/users/users.service.js';
 import { installAuthorization, registerAuth } from './plugins/auth.js';
 import { installNoStore } from './plugins/caching.js';
@@ -44,6 +50,7 @@ declare module 'fastify' {
     redis: Redis | null;
     lifecycle: Lifecycle;
     passwordHasher: PasswordHasher;
+    cursors: CursorSigner;
   }
 }
 
@@ -73,6 +80,8 @@ const SHARED_SCHEMAS = [
   TaskSchema,
   TaskPageSchema,
   TaskStatsSchema,
+  TaskCursorPageSchema,
+  UserCursorPageSchema,
 ];
 
 /** Every resource's routes, in the order they appear in the docs. */
@@ -92,6 +101,9 @@ async function registerApi(app: FastifyInstance, routes: ApiRoutes[]): Promise<v
 
 /** Builds the whole service from its arguments; nothing happens at import time. */
 export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
+  // server.ts resolves the development secret before building; a caller that forgets is a bug.
+  const secret = config.jwtSecret;
+  if (!secret) throw new Error('JWT_SECRET must be resolved before the app is built');
   const serverOptions: FastifyHttpOptions<Server> = {
     logger: loggerOptions(config.logLevel, overrides.logStream),
     genReqId: requestIdFor,
@@ -133,6 +145,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.decorate('redis', redis);
   app.decorate('lifecycle', { draining: false });
   app.decorate('passwordHasher', new PasswordHasher(overrides.hashCost ?? DEFAULT_HASH_COST));
+  app.decorate('cursors', new CursorSigner(secret));
   const authState = new AuthStateCache(authStateLoaders(database.db), redis, app.log);
   app.decorate('authState', authState);
   authState.start();

@@ -121,3 +121,29 @@ export function PageOf<T extends TSchema>(item: T, $id: string) {
     { $id, additionalProperties: false },
   );
 }
+
+/** A version 2 page: the items, and the cursor of the next page (null exactly when none follows). */
+export function CursorPageOf<T extends TSchema>(item: T, $id: string) {
+  return Type.Object(
+    {
+      items: Type.Array(Type.Ref(item), { maxItems: 100 }),
+      nextCursor: Type.Union([
+        Type.String({ maxLength: 2000, description: 'opaque; pass as ?cursor=' }),
+        Type.Null(),
+      ]),
+    },
+    { $id, additionalProperties: false },
+  );
+}
+
+/** Version 2 list parameters. A cursor has no pattern: a malformed one is 400 invalid_cursor, not a 422. */
+export const CursorParams = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
+  cursor: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      description: 'nextCursor of the previous page (opaque, signed)',
+    }),
+  ),
+};

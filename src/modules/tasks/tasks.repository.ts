@@ -93,8 +93,47 @@ function ordered<Q extends { orderBy: (e: Expression<unknown>) => Q }>(
   return q;
 }
 
-function branches(db: Db, visibility: Visibility, filter: TaskFilter): TaskQuery[] {
-  const base = applyFilter(db.selectFrom('tasks'), filter);
+/** Where a version 2 page starts: just after the last item of the previous one. */
+export interface Position {
+  v: string | number | null;
+  id: string;
+}
+
+const SORT_COLUMN = {
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  dueAt: 'due_at',
+  priority: 'priority',
+  title: 'title',
+} as const satisfies Record<SortKey, keyof TaskRow>;
+
+export function positionOf(row: TaskRow, sort: Sort): Position {
+  return { v: row[SORT_COLUMN[sort.key]], id: row.id };
+}
+
+/**
+ * The rows after a position in the sort's order (keyset pagination): a row-value comparison on
+ * (key, id), which walks the sort's index, so every page costs the same. Tasks without dueAt come
+ * after all dated ones in both directions.
+ */
+function afterPosition(sort: Sort, position: Position) {
+  const op = sql.raw(sort.descending ? '<' : '>');
+  const column = sql.ref(`tasks.${SORT_COLUMN[sort.key]}`);
+  const id = sql.ref('tasks.id');
+  if (sort.key === 'dueAt' && position.v === null)
+    return sql<SqlBool>`(${column} is null and ${id} ${op} ${position.id})`;
+  const after = sql<SqlBool>`((${column}, ${id}) ${op} (${position.v}, ${position.id}))`;
+  return sort.key === 'dueAt' ? sql<SqlBool>`(${column} is null or ${after})` : after;
+}
+
+function branches(
+  db: Db,
+  visibility: Visibility,
+  filter: TaskFilter,
+  after: { sort: Sort; position: Position } | null = null,
+): TaskQuery[] {
+  let base = applyFilter(db.selectFrom('tasks'), filter);
+  if (after) base = base.where(afterPosition(after.sort, after.position));
   if (visibility.all) return [base];
   // Owned, and assigned-but-not-owned: disjoint, and each walks its own index.
   return [
@@ -110,8 +149,9 @@ export async function listTasks(
   sort: Sort,
   limit: number,
   offset: number,
+  after: Position | null = null,
 ): Promise<TaskRow[]> {
-  const parts = branches(db, visibility, filter);
+  const parts = branches(db, visibility, filter, after ? { sort, position: after } : null);
   if (parts.length === 1) {
     const [only] = parts as [TaskQuery];
     return ordered(only.select(COLUMNS), orderTerms(sort)).limit(limit).offset(offset).execute();

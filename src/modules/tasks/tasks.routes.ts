@@ -4,12 +4,15 @@ import type { FastifyReply } from 'fastify';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
+import { nextLink } from '../../lib/cursor.js';
 import { callerOf, TOKEN_OR_KEY } from '../../plugins/auth.js';
 import {
   CreateTaskBody,
   PatchTaskBody,
   ReplaceTaskBody,
   type Task,
+  TaskCursorPageSchema,
+  TaskCursorQuery,
   TaskIdParams,
   TaskListQuery,
   TaskPageSchema,
@@ -54,7 +57,7 @@ function withEtag(reply: FastifyReply, task: Task): Task {
 
 /** The task resource: CRUD with conditional requests, lists with filters and sorts, stats. */
 export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
-  const tasks = new TasksService(app.database);
+  const tasks = new TasksService(app.database, app.cursors);
   const tags = ['tasks'];
 
   // Every task reply (errors too) is private to its caller and revalidated before reuse.
@@ -95,8 +98,46 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     },
   );
 
-  if (version === 'v1') {
-    // Version 2 lists with cursors; its list route comes with the cursor machinery.
+  const LIST_DESCRIPTION =
+    '`status` and `priority` take comma-separated lists or repeated parameters. `dueAfter` ≤ dueAt < `dueBefore`. `q` matches title and description, any case, `%` and `_` literally. Sorts: createdAt, updatedAt, dueAt, priority, title, optionally prefixed with `-`; tasks without dueAt come last both ways; ties by id.';
+
+  if (version === 'v2') {
+    app.get(
+      '/tasks',
+      {
+        config: READ,
+        schema: {
+          tags,
+          operationId: 'listTasks',
+          summary:
+            "The caller's tasks, a cursor page at a time: owned or assigned (admins: all, and may filter by ownerId)",
+          description: `${LIST_DESCRIPTION} \`nextCursor\` is null exactly when nothing follows; while it is not, \`Link: <…>; rel="next"\` names the next page. A cursor is bound to the caller, the filters and the sort (not to \`limit\`): another one → 400 invalid_cursor. Walking the default sort neither repeats nor skips a task that existed when the walk began.`,
+          security: TOKEN_OR_KEY,
+          querystring: TaskCursorQuery,
+          response: {
+            200: {
+              description: 'A page of tasks and the cursor of the next one',
+              headers: {
+                ...CACHE_HEADERS,
+                Link: Type.String({
+                  maxLength: 4000,
+                  description: 'RFC 8288: <PUBLIC_URL/api/v2/tasks?…&cursor=…>; rel="next"',
+                }),
+              },
+              content: { 'application/json': { schema: Type.Ref(TaskCursorPageSchema) } },
+            },
+            ...problemResponses(400, 401, 403, 422, 429, 500),
+          },
+        },
+      },
+      async (request, reply) => {
+        const page = await tasks.listAfter(callerOf(request), request.query);
+        if (page.nextCursor)
+          reply.header('link', nextLink(app.config.publicUrl, request.url, page.nextCursor));
+        return page;
+      },
+    );
+  } else {
     app.get(
       '/tasks',
       {
@@ -105,8 +146,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
           tags,
           operationId: 'listTasks',
           summary: "A page of the caller's tasks: owned or assigned (admins: all, and may filter by ownerId)",
-          description:
-            '`status` and `priority` take comma-separated lists or repeated parameters. `dueAfter` ≤ dueAt < `dueBefore`. `q` matches title and description, any case, `%` and `_` literally. Sorts: createdAt, updatedAt, dueAt, priority, title, optionally prefixed with `-`; tasks without dueAt come last both ways; ties by id.',
+          description: LIST_DESCRIPTION,
           security: TOKEN_OR_KEY,
           querystring: TaskListQuery,
           response: {

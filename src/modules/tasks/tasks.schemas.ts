@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { Count, PageOf, StringEnum } from '../../lib/common-schemas.js';
+import { Count, CursorPageOf, CursorParams, PageOf, StringEnum } from '../../lib/common-schemas.js';
 import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { UserId } from '../users/users.schemas.js';
 
@@ -84,6 +84,7 @@ export const TaskSchema = Type.Object(
 export type Task = Static<typeof TaskSchema>;
 
 export const TaskPageSchema = PageOf(TaskSchema, 'TaskPage');
+export const TaskCursorPageSchema = CursorPageOf(TaskSchema, 'TaskCursorPage');
 
 export const TaskStatsSchema = Type.Object(
   {
@@ -137,39 +138,52 @@ export const PatchTaskBody = Type.Object(
 );
 export type TaskInput = Static<typeof PatchTaskBody>;
 
+/** The filters and the sort, shared by both versions' task lists. */
+const taskListFilters = {
+  status: Type.Optional(
+    Type.Array(StatusSchema, { maxItems: 3, description: 'comma-separated or repeated' }),
+  ),
+  priority: Type.Optional(
+    Type.Array(PrioritySchema, { maxItems: 3, description: 'comma-separated or repeated' }),
+  ),
+  tag: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' })),
+  assigneeId: Type.Optional(UserId),
+  ownerId: Type.Optional(UserId),
+  dueAfter: Type.Optional(
+    Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt ≥ dueAfter' }),
+  ),
+  dueBefore: Type.Optional(
+    Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt < dueBefore' }),
+  ),
+  q: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      pattern: SAFE_TEXT_PATTERN,
+      description: 'substring of title or description, any case',
+    }),
+  ),
+  sort: Type.Optional(
+    StringEnum(SORT_VALUES, { default: '-createdAt', description: 'prefix - for descending' }),
+  ),
+};
+
 export const TaskListQuery = Type.Object(
   {
     page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, format: 'int32' })),
     size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
-    status: Type.Optional(
-      Type.Array(StatusSchema, { maxItems: 3, description: 'comma-separated or repeated' }),
-    ),
-    priority: Type.Optional(
-      Type.Array(PrioritySchema, { maxItems: 3, description: 'comma-separated or repeated' }),
-    ),
-    tag: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' })),
-    assigneeId: Type.Optional(UserId),
-    ownerId: Type.Optional(UserId),
-    dueAfter: Type.Optional(
-      Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt ≥ dueAfter' }),
-    ),
-    dueBefore: Type.Optional(
-      Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt < dueBefore' }),
-    ),
-    q: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 200,
-        pattern: SAFE_TEXT_PATTERN,
-        description: 'substring of title or description, any case',
-      }),
-    ),
-    sort: Type.Optional(
-      StringEnum(SORT_VALUES, { default: '-createdAt', description: 'prefix - for descending' }),
-    ),
+    ...taskListFilters,
   },
   { additionalProperties: false },
 );
+
+/** Version 2: the same filters and sort, with a cursor instead of a page number. */
+export const TaskCursorQuery = Type.Object(
+  { ...CursorParams, ...taskListFilters },
+  { additionalProperties: false },
+);
+export type TaskCursorQueryType = Static<typeof TaskCursorQuery>;
+
 export type TaskListQueryType = Static<typeof TaskListQuery>;
 
 export const TaskIdParams = Type.Object({ id: UserId });

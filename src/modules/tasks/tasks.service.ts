@@ -2,10 +2,11 @@ import { uuidv7 } from 'uuidv7';
 import type { DatabaseHandle } from '../../db/database.js';
 import { ApiError, fieldError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
+import type { CursorSigner } from '../../lib/cursor.js';
 import { toIsoMillis } from '../../lib/date-time.js';
 import type { Principal } from '../../plugins/auth.js';
 import { findUserById } from '../users/users.repository.js';
-import type { Page } from '../users/users.service.js';
+import type { CursorPage, Page } from '../users/users.service.js';
 import * as repo from './tasks.repository.js';
 import {
   PRIORITIES,
@@ -13,6 +14,7 @@ import {
   type SortKey,
   type Status,
   type Task,
+  type TaskCursorQueryType,
   type TaskInput,
   type TaskListQueryType,
 } from './tasks.schemas.js';
@@ -111,7 +113,10 @@ export interface Written {
 
 /** The task rules: visibility, who may change what, versions, the merged-result checks. */
 export class TasksService {
-  constructor(private readonly database: DatabaseHandle) {}
+  constructor(
+    private readonly database: DatabaseHandle,
+    private readonly cursors: CursorSigner,
+  ) {}
 
   private get db() {
     return this.database.db;
@@ -169,6 +174,22 @@ export class TasksService {
       repo.countTasks(this.db, visibility, filter),
     ]);
     return { items: rows.map(toTask), total, page, size, pages: Math.ceil(total / size) };
+  }
+
+  /** Version 2: a page after the cursor's position; every page costs the same. */
+  async listAfter(caller: Principal, query: TaskCursorQueryType): Promise<CursorPage<Task>> {
+    const { limit = 20, cursor, ...filters } = query;
+    const filter = toFilter(filters);
+    const sort = toSort(filters.sort ?? '-createdAt');
+    // Bound to the caller, the filters and the sort; not to the limit.
+    const binding = { list: 'tasks', caller: caller.userId, filter, sort };
+    const after = cursor === undefined ? null : positionFrom(this.cursors.open(binding, cursor), sort);
+    const rows = await repo.listTasks(this.db, visibilityOf(caller), filter, sort, limit + 1, 0, after);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > limit && last ? this.cursors.sign(binding, repo.positionOf(last, sort)) : null;
+    return { items: page.map(toTask), nextCursor };
   }
 
   async stats(caller: Principal) {
@@ -264,6 +285,19 @@ export class TasksService {
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A position a (signed) cursor carries, checked for the shape the sort needs. */
+function positionFrom(value: unknown, sort: repo.Sort): repo.Position {
+  const p = value as Partial<repo.Position> | null;
+  const numeric = sort.key === 'priority';
+  const valueOk =
+    (p?.v === null && sort.key === 'dueAt') ||
+    (numeric ? typeof p?.v === 'number' : typeof p?.v === 'string');
+  if (typeof p !== 'object' || p === null || typeof p.id !== 'string' || !valueOk) {
+    throw new ApiError('invalid_cursor');
+  }
+  return { v: p.v ?? null, id: p.id };
 }
 
 function visibilityOf(caller: Principal): repo.Visibility {

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type SqlBool, sql } from 'kysely';
 import type { Dialect } from '../../db/database.js';
 import { likeContains, toCount } from '../../db/errors.js';
 import type { Database } from '../../db/schema.js';
@@ -69,8 +69,12 @@ export async function listUsers(
   filter: UserFilter,
   limit: number,
   offset: number,
+  /** Version 2: only users after this one, newest first (keyset on the created_at, id index). */
+  after: { createdAt: string; id: string } | null = null,
 ): Promise<UserRow[]> {
-  return filtered(db, filter)
+  let query = filtered(db, filter);
+  if (after) query = query.where(sql<SqlBool>`(created_at, id) < (${after.createdAt}, ${after.id})`);
+  return query
     .select(COLUMNS)
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')

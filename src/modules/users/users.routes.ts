@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { nextLink } from '../../lib/cursor.js';
 import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../plugins/auth.js';
 import { AuthService } from '../auth/auth.service.js';
 import {
@@ -10,6 +11,8 @@ import {
   CreateUserBody,
   UpdateMeBody,
   UpdateUserBody,
+  UserCursorPageSchema,
+  UserCursorQuery,
   UserIdParams,
   UserListQuery,
   UserPageSchema,
@@ -84,8 +87,44 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     },
   );
 
-  if (version === 'v1') {
-    // Version 2 lists with cursors; its list routes come with the cursor machinery.
+  if (version === 'v2') {
+    app.get(
+      '/users',
+      {
+        config: { auth: { roles: ADMIN, scope: 'users:read' } },
+        schema: {
+          tags,
+          operationId: 'listUsers',
+          summary: 'Users, newest first, a cursor page at a time (admins only); q matches name or email',
+          description:
+            '`nextCursor` is null exactly when nothing follows; while it is not, `Link: <…>; rel="next"` names the next page. A cursor is bound to the caller and the filters (not to `limit`): another one → 400 invalid_cursor.',
+          security: TOKEN_OR_KEY,
+          querystring: UserCursorQuery,
+          response: {
+            200: {
+              description: 'A page of users and the cursor of the next one',
+              headers: {
+                Link: Type.String({
+                  maxLength: 4000,
+                  description: 'RFC 8288: <PUBLIC_URL/api/v2/users?…&cursor=…>; rel="next"',
+                }),
+              },
+              content: { 'application/json': { schema: Type.Ref(UserCursorPageSchema) } },
+            },
+            ...problemResponses(400, 401, 403, 422, 429, 500),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { limit = 20, cursor, q, role } = request.query;
+        const filter = { ...(q ? { q } : {}), ...(role ? { role } : {}) };
+        const page = await users.listAfter(app.cursors, callerOf(request).userId, filter, limit, cursor);
+        if (page.nextCursor)
+          reply.header('link', nextLink(app.config.publicUrl, request.url, page.nextCursor));
+        return page;
+      },
+    );
+  } else {
     app.get(
       '/users',
       {

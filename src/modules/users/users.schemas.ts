@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { PageOf, StringEnum } from '../../lib/common-schemas.js';
+import { CursorPageOf, CursorParams, PageOf, StringEnum } from '../../lib/common-schemas.js';
 import { PASSWORD_MAX } from '../../lib/password-policy.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 
@@ -53,6 +53,7 @@ export const UserSchema = Type.Object(
 export type User = Static<typeof UserSchema>;
 
 export const UserPageSchema = PageOf(UserSchema, 'UserPage');
+export const UserCursorPageSchema = CursorPageOf(UserSchema, 'UserCursorPage');
 
 export const RegisterBody = Type.Object(
   { email: Email, password: NewPassword, name: Name },
@@ -75,6 +76,14 @@ export const UserListQuery = Type.Object(
   {
     page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, format: 'int32' })),
     size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
+    role: Type.Optional(RoleSchema),
+  },
+  { additionalProperties: false },
+);
+export const UserCursorQuery = Type.Object(
+  {
+    ...CursorParams,
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
     role: Type.Optional(RoleSchema),
   },

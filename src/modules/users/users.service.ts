@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import type { DatabaseHandle } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/errors.js';
 import { ApiError } from '../../errors.js';
+import type { CursorSigner } from '../../lib/cursor.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
 import type { PasswordHasher } from '../../lib/passwords.js';
 import type { AuthStateCache } from '../auth/auth-state.js';
@@ -36,6 +37,11 @@ export interface UserUpdate {
   name?: string;
   role?: Role;
   disabled?: boolean;
+}
+
+export interface CursorPage<T> {
+  items: T[];
+  nextCursor: string | null;
 }
 
 export interface Page<T> {
@@ -98,6 +104,29 @@ export class UsersService {
       repo.countUsers(this.db, filter),
     ]);
     return { items: rows.map(toUser), total, page, size, pages: Math.ceil(total / size) };
+  }
+
+  /** Version 2: newest first, a cursor page at a time. */
+  async listAfter(
+    cursors: CursorSigner,
+    callerId: string,
+    filter: repo.UserFilter,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<CursorPage<User>> {
+    const binding = { list: 'users', caller: callerId, filter };
+    let after: { createdAt: string; id: string } | null = null;
+    if (cursor !== undefined) {
+      const p = cursors.open(binding, cursor) as { v?: unknown; id?: unknown } | null;
+      if (typeof p?.v !== 'string' || typeof p.id !== 'string') throw new ApiError('invalid_cursor');
+      after = { createdAt: p.v, id: p.id };
+    }
+    const rows = await repo.listUsers(this.db, filter, limit + 1, 0, after);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > limit && last ? cursors.sign(binding, { v: last.created_at, id: last.id }) : null;
+    return { items: page.map(toUser), nextCursor };
   }
 
   async update(id: string, changes: UserUpdate): Promise<User> {

@@ -35,7 +35,7 @@ import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
 import { installProblemDetails } from './plugins/problem-details.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
-import { registerCors, registerHelmet } from './plugins/security-headers.js';
+import { installSecurityHeaders, registerCors } from './plugins/security-headers.js';
 import { installValidation } from './plugins/validation.js';
 
 export interface Lifecycle {
@@ -149,11 +149,6 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const authState = new AuthStateCache(authStateLoaders(database.db), redis, app.log);
   app.decorate('authState', authState);
   authState.start();
-  // While draining, every reply closes its connection, so keep-alive clients move elsewhere and
-  // the server can finish closing once in-flight requests are done.
-  app.addHook('onSend', async (_request, reply) => {
-    if (app.lifecycle.draining) reply.header('connection', 'close');
-  });
   app.addHook('onClose', async () => {
     await authState.stop();
     if (!overrides.database) await database.close();
@@ -164,7 +159,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   installValidation(app);
   // Hook order is reply-header order: request id and helmet first, so 405s and 401s carry them.
   installRequestIdEcho(app);
-  await registerHelmet(app);
+  installSecurityHeaders(app);
   installHttpSemantics(app);
   installNoStore(app);
   installProblemDetails(app);

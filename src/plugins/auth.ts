@@ -120,8 +120,7 @@ export async function registerAuth(app: FastifyInstance): Promise<void> {
   app.decorateRequest('principal', null);
   app.decorateRequest('authFailure', null);
 
-  app.addHook('onRequest', async (request) => {
-    if (!request.routeOptions.config.auth) return;
+  const authenticate = async (request: FastifyRequest): Promise<void> => {
     const credential = presentedCredential(request);
     if (credential === undefined) {
       request.authFailure = new ApiError('unauthorized');
@@ -135,24 +134,40 @@ export async function registerAuth(app: FastifyInstance): Promise<void> {
       request.principal = result;
       if (result.sessionId) touch(result.sessionId);
     }
+  };
+  // Callback-style, so the public routes pay no promise for a hook that does nothing for them.
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!request.routeOptions.config.auth) {
+      done();
+      return;
+    }
+    authenticate(request).then(() => done(), done);
   });
 }
 
 /** After the rate limiter: 401 for failed credentials, 403 for a role or scope the route refuses. */
 export function installAuthorization(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const policy = request.routeOptions.config.auth;
-    if (!policy) return;
-    if (request.authFailure) throw request.authFailure;
-    const principal = request.principal;
-    if (!principal) throw new ApiError('unauthorized');
-    if (policy.roles && !policy.roles.includes(principal.role)) throw new ApiError('forbidden');
-    if (principal.scopes !== null) {
-      const allowed =
-        policy.scope === 'any' || (policy.scope !== undefined && principal.scopes.includes(policy.scope));
-      if (!allowed) throw new ApiError('forbidden', { detail: 'This API key may not call this route' });
+    if (!policy) {
+      done();
+      return;
     }
+    done(refusal(policy, request) ?? undefined);
   });
+}
+
+function refusal(policy: AuthPolicy, request: FastifyRequest): ApiError | null {
+  if (request.authFailure) return request.authFailure;
+  const principal = request.principal;
+  if (!principal) return new ApiError('unauthorized');
+  if (policy.roles && !policy.roles.includes(principal.role)) return new ApiError('forbidden');
+  if (principal.scopes !== null) {
+    const allowed =
+      policy.scope === 'any' || (policy.scope !== undefined && principal.scopes.includes(policy.scope));
+    if (!allowed) return new ApiError('forbidden', { detail: 'This API key may not call this route' });
+  }
+  return null;
 }
 
 /** The caller of a route that requires authentication (the hooks guarantee one). */

@@ -7,7 +7,8 @@ const PRIVATE_PATHS = /^\/api\/v[0-9]+\/(auth|users|api-keys)(\/|$|\?)/;
  * Set before authentication, so a 401 or 429 carries it too.
  */
 export function installNoStore(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     if (PRIVATE_PATHS.test(request.url)) reply.header('cache-control', 'no-store');
+    done();
   });
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { ApiError } from '../errors.js';
 import { sendProblem } from './problem-details.js';
@@ -57,22 +57,26 @@ export function installHttpSemantics(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  // Hot-path hooks are callback-style: an async hook costs a promise per request.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     // OPTIONS without a CORS preflight header, and a wrong method on a known path: answer before
-    // any body is read, so a bad body cannot turn them into 400/413/415.
+    // any body is read, so a bad body cannot turn them into 400/413/415. (A hook that replies
+    // does not call done.)
     const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'];
     if (request.method === 'OPTIONS' && !preflight) {
       const allow = paths.allowed(pathOf(request));
-      if (allow.length > 0) return reply.code(204).header('allow', allow.join(', ')).send();
-      return sendProblem(reply, new ApiError('not_found'));
+      if (allow.length > 0) {
+        reply.code(204).header('allow', allow.join(', ')).send();
+        return;
+      }
+      sendProblem(reply, new ApiError('not_found'));
+      return;
     }
     if (request.is404 && request.method !== 'OPTIONS') {
       const allow = paths.allowed(pathOf(request));
       if (allow.length > 0) {
-        return sendProblem(
-          reply,
-          new ApiError('method_not_allowed', { headers: { allow: allow.join(', ') } }),
-        );
+        sendProblem(reply, new ApiError('method_not_allowed', { headers: { allow: allow.join(', ') } }));
+        return;
       }
     }
     // A route that takes no body ignores an empty one, whatever its Content-Type says.
@@ -82,16 +86,20 @@ export function installHttpSemantics(app: FastifyInstance): void {
     const empty =
       request.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
     if (!takesBody && empty) delete request.headers['content-type'];
+    done();
   });
 
   // Node times out requests whose headers never finish (clientError → 408); a body that trickles
   // in slower than REQUEST_TIMEOUT is cut here with the same 408.
   const timeoutMs = app.config.requestTimeoutMs;
-  app.addHook('preParsing', async (request, reply, payload) => {
+  app.addHook('preParsing', (request, reply, payload, done) => {
     const hasBody =
       request.headers['transfer-encoding'] !== undefined ||
       (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0');
-    if (!hasBody || timeoutMs === 0) return payload;
+    if (!hasBody || timeoutMs === 0) {
+      done(null, payload);
+      return;
+    }
     const timer = setTimeout(() => {
       // Destroying the request would drop the socket without a reply: answer, then close.
       reply.header('connection', 'close');
@@ -100,7 +108,7 @@ export function installHttpSemantics(app: FastifyInstance): void {
     const clear = () => clearTimeout(timer);
     payload.once('end', clear);
     reply.raw.once('close', clear);
-    return payload;
+    done(null, payload);
   });
 
   app.addHook('preValidation', async (request: FastifyRequest) => {

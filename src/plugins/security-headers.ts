@@ -1,6 +1,7 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
+import helmet from 'helmet';
 
 /** The API's CSP: nothing may load, nothing may frame it. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
@@ -22,8 +23,10 @@ export const DOCS_CSP = [
   "form-action 'self'",
 ].join('; ');
 
+/** /docs, /docs/…, /redoc, /redoc/… (with or without a query). */
+const DOCS_PATH = /^\/(docs|redoc)(\/|\?|$)/;
 function isDocsPath(url: string): boolean {
-  return url === '/docs' || url.startsWith('/docs/') || url === '/redoc' || url.startsWith('/redoc/');
+  return DOCS_PATH.test(url);
 }
 
 export const EXPOSED_HEADERS = [
@@ -50,20 +53,48 @@ export const ALLOWED_HEADERS = [
   'X-Request-Id',
 ];
 
-/** Helmet first, so every reply (401, 429 and 405 included) carries nosniff and the CSP. */
-export async function registerHelmet(app: FastifyInstance): Promise<void> {
-  await app.register(helmet, {
-    global: true,
+/**
+ * Helmet's headers, computed once. Helmet decides the values (nosniff, the CSP, and the rest);
+ * running its middleware on every request cost two thirds of the throughput of a bare route
+ * (measured: 50k → 16k req/s on GET /health/live), and the values never change per request.
+ */
+function helmetHeaders(app: FastifyInstance): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const collect = {
+    setHeader: (name: string, value: string | number | readonly string[]) => {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader: (name: string) => {
+      delete headers[name.toLowerCase()];
+    },
+  };
+  const middleware = helmet({
     // Helmet's defaults include upgrade-insecure-requests, which blanks the docs over plain HTTP.
     contentSecurityPolicy: {
       useDefaults: false,
       directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
     },
-    hsts: app.config.tls !== null || app.config.publicUrl.startsWith('https:'),
+    strictTransportSecurity: app.config.tls !== null || app.config.publicUrl.startsWith('https:'),
     crossOriginEmbedderPolicy: false,
   });
-  app.addHook('onSend', async (request, reply) => {
-    if (isDocsPath(request.url.split('?')[0] ?? '')) reply.header('content-security-policy', DOCS_CSP);
+  // Static directives read nothing from the request or response beyond setting headers.
+  middleware({} as IncomingMessage, collect as unknown as ServerResponse, () => {});
+  return headers;
+}
+
+/** First of all hooks, so every reply (401, 429 and 405 included) carries nosniff and the CSP. */
+export function installSecurityHeaders(app: FastifyInstance): void {
+  const headers = helmetHeaders(app);
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers);
+    done();
+  });
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (isDocsPath(request.url)) reply.header('content-security-policy', DOCS_CSP);
+    // While draining, every reply closes its connection, so keep-alive clients move elsewhere
+    // and the server can finish closing once in-flight requests are done.
+    if (app.lifecycle.draining) reply.header('connection', 'close');
+    done(null, payload);
   });
 }
 

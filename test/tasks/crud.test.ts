@@ -282,3 +282,21 @@ describe('DELETE', () => {
     expect((await call('DELETE', `/tasks/${'x'.repeat(300)}`, headers)).statusCode).toBe(404);
   });
 });
+
+describe('rules on the merged state', () => {
+  it('lists a bad range and an unknown assignee together', async () => {
+    const { headers } = await signedIn(t.app);
+    const res = await call('POST', '/tasks', headers, {
+      title: 'x',
+      startAt: '2031-02-01T00:00:00Z',
+      dueAt: '2031-01-01T00:00:00Z',
+      assigneeId: 'nobody',
+    });
+    expect(res.statusCode).toBe(422);
+    expect(items(res)).toEqual([
+      ['/dueAt', 'invalid_range'],
+      ['/assigneeId', 'not_found'],
+    ]);
+    expect(res.json().detail).toBe('2 fields are invalid');
+  });
+});

@@ -1,7 +1,7 @@
 import { type Expression, type Kysely, type SelectQueryBuilder, type SqlBool, sql } from 'kysely';
 import type { Dialect } from '../../db/database.js';
-import { likeContains, toCount } from '../../db/errors.js';
 import type { Database } from '../../db/schema.js';
+import { likeContains, toCount } from '../../db/sql.js';
 import type { TasksTable } from '../../db/tables/tasks.table.js';
 import type { SortKey, Status } from './tasks.schemas.js';
 

@@ -61,10 +61,11 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
   const tags = ['tasks'];
 
   // Every task reply (errors too) is private to its caller and revalidated before reuse.
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'private, no-cache');
     const vary = reply.getHeader('vary');
     reply.header('vary', vary ? `${String(vary)}, Authorization, X-API-Key` : 'Authorization, X-API-Key');
+    done();
   });
 
   app.post(

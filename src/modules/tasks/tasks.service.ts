@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { DatabaseHandle } from '../../db/database.js';
-import { ApiError, fieldError } from '../../errors.js';
+import { ApiError, type FieldError, fieldError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import type { CursorSigner } from '../../lib/cursor.js';
 import { toIsoMillis } from '../../lib/date-time.js';
@@ -122,15 +122,25 @@ export class TasksService {
     return this.database.db;
   }
 
-  private async checkRange(state: State): Promise<void> {
+  /**
+   * The rules on the whole (merged) state, after the schema: startAt ≤ dueAt, and an assignee that
+   * names a user. One 422 lists every one that fails.
+   */
+  private async checkState(state: State, assigneeChanged: boolean, db = this.db): Promise<void> {
+    const errors: FieldError[] = [];
     if (state.startAt !== null && state.dueAt !== null && state.startAt > state.dueAt) {
-      throw fieldError('/dueAt', 'invalid_range', 'must not be before startAt');
+      errors.push({ pointer: '/dueAt', code: 'invalid_range', detail: 'must not be before startAt' });
     }
-  }
-
-  private async checkAssignee(assigneeId: string | null | undefined, db = this.db): Promise<void> {
-    if (assigneeId === null || assigneeId === undefined) return;
-    if (!(await findUserById(db, assigneeId))) throw fieldError('/assigneeId', 'not_found', 'names no user');
+    if (assigneeChanged && state.assigneeId !== null && !(await findUserById(db, state.assigneeId))) {
+      errors.push({ pointer: '/assigneeId', code: 'not_found', detail: 'names no user' });
+    }
+    if (errors.length > 0) {
+      const n = errors.length;
+      throw new ApiError('validation_failed', {
+        detail: `${n} field${n === 1 ? ' is' : 's are'} invalid`,
+        errors,
+      });
+    }
   }
 
   /** The task when the caller may see it; everyone else gets 404, as if it did not exist. */
@@ -145,8 +155,7 @@ export class TasksService {
 
   async create(caller: Principal, input: TaskInput & { title: string }): Promise<Task> {
     const state: State = { ...DEFAULTS, ...stripUndefined(normalized(input)), title: input.title };
-    await this.checkRange(state);
-    await this.checkAssignee(state.assigneeId);
+    await this.checkState(state, true);
     const now = new Date().toISOString();
     const row: repo.TaskRow = {
       id: uuidv7(),
@@ -244,8 +253,7 @@ export class TasksService {
           mode === 'put'
             ? { ...DEFAULTS, ...given, title: input.title ?? current.title }
             : { ...stateOf(current), ...given };
-        await this.checkRange(next);
-        if (next.assigneeId !== current.assigneeId) await this.checkAssignee(next.assigneeId, trx);
+        await this.checkState(next, next.assigneeId !== current.assigneeId, trx);
         if (sameState(next, stateOf(current))) return current;
 
         const changes = rowChanges(next, current, new Date().toISOString());

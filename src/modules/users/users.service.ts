@@ -1,6 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import type { DatabaseHandle } from '../../db/database.js';
-import { isUniqueViolation } from '../../db/errors.js';
+import { isUniqueViolation } from '../../db/sql.js';
 import { ApiError } from '../../errors.js';
 import type { CursorSigner } from '../../lib/cursor.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';

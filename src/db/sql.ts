@@ -1,3 +1,5 @@
+/** Small SQL helpers shared by the repositories, identical on both dialects. */
+
 /** A unique-constraint violation, on either dialect. */
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

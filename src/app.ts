@@ -108,7 +108,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     logger: loggerOptions(config.logLevel, overrides.logStream),
     genReqId: requestIdFor,
     requestIdHeader: false,
-    logController: new RequestLogController(overrides.observers ?? []),
+    logController: new RequestLogController(config.logLevel, overrides.observers ?? []),
     bodyLimit: config.bodyLimitBytes,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',

@@ -51,8 +51,14 @@ export interface CompletedRequest {
 export type RequestObserver = (completed: CompletedRequest) => void;
 
 export class RequestLogController extends LogController {
-  constructor(private readonly observers: readonly RequestObserver[] = []) {
+  private readonly logs: boolean;
+
+  constructor(
+    level: string,
+    private readonly observers: readonly RequestObserver[] = [],
+  ) {
     super({ requestIdLogLabel: 'requestId' });
+    this.logs = ['trace', 'debug', 'info'].includes(level);
   }
 
   override incomingRequest(): void {}
@@ -62,13 +68,15 @@ export class RequestLogController extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
+    // Nothing to build when no line is written and nobody observes (the hot path in production).
+    if (!this.logs && this.observers.length === 0) return;
     const completed: CompletedRequest = {
       method: request.method,
       route: request.routeOptions.url ?? null,
       statusCode: reply.statusCode,
       latencyMs: Math.round(reply.elapsedTime * 100) / 100,
     };
-    request.log.info({ ...completed, url: request.url }, 'request completed');
+    if (this.logs) request.log.info({ ...completed, url: request.url }, 'request completed');
     for (const observe of this.observers) observe(completed);
   }
 }

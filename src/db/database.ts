@@ -41,7 +41,29 @@ function openSqlite(filename: string, options: DatabaseOptions): Kysely<Database
     connection.close();
     throw error;
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
+}
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running most of ours. The same SQL
+ * text reuses its prepared statement (Kysely runs each one to completion before the next, so a
+ * statement is never in use twice at once). Bounded, as filters make the SQL text vary.
+ */
+function withStatementCache(connection: SqliteDatabase.Database) {
+  const MAX = 500;
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => connection.close(),
+    prepare: (text: string) => {
+      let statement = statements.get(text);
+      if (!statement) {
+        statement = connection.prepare(text);
+        if (statements.size >= MAX) statements.delete(statements.keys().next().value as string);
+        statements.set(text, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 function openPostgres(connectionString: string, options: DatabaseOptions): Kysely<Database> {

@@ -147,3 +147,18 @@ export const CursorParams = {
     }),
   ),
 };
+
+/** The 200 of a version 2 list: the page, and `Link` to the next one while there is one. */
+export function cursorPageResponse(page: TSchema, what: string, headers: Record<string, TSchema> = {}) {
+  return {
+    description: `A page of ${what} and the cursor of the next one`,
+    headers: {
+      ...headers,
+      Link: Type.String({
+        maxLength: 4000,
+        description: `RFC 8288: <PUBLIC_URL/api/v2/${what}?…&cursor=…>; rel="next"`,
+      }),
+    },
+    content: { 'application/json': { schema: Type.Ref(page) } },
+  };
+}

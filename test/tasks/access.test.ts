@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCaller, type Headers } from '../helpers/api.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { signedIn } from '../helpers/factories.js';
 
@@ -8,19 +9,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-type Headers = Record<string, string>;
-const call = (
-  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
-  url: string,
-  headers: Headers,
-  payload?: unknown,
-) =>
-  t.app.inject({
-    method,
-    url: `/api/v1${url}`,
-    headers,
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
+const call = apiCaller(() => t.app);
 
 async function taskOf(headers: Headers, body: object = {}) {
   return (await call('POST', '/tasks', headers, { title: 'Private', ...body })).json();

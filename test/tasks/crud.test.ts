@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCaller, fieldItems, type Headers } from '../helpers/api.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { signedIn } from '../helpers/factories.js';
 
@@ -8,21 +9,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-type Headers = Record<string, string>;
-const call = (
-  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
-  url: string,
-  headers: Headers,
-  payload?: unknown,
-) =>
-  t.app.inject({
-    method,
-    url: `/api/v1${url}`,
-    headers,
-    ...(payload === undefined ? {} : { payload: payload as object }),
-  });
-const items = (res: { json(): unknown }) =>
-  (res.json() as { errors: { pointer: string; code: string }[] }).errors.map((e) => [e.pointer, e.code]);
+const call = apiCaller(() => t.app);
+const items = fieldItems;
 
 describe('POST /tasks', () => {
   it('creates with defaults, Location, a strong ETag and private caching', async () => {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import type { VersionOptions } from '../../lib/api-version.js';
-import { problemResponses } from '../../lib/common-schemas.js';
+import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
 import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
 import { nextLink } from '../../lib/cursor.js';
 import { callerOf, TOKEN_OR_KEY } from '../../plugins/auth.js';
@@ -116,17 +116,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
           security: TOKEN_OR_KEY,
           querystring: TaskCursorQuery,
           response: {
-            200: {
-              description: 'A page of tasks and the cursor of the next one',
-              headers: {
-                ...CACHE_HEADERS,
-                Link: Type.String({
-                  maxLength: 4000,
-                  description: 'RFC 8288: <PUBLIC_URL/api/v2/tasks?…&cursor=…>; rel="next"',
-                }),
-              },
-              content: { 'application/json': { schema: Type.Ref(TaskCursorPageSchema) } },
-            },
+            200: cursorPageResponse(TaskCursorPageSchema, 'tasks', CACHE_HEADERS),
             ...problemResponses(400, 401, 403, 422, 429, 500),
           },
         },

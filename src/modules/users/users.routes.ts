@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
 import type { VersionOptions } from '../../lib/api-version.js';
-import { problemResponses } from '../../lib/common-schemas.js';
+import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
 import { nextLink } from '../../lib/cursor.js';
 import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../plugins/auth.js';
 import { AuthService } from '../auth/auth.service.js';
@@ -101,16 +101,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
           security: TOKEN_OR_KEY,
           querystring: UserCursorQuery,
           response: {
-            200: {
-              description: 'A page of users and the cursor of the next one',
-              headers: {
-                Link: Type.String({
-                  maxLength: 4000,
-                  description: 'RFC 8288: <PUBLIC_URL/api/v2/users?…&cursor=…>; rel="next"',
-                }),
-              },
-              content: { 'application/json': { schema: Type.Ref(UserCursorPageSchema) } },
-            },
+            200: cursorPageResponse(UserCursorPageSchema, 'users'),
             ...problemResponses(400, 401, 403, 422, 429, 500),
           },
         },

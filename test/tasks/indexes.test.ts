@@ -226,3 +226,24 @@ describe('stats', () => {
     expect(fullScans(plans), show(plans)).toEqual([]);
   });
 });
+
+describe('version 2 keyset pages', () => {
+  it.each(SORT_CASES)(
+    'sort=%s: a page after a position seeks into the sort index, in order (same cost for every page)',
+    async (_name, sort) => {
+      const value = {
+        createdAt: '2030-01-01T01:00:00.000Z',
+        updatedAt: '2030-01-01T01:00:00.000Z',
+        dueAt: '2030-01-01T12:00:00.000Z',
+        priority: 2,
+        title: 'task 50',
+      }[sort.key];
+      executed.length = 0;
+      await listTasks(logged, ADMIN, {}, sort, 21, 0, { v: value, id: 'task-0050' });
+      const plans = await Promise.all([...executed].map(explain));
+      expect(fullScans(plans), show(plans)).toEqual([]);
+      const [list] = plans;
+      expect(sortsInMemory(list ?? []), show(plans)).toBe(false);
+    },
+  );
+});

@@ -46,8 +46,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await index('tasks_created', 'created_at, id');
   await index('tasks_updated', 'updated_at, id');
   await index('tasks_due_sort', '(due_at is null), due_at, id');
-  // Read backwards, the index above puts the undated first: -dueAt needs its own mixed order.
-  await index('tasks_due_sort_desc', '(due_at is null), due_at desc, id desc');
+  // -dueAt (dated first, latest first, undated last) is this index read backwards.
+  await index('tasks_due_sort_desc', '(due_at is not null), due_at, id');
   await index('tasks_priority', 'priority, id');
   await index('tasks_title', 'title, id');
   // Filters on their own.

@@ -77,7 +77,10 @@ function orderTerms(sort: Sort, table = 'tasks'): Expression<unknown>[] {
   const keys: Record<SortKey, Expression<unknown>[]> = {
     createdAt: [sql`${col('created_at')} ${dir}`],
     updatedAt: [sql`${col('updated_at')} ${dir}`],
-    dueAt: [sql`(${col('due_at')} is null) asc`, sql`${col('due_at')} ${dir}`],
+    // Undated last both ways; each direction matches one index (see migration 0003).
+    dueAt: sort.descending
+      ? [sql`(${col('due_at')} is not null) desc`, sql`${col('due_at')} desc`]
+      : [sql`(${col('due_at')} is null) asc`, sql`${col('due_at')} asc`],
     priority: [sql`${col('priority')} ${dir}`],
     title: [sql`${col('title')} ${dir}`],
   };
@@ -120,10 +123,15 @@ function afterPosition(sort: Sort, position: Position) {
   const op = sql.raw(sort.descending ? '<' : '>');
   const column = sql.ref(`tasks.${SORT_COLUMN[sort.key]}`);
   const id = sql.ref('tasks.id');
-  if (sort.key === 'dueAt' && position.v === null)
-    return sql<SqlBool>`(${column} is null and ${id} ${op} ${position.id})`;
-  const after = sql<SqlBool>`((${column}, ${id}) ${op} (${position.v}, ${position.id}))`;
-  return sort.key === 'dueAt' ? sql<SqlBool>`(${column} is null or ${after})` : after;
+  if (sort.key !== 'dueAt') return sql<SqlBool>`((${column}, ${id}) ${op} (${position.v}, ${position.id}))`;
+  // Undated tasks come last in both directions: after an undated position only undated ones
+  // follow; after a dated one, the later dated ones and then every undated one.
+  if (position.v === null) return sql<SqlBool>`(${column} is null and ${id} ${op} ${position.id})`;
+  if (!sort.descending) {
+    // One row comparison on the whole (due_at is null, due_at, id) index key: a single seek.
+    return sql<SqlBool>`(((${column} is null), ${column}, ${id}) > (false, ${position.v}, ${position.id}))`;
+  }
+  return sql<SqlBool>`(((${column} is not null), ${column}, ${id}) < (true, ${position.v}, ${position.id}))`;
 }
 
 function branches(

@@ -6,7 +6,8 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     environment: 'node',
     pool: 'forks',
-    testTimeout: 20_000,
+    // Generous: some tests start child processes, and CI machines are shared and noisy.
+    testTimeout: 60_000,
     hookTimeout: 30_000,
     // Each file builds its own app on its own database or schema, so files may run in parallel.
     fileParallelism: true,

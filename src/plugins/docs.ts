@@ -18,13 +18,55 @@ interface OpenApiDocument {
   [key: string]: unknown;
 }
 
-/** One version's document: its own paths, the shared components. */
+const SCHEMA_REF = '#/components/schemas/';
+
+function schemaRefs(value: unknown, found: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const item of value) schemaRefs(item, found);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (key === '$ref' && typeof item === 'string' && item.startsWith(SCHEMA_REF)) {
+        found.add(item.slice(SCHEMA_REF.length));
+      } else {
+        schemaRefs(item, found);
+      }
+    }
+  }
+}
+
+/**
+ * One version's document: its own paths, and only the schemas and tags they use, so a reader of
+ * v1 sees no v2 cursor pages and no empty sections for the unversioned routes.
+ */
 export function documentForVersion(full: OpenApiDocument, version: string): OpenApiDocument {
   const prefix = `/api/${version}/`;
   const paths = Object.fromEntries(
     Object.entries(full.paths ?? {}).filter(([path]) => path.startsWith(prefix)),
   );
-  return { ...full, info: { ...(full.info as object), version: `${version}` }, paths };
+  const components = (full.components ?? {}) as { schemas?: Record<string, unknown> };
+  const allSchemas = components.schemas ?? {};
+  const used = new Set<string>();
+  schemaRefs(paths, used);
+  // Schemas refer to schemas: follow the references until nothing new turns up.
+  for (let size = -1; size !== used.size; ) {
+    size = used.size;
+    for (const name of [...used]) schemaRefs(allSchemas[name], used);
+  }
+  const schemas = Object.fromEntries(Object.entries(allSchemas).filter(([name]) => used.has(name)));
+  const usedTags = new Set<string>();
+  for (const item of Object.values(paths)) {
+    for (const operation of Object.values(item as Record<string, { tags?: unknown }>)) {
+      if (Array.isArray(operation?.tags)) for (const tag of operation.tags) usedTags.add(String(tag));
+    }
+  }
+  const tags = (full.tags as { name: string }[] | undefined)?.filter((tag) => usedTags.has(tag.name));
+  return {
+    ...full,
+    info: { ...(full.info as object), version: `${version}` },
+    ...(tags ? { tags } : {}),
+    components: { ...components, schemas },
+    paths,
+  };
 }
 
 const VERSIONED_PATH = /^\/api\/(v\d+)\//;

@@ -21,9 +21,16 @@ export interface ProblemBody {
 
 export const BEARER_CHALLENGE = 'Bearer realm="taskforge"';
 
+/**
+ * The request's path without its query, as a URI reference (RFC 9457 `instance`): Node lets
+ * characters such as `{ | " < >` through in the path, so those are percent-encoded.
+ */
 export function requestPath(url: string): string {
   const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+  const path = q === -1 ? url : url.slice(0, q);
+  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g, (c) =>
+    [...Buffer.from(c)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
 }
 
 export function problemBody(

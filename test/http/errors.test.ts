@@ -36,6 +36,12 @@ describe('framework errors as problem details', () => {
     expect(body.instance).toBe('/api/v1/nothing-here');
   });
 
+  it('gives instance as a URI reference even when the path holds characters a URI may not', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/a{b}|"c"<d>' });
+    expectProblem(res, 404, 'not_found');
+    expect(res.json().instance).toBe('/api/v1/a%7Bb%7D%7C%22c%22%3Cd%3E');
+  });
+
   it('answers a known path with a wrong method with 405 and Allow, before reading the body', async () => {
     const res = await t.app.inject({ method: 'PUT', url: '/api/v1/samples', headers: json, payload: '{bad' });
     expectProblem(res, 405, 'method_not_allowed');

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
 import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
-import { nextLink } from '../../lib/cursor.js';
+import { withNextLink } from '../../lib/cursor.js';
 import { callerOf, TOKEN_OR_KEY } from '../../plugins/auth.js';
 import {
   CreateTaskBody,
@@ -122,10 +122,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         },
       },
       async (request, reply) => {
-        const page = await tasks.listAfter(callerOf(request), request.query);
-        if (page.nextCursor)
-          reply.header('link', nextLink(app.config.publicUrl, request.url, page.nextCursor));
-        return page;
+        return withNextLink(reply, await tasks.listAfter(callerOf(request), request.query));
       },
     );
   } else {

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
-import { nextLink } from '../../lib/cursor.js';
+import { withNextLink } from '../../lib/cursor.js';
 import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../plugins/auth.js';
 import { AuthService } from '../auth/auth.service.js';
 import {
@@ -109,10 +109,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       async (request, reply) => {
         const { limit = 20, cursor, q, role } = request.query;
         const filter = { ...(q ? { q } : {}), ...(role ? { role } : {}) };
-        const page = await users.listAfter(app.cursors, callerOf(request).userId, filter, limit, cursor);
-        if (page.nextCursor)
-          reply.header('link', nextLink(app.config.publicUrl, request.url, page.nextCursor));
-        return page;
+        return withNextLink(
+          reply,
+          await users.listAfter(app.cursors, callerOf(request).userId, filter, limit, cursor),
+        );
       },
     );
   } else {

@@ -8,11 +8,12 @@ import { PasswordHasher } from '../lib/passwords.js';
 import { createRedis } from '../lib/redis.js';
 import { AuthStateCache } from '../modules/auth/auth-state.js';
 import { authStateLoaders } from '../modules/auth/auth-state.loaders.js';
-import { UsersService } from '../modules/users/users.service.js';
+import { describeAdminInstall, UsersService } from '../modules/users/users.service.js';
 
 /**
  * `npm run create-admin -- <email> [name]`, with the password in ADMIN_PASSWORD (kept out of the
- * shell history and the process list). Creates the admin, or promotes an existing account.
+ * shell history and the process list). Creates the admin, or takes an existing account over:
+ * it becomes an enabled admin with that password and its sessions end.
  */
 async function main(): Promise<number> {
   const [email, name = 'Administrator'] = process.argv.slice(2);
@@ -48,18 +49,8 @@ async function main(): Promise<number> {
     await migrateToLatest(database);
     const authState = new AuthStateCache(authStateLoaders(database.db), redis, log);
     const users = new UsersService(database, new PasswordHasher(), authState);
-    const existing = await database.db
-      .selectFrom('users')
-      .select('id')
-      .where('email', '=', email.toLowerCase())
-      .executeTakeFirst();
-    if (existing) {
-      await users.update(existing.id, { role: 'admin', disabled: false });
-      process.stdout.write(`promoted ${email.toLowerCase()} to admin\n`);
-    } else {
-      await users.create({ email, password, name, role: 'admin' });
-      process.stdout.write(`created admin ${email.toLowerCase()}\n`);
-    }
+    const { outcome, user } = await users.installAdmin(email.toLowerCase(), password, name);
+    process.stdout.write(`${describeAdminInstall(outcome, user.email)}\n`);
     return 0;
   } catch (error) {
     process.stderr.write(`create-admin failed: ${error instanceof Error ? error.message : String(error)}\n`);

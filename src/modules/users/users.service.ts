@@ -197,27 +197,80 @@ export class UsersService {
     this.authState.userSessionsChanged(id);
   }
 
-  /** Start-up: make sure the configured admin exists when no enabled admin does. */
+  /**
+   * Start-up: when no enabled admin exists, the ADMIN_EMAIL account is created, or taken over
+   * with ADMIN_PASSWORD (contract §2: whoever registered that email first keeps no access).
+   */
   async ensureAdmin(email: string, password: string, log: (message: string) => void): Promise<void> {
     if (await repo.enabledAdminExists(this.db)) return;
-    const existing = await repo.findUserByEmail(this.db, email.toLowerCase());
-    if (existing) {
-      await repo.updateUser(
-        this.db,
-        existing.id,
-        { role: 'admin', disabled: 0, updated_at: new Date().toISOString() },
+    const { outcome, user } = await this.installAdmin(email.toLowerCase(), password, 'Administrator');
+    log(`${describeAdminInstall(outcome, user.email)} (ADMIN_EMAIL)`);
+  }
+
+  /**
+   * Makes `email` an enabled admin with `password` (checked by the caller against the password
+   * rules): creates the account, or takes the existing one over.
+   */
+  async installAdmin(email: string, password: string, name: string): Promise<AdminInstall> {
+    let existing = await repo.findUserByEmail(this.db, email);
+    if (!existing) {
+      try {
+        return { outcome: 'created', user: await this.create({ email, password, name, role: 'admin' }) };
+      } catch (error) {
+        // Someone registered it (or another instance created it) in between: take that one over.
+        if (!(error instanceof ApiError && error.code === 'email_taken')) throw error;
+      }
+      existing = await repo.findUserByEmail(this.db, email);
+      if (!existing) throw new ApiError('not_found');
+    }
+    const outcome: AdminOutcome =
+      existing.role !== 'admin' ? 'promoted' : existing.disabled === 1 ? 'enabled' : 'password_updated';
+    return { outcome, user: await this.takeOverAccount(existing.id, password) };
+  }
+
+  /**
+   * Hands an existing account to the operator: an enabled admin whose password is `password`,
+   * with every credential of its previous holder ended in the same transaction (today its
+   * sessions; a module that adds credentials ends them here too).
+   */
+  async takeOverAccount(id: string, password: string): Promise<User> {
+    const passwordHash = await this.hasher.hash(password);
+    const now = new Date().toISOString();
+    const row = await this.db.transaction().execute(async (trx) => {
+      const updated = await repo.updateUser(
+        trx,
+        id,
+        { role: 'admin', disabled: 0, password_hash: passwordHash, updated_at: now },
         false,
       );
-      this.authState.userChanged(existing.id);
-      log(`promoted ${existing.email} to admin (ADMIN_EMAIL)`);
-      return;
-    }
-    try {
-      await this.create({ email, password, name: 'Administrator', role: 'admin' });
-      log(`created admin ${email.toLowerCase()} (ADMIN_EMAIL)`);
-    } catch (error) {
-      // Another instance starting at the same moment created it first.
-      if (!(error instanceof ApiError && error.code === 'email_taken')) throw error;
-    }
+      if (updated) await endUserSessions(trx, id, 'admin_takeover', now);
+      return updated;
+    });
+    if (!row) throw new ApiError('not_found');
+    this.authState.userChanged(id);
+    this.authState.userSessionsChanged(id);
+    return toUser(row);
+  }
+}
+
+export type AdminOutcome = 'created' | 'promoted' | 'enabled' | 'password_updated';
+
+export interface AdminInstall {
+  outcome: AdminOutcome;
+  user: User;
+}
+
+/** What installAdmin did, in words an operator reads. */
+export function describeAdminInstall(outcome: AdminOutcome, email: string): string {
+  const ended = 'its sessions ended';
+  switch (outcome) {
+    case 'created':
+      return `created admin ${email}`;
+    case 'promoted':
+      return `promoted ${email} to admin: password set, ${ended}`;
+    case 'enabled':
+      return `enabled the disabled admin ${email}: password updated, ${ended}`;
+    case 'password_updated':
+      return `${email} is already an admin: password updated, ${ended}`;
   }
 }

@@ -65,7 +65,12 @@ export interface AppOverrides {
   observers?: RequestObserver[];
   /** Extra route plugins, registered under each API version prefix (used by tests and forks). */
   apiRoutes?: ApiRoutes[];
+  /** The auth cache's clock in milliseconds (tests move it instead of waiting). */
+  clock?: () => number;
 }
+
+/** Contract §3: a process that cannot learn of a change at once trusts its cache this long. */
+const AUTH_CACHE_MAX_AGE_MS = 5000;
 
 type ApiRoutes = FastifyPluginAsync<VersionOptions>;
 
@@ -146,7 +151,12 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.decorate('lifecycle', { draining: false });
   app.decorate('passwordHasher', new PasswordHasher(overrides.hashCost ?? DEFAULT_HASH_COST));
   app.decorate('cursors', new CursorSigner(secret));
-  const authState = new AuthStateCache(authStateLoaders(database.db), redis, app.log);
+  const authState = new AuthStateCache(authStateLoaders(database.db), redis, app.log, {
+    // SQLite tells us when another process committed; PostgreSQL without Redis cannot.
+    dataVersion: database.dataVersion,
+    maxAgeMs: database.dataVersion === null && redis === null ? AUTH_CACHE_MAX_AGE_MS : null,
+    ...(overrides.clock ? { now: overrides.clock } : {}),
+  });
   app.decorate('authState', authState);
   authState.start();
   app.addHook('onClose', async () => {

@@ -1,11 +1,11 @@
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
+import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { readEnvironment } from '../lib/environment.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength, weakPasswordReason } from '../lib/password-policy.js';
 import { PasswordHasher } from '../lib/passwords.js';
-import { createRedis } from '../lib/redis.js';
+import { createRedis, whenReady } from '../lib/redis.js';
 import { AuthStateCache } from '../modules/auth/auth-state.js';
 import { authStateLoaders } from '../modules/auth/auth-state.loaders.js';
 import { describeAdminInstall, UsersService } from '../modules/users/users.service.js';
@@ -42,22 +42,44 @@ async function main(): Promise<number> {
     }
     throw error;
   }
-  const log = pino({ level: 'warn' });
-  const database = openDatabase(config.database, { busyTimeoutMs: 60_000 });
+  // Problems are reported below in one line each; the library's own warnings would repeat them.
+  const log = pino({ level: 'error' }, pino.destination(2));
   const redis = config.redisUrl ? createRedis(config.redisUrl, log) : null;
+  let database: DatabaseHandle | null = null;
   try {
+    if (redis) {
+      // Running instances learn of the change over Redis: without it, they would keep serving
+      // the old role and sessions from their caches, so change nothing.
+      const unreachable = await whenReady(redis, 10_000).then(
+        () => null,
+        (error: Error) => error.message || error.name,
+      );
+      if (unreachable !== null) {
+        process.stderr.write(
+          `create-admin: cannot reach REDIS_URL (${unreachable}): running instances would not hear of the change; nothing was changed\n`,
+        );
+        return 1;
+      }
+    }
+    database = openDatabase(config.database, { busyTimeoutMs: 60_000 });
     await migrateToLatest(database);
     const authState = new AuthStateCache(authStateLoaders(database.db), redis, log);
     const users = new UsersService(database, new PasswordHasher(), authState);
     const { outcome, user } = await users.installAdmin(email.toLowerCase(), password, name);
     process.stdout.write(`${describeAdminInstall(outcome, user.email)}\n`);
+    if (!(await authState.published())) {
+      process.stderr.write(
+        'create-admin: the change is saved, but running instances could not be told over REDIS_URL: restart them\n',
+      );
+      return 1;
+    }
     return 0;
   } catch (error) {
     process.stderr.write(`create-admin failed: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   } finally {
     redis?.disconnect();
-    await database.close();
+    await database?.close();
   }
 }
 

@@ -14,6 +14,11 @@ export interface DatabaseHandle {
   readonly dialect: Dialect;
   /** PostgreSQL: the schema the handle works in, when not the default. */
   readonly schema: string | null;
+  /**
+   * SQLite: PRAGMA data_version of the handle's one connection, which changes exactly when
+   * another connection (another process) has committed; null on PostgreSQL.
+   */
+  readonly dataVersion: (() => number) | null;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -27,7 +32,10 @@ export interface DatabaseOptions {
   busyTimeoutMs?: number;
 }
 
-function openSqlite(filename: string, options: DatabaseOptions): Kysely<Database> {
+function openSqlite(
+  filename: string,
+  options: DatabaseOptions,
+): { db: Kysely<Database>; dataVersion: () => number } {
   if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
   // The timeout is given at open, not by pragma afterwards: switching a new file to WAL takes a
   // lock too, and a second process opening the same file at that moment must wait, not fail.
@@ -41,7 +49,12 @@ function openSqlite(filename: string, options: DatabaseOptions): Kysely<Database
     connection.close();
     throw error;
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) });
+  const version = connection.prepare('pragma data_version').pluck();
+  return {
+    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) }),
+    // Synchronous, a few microseconds: cheap enough to read on every auth-cache lookup.
+    dataVersion: () => version.get() as number,
+  };
 }
 
 /**
@@ -84,14 +97,15 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Kysel
 
 export function openDatabase(target: DatabaseTarget, options: DatabaseOptions = {}): DatabaseHandle {
   const dialect: Dialect = target.kind;
-  const db =
+  const { db, dataVersion } =
     target.kind === 'sqlite'
       ? openSqlite(target.filename, options)
-      : openPostgres(target.connectionString, options);
+      : { db: openPostgres(target.connectionString, options), dataVersion: null };
   return {
     db,
     dialect,
     schema: target.kind === 'postgres' ? (options.searchPath ?? null) : null,
+    dataVersion,
     async ping() {
       await sql`select 1`.execute(db);
     },

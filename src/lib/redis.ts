@@ -23,3 +23,25 @@ export function createRedis(url: string, log: FastifyBaseLogger): Redis {
   });
   return client;
 }
+
+/**
+ * Resolves once the client is connected; rejects on its first connection error or after
+ * `timeoutMs`. For short-lived tools, which must not act on a change nobody would hear of.
+ */
+export function whenReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = () => settle();
+    const onError = (error: Error) => settle(error);
+    const timer = setTimeout(() => settle(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+    client.on('ready', onReady);
+    client.on('error', onError);
+  });
+}

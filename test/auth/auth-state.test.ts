@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -93,6 +94,191 @@ describe('auth state cache', () => {
         await second.close();
         await shared.drop();
       }
+    });
+  });
+
+  describe('changes made by another process', () => {
+    interface Instances {
+      /** The process that makes the change. */
+      a: FastifyInstance;
+      /** The running process that must learn of it. */
+      b: FastifyInstance;
+      close(): Promise<void>;
+    }
+
+    /** Two app instances on one database: a SQLite file, or one PostgreSQL schema. */
+    async function twoInstances(env: Record<string, string>, clockOfB?: () => number): Promise<Instances> {
+      const dir = mkdtempSync(join(tmpdir(), 'taskforge-foreign-'));
+      dirs.push(dir);
+      const shared = process.env.TEST_DATABASE_URL
+        ? await createTestDatabase()
+        : await createTestDatabase({ sqliteFile: join(dir, 'shared.db') });
+      await migrateToLatest(shared.handle);
+      const second = shared.schema
+        ? openDatabase(
+            { kind: 'postgres', connectionString: shared.url ?? '' },
+            { searchPath: shared.schema },
+          )
+        : openDatabase({ kind: 'sqlite', filename: join(dir, 'shared.db') });
+      const config = loadConfig(testEnv(env));
+      const hashCost = { memoryCost: 1024, timeCost: 1 };
+      const a = await buildApp(config, { database: shared.handle, hashCost });
+      const b = await buildApp(config, {
+        database: second,
+        hashCost,
+        ...(clockOfB ? { clock: clockOfB } : {}),
+      });
+      return {
+        a,
+        b,
+        async close() {
+          await a.close();
+          await b.close();
+          await second.close();
+          await shared.drop();
+        },
+      };
+    }
+
+    type Headers = Record<string, string>;
+    interface Scenario {
+      name: string;
+      role: 'admin' | 'user';
+      /** The request the running instance answers before and after. */
+      probe: { method: 'GET'; url: string };
+      before: number;
+      change(a: FastifyInstance, target: { id: string; headers: Headers }, admin: Headers): Promise<unknown>;
+      after: { status: number; code?: string };
+    }
+
+    const patch = (a: FastifyInstance, id: string, admin: Headers, payload: object) =>
+      a.inject({ method: 'PATCH', url: `/api/v1/users/${id}`, headers: admin, payload });
+
+    const scenarios: Scenario[] = [
+      {
+        name: 'a promotion (what create-admin does)',
+        role: 'user',
+        probe: { method: 'GET', url: '/api/v1/users' },
+        before: 403,
+        change: (a, target, admin) => patch(a, target.id, admin, { role: 'admin' }),
+        after: { status: 200 },
+      },
+      {
+        name: 'a demotion',
+        role: 'admin',
+        probe: { method: 'GET', url: '/api/v1/users' },
+        before: 200,
+        change: (a, target, admin) => patch(a, target.id, admin, { role: 'user' }),
+        after: { status: 403, code: 'forbidden' },
+      },
+      {
+        name: 'disabling',
+        role: 'user',
+        probe: { method: 'GET', url: '/api/v1/users/me' },
+        before: 200,
+        change: (a, target, admin) => patch(a, target.id, admin, { disabled: true }),
+        after: { status: 401, code: 'account_disabled' },
+      },
+      {
+        name: 'logout-all',
+        role: 'user',
+        probe: { method: 'GET', url: '/api/v1/users/me' },
+        before: 200,
+        change: (a, target) =>
+          a.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: target.headers }),
+        after: { status: 401, code: 'token_revoked' },
+      },
+      {
+        name: 'deleting the user',
+        role: 'user',
+        probe: { method: 'GET', url: '/api/v1/users/me' },
+        before: 200,
+        change: (a, target, admin) =>
+          a.inject({ method: 'DELETE', url: `/api/v1/users/${target.id}`, headers: admin }),
+        after: { status: 401, code: 'invalid_token' },
+      },
+    ];
+
+    /** Sets the scenario up, warms b's cache, makes the change on a; returns b's probe. */
+    async function arrange(instances: Instances, scenario: Scenario) {
+      const { a, b } = instances;
+      const admin = await signedIn(a, 'admin');
+      const target = await signedIn(a, scenario.role);
+      const probe = () => b.inject({ ...scenario.probe, headers: target.headers });
+      expect((await probe()).statusCode).toBe(scenario.before); // b has cached the old state
+      const changed = (await scenario.change(
+        a,
+        { id: target.user.id, headers: target.headers },
+        admin.headers,
+      )) as LightMyRequestResponse | undefined;
+      expect(changed?.statusCode).toBeLessThan(300);
+      return probe;
+    }
+
+    function expectAfter(res: LightMyRequestResponse, scenario: Scenario): void {
+      expect(res.statusCode).toBe(scenario.after.status);
+      if (scenario.after.code) expect(res.json().code).toBe(scenario.after.code);
+    }
+
+    describe.skipIf(process.env.TEST_DATABASE_URL)(
+      'SQLite file without Redis: at once (data_version)',
+      () => {
+        it.each(scenarios.map((s) => [s.name, s] as const))(
+          '%s reaches the running instance on its next request',
+          async (_name, scenario) => {
+            const instances = await twoInstances({ REDIS_URL: '' });
+            try {
+              const probe = await arrange(instances, scenario);
+              expectAfter(await probe(), scenario);
+            } finally {
+              await instances.close();
+            }
+          },
+        );
+      },
+    );
+
+    describe.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL without Redis: within 5 s', () => {
+      it.each(scenarios.map((s) => [s.name, s] as const))(
+        '%s reaches the running instance once its entries are 5 s old',
+        async (_name, scenario) => {
+          let now = 1_000_000;
+          const instances = await twoInstances({ REDIS_URL: '' }, () => now);
+          try {
+            const probe = await arrange(instances, scenario);
+            now += 4999;
+            // Still trusted: nothing tells this instance, and 5 s is the contract's bound.
+            expect((await probe()).statusCode).not.toBe(scenario.after.status);
+            now += 1;
+            expectAfter(await probe(), scenario);
+          } finally {
+            await instances.close();
+          }
+        },
+      );
+    });
+
+    describe.runIf(process.env.TEST_REDIS_URL)('with Redis: at once (pub/sub)', () => {
+      it.each(scenarios.map((s) => [s.name, s] as const))(
+        '%s reaches the running instance',
+        async (_name, scenario) => {
+          // A clock that never moves: only an invalidation can refresh b's entries.
+          const instances = await twoInstances({}, () => 0);
+          try {
+            await new Promise((r) => setTimeout(r, 300)); // let both subscribers connect
+            const probe = await arrange(instances, scenario);
+            let res = await probe();
+            // Pub/sub delivery is asynchronous: give the message a moment, never a TTL's worth.
+            for (let i = 0; i < 50 && res.statusCode !== scenario.after.status; i += 1) {
+              await new Promise((r) => setTimeout(r, 20));
+              res = await probe();
+            }
+            expectAfter(res, scenario);
+          } finally {
+            await instances.close();
+          }
+        },
+      );
     });
   });
 });

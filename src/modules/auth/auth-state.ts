@@ -6,8 +6,13 @@ import type { Role } from '../users/users.schemas.js';
 /**
  * What every authenticated request needs besides the token: the user's current role and disabled
  * flag, and whether the session has ended. Read from the database once and cached in-process;
- * local writes invalidate at once, and with Redis other instances hear of them by pub/sub. While
- * the pub/sub link is down the cache is bypassed: every request reads the database (fail closed).
+ * local writes invalidate at once. Changes committed by another process (another instance, the
+ * command-line tools) arrive by one of three ways, per the contract's "whichever process made it":
+ * - SQLite: the connection's data_version moves when another connection commits; the cache is
+ *   emptied then (one cheap read per lookup);
+ * - Redis pub/sub, from every process that writes; while the link is down the cache is bypassed
+ *   and every request reads the database (fail closed);
+ * - otherwise (PostgreSQL without Redis) an entry is trusted for at most `maxAgeMs`.
  */
 export interface UserState {
   role: Role;
@@ -24,8 +29,22 @@ export interface AuthStateLoaders {
   session(id: string): Promise<SessionState | null>;
 }
 
+export interface AuthStateOptions {
+  /** SQLite's PRAGMA data_version on this process's connection (see above). */
+  dataVersion?: (() => number) | null;
+  /** How long an entry may be trusted when nothing tells this process of foreign changes. */
+  maxAgeMs?: number | null;
+  /** Milliseconds, for maxAgeMs; tests move it instead of sleeping. */
+  now?: () => number;
+}
+
 const CHANNEL = 'taskforge:auth-invalidate';
 const MISSING = 'missing' as const;
+
+interface Entry<T> {
+  value: T | typeof MISSING;
+  loadedAt: number;
+}
 
 type Message =
   | { kind: 'user'; id: string }
@@ -33,17 +52,28 @@ type Message =
   | { kind: 'user-sessions'; id: string };
 
 export class AuthStateCache {
-  private readonly users = new Lru<string, UserState | typeof MISSING>(20_000);
-  private readonly sessions = new Lru<string, SessionState | typeof MISSING>(50_000);
+  private readonly users = new Lru<string, Entry<UserState>>(20_000);
+  private readonly sessions = new Lru<string, Entry<SessionState>>(50_000);
   /** Bumped by every invalidation: a load that started before one must not fill the cache. */
   private generation = 0;
   private subscriber: Redis | null = null;
+  private seenVersion: number | null = null;
+  private readonly pending = new Set<Promise<unknown>>();
+  private failedPublishes = 0;
+  private readonly dataVersion: (() => number) | null;
+  private readonly maxAgeMs: number | null;
+  private readonly now: () => number;
 
   constructor(
     private readonly loaders: AuthStateLoaders,
     private readonly redis: Redis | null,
     private readonly log: FastifyBaseLogger,
-  ) {}
+    options: AuthStateOptions = {},
+  ) {
+    this.dataVersion = options.dataVersion ?? null;
+    this.maxAgeMs = options.maxAgeMs ?? null;
+    this.now = options.now ?? Date.now;
+  }
 
   /** Subscribes to other instances' invalidations (when Redis is configured). */
   start(): void {
@@ -68,8 +98,22 @@ export class AuthStateCache {
     this.subscriber = null;
   }
 
+  /** Whether cached entries may be served now; empties the cache when another process committed. */
   private usable(): boolean {
-    return this.redis === null || this.subscriber?.status === 'ready';
+    if (this.redis !== null && this.subscriber?.status !== 'ready') return false;
+    if (this.dataVersion === null) return true;
+    let version: number;
+    try {
+      version = this.dataVersion();
+    } catch {
+      return false; // cannot tell: read the database, which reports its own error
+    }
+    if (version !== this.seenVersion) {
+      // Which rows changed is unknown: forget everything (reads by primary key are cheap on SQLite).
+      this.seenVersion = version;
+      this.clear();
+    }
+    return true;
   }
 
   user(id: string): Promise<UserState | null> {
@@ -81,17 +125,21 @@ export class AuthStateCache {
   }
 
   private async cached<T>(
-    cache: Lru<string, T | typeof MISSING>,
+    cache: Lru<string, Entry<T>>,
     id: string,
     load: (id: string) => Promise<T | null>,
   ): Promise<T | null> {
     if (this.usable()) {
       const hit = cache.get(id);
-      if (hit !== undefined) return hit === MISSING ? null : hit;
+      const fresh =
+        hit !== undefined && (this.maxAgeMs === null || this.now() - hit.loadedAt < this.maxAgeMs);
+      if (hit && fresh) return hit.value === MISSING ? null : hit.value;
     }
     const generation = this.generation;
+    // Taken before the read: the entry's age counts from a moment the row was at least this fresh.
+    const loadedAt = this.now();
     const loaded = await load(id);
-    if (generation === this.generation) cache.set(id, loaded ?? MISSING);
+    if (generation === this.generation) cache.set(id, { value: loaded ?? MISSING, loadedAt });
     return loaded;
   }
 
@@ -112,16 +160,29 @@ export class AuthStateCache {
 
   private publish(message: Message): void {
     this.apply(message);
-    this.redis?.publish(CHANNEL, JSON.stringify(message)).catch((error: Error) => {
+    if (!this.redis) return;
+    const sent = this.redis.publish(CHANNEL, JSON.stringify(message)).catch((error: Error) => {
+      this.failedPublishes += 1;
       this.log.warn({ err: { message: error.message } }, 'could not publish an auth invalidation');
     });
+    this.pending.add(sent);
+    void sent.finally(() => this.pending.delete(sent));
+  }
+
+  /**
+   * Resolves once every invalidation published so far has reached Redis; false when one could
+   * not be sent. A short-lived process (the command-line tool) awaits it before exiting.
+   */
+  async published(): Promise<boolean> {
+    await Promise.all(this.pending);
+    return this.failedPublishes === 0;
   }
 
   private apply(message: Message): void {
     this.generation += 1;
     if (message.kind === 'user') this.users.delete(message.id);
     else if (message.kind === 'session') this.sessions.delete(message.id);
-    else this.sessions.deleteWhere((state) => state !== MISSING && state.userId === message.id);
+    else this.sessions.deleteWhere((entry) => entry.value !== MISSING && entry.value.userId === message.id);
   }
 
   private clear(): void {

@@ -65,14 +65,14 @@ async function currentSchema(conn: Kysely<Database>, handle: DatabaseHandle): Pr
  */
 async function locked(
   handle: DatabaseHandle,
-  step: (m: Migrator) => Promise<MigrationResultSet>,
+  step: (m: Migrator, conn: Kysely<Database>) => Promise<MigrationResultSet>,
 ): Promise<string[]> {
   try {
     if (handle.dialect === 'postgres') {
       return await handle.db.connection().execute(async (conn) => {
         await sql`set statement_timeout = 0`.execute(conn);
         try {
-          return orThrow(await step(migratorFor(conn, await currentSchema(conn, handle))));
+          return orThrow(await step(migratorFor(conn, await currentSchema(conn, handle)), conn));
         } finally {
           // The connection goes back to the pool: give it the pool's timeout again.
           await sql`reset statement_timeout`.execute(conn).catch(() => {});
@@ -82,7 +82,7 @@ async function locked(
     return await handle.db.connection().execute(async (conn) => {
       await sql`begin exclusive`.execute(conn);
       try {
-        const applied = orThrow(await step(migratorFor(conn, null)));
+        const applied = orThrow(await step(migratorFor(conn, null), conn));
         await sql`commit`.execute(conn);
         return applied;
       } catch (error) {
@@ -98,9 +98,22 @@ async function locked(
   }
 }
 
-/** Applies every pending migration; returns the names applied. Throws MigrationError on failure. */
+/**
+ * Applies every pending migration; returns the names applied. Throws MigrationError on failure.
+ * A schema ahead of the code (a newer version applied migrations this one does not know) is left
+ * as it is: during a rolling deploy the previous version starts beside the new one.
+ */
 export function migrateToLatest(handle: DatabaseHandle): Promise<string[]> {
-  return locked(handle, (m) => m.migrateToLatest());
+  return locked(handle, async (m, conn) => {
+    const status = await readStatus(conn, handle);
+    if (status.pending.length === 0) return { results: [] };
+    if (status.unknown.length > 0) {
+      throw new MigrationError(
+        `cannot migrate: the database has migrations this version does not know (${status.unknown.join(', ')}) and lacks ${status.pending.join(', ')}`,
+      );
+    }
+    return m.migrateToLatest();
+  });
 }
 
 /** Reverts the latest applied migration; returns the names reverted. */
@@ -115,12 +128,61 @@ export function migrateToZero(handle: DatabaseHandle): Promise<string[]> {
 
 /** The names of the applied migrations, in order. */
 export async function appliedMigrations(handle: DatabaseHandle): Promise<string[]> {
+  return (await migrationStatus(handle)).applied.map((m) => m.name);
+}
+
+export interface MigrationStatus {
+  /** Applied migrations, by name, with when they were applied. */
+  applied: { name: string; appliedAt: string; known: boolean }[];
+  /** Migrations of this version's code that the database lacks. */
+  pending: string[];
+  /** Applied migrations this version does not know: a newer version applied them. */
+  unknown: string[];
+}
+
+/** The schema against the code: behind (pending migrations) wins over ahead (unknown ones). */
+export type SchemaState = 'ok' | 'ahead' | 'behind';
+
+export function schemaState(status: MigrationStatus): SchemaState {
+  if (status.pending.length > 0) return 'behind';
+  return status.unknown.length > 0 ? 'ahead' : 'ok';
+}
+
+/** Kysely's bookkeeping table, qualified by the handle's schema on PostgreSQL. */
+async function migrationTable(conn: Kysely<Database>, handle: DatabaseHandle) {
+  if (handle.dialect === 'sqlite') {
+    const { rows } =
+      await sql`select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(conn);
+    return rows.length > 0 ? sql.table('kysely_migration') : null;
+  }
+  const schema = await currentSchema(conn, handle);
+  const { rows } = await sql`select 1 from information_schema.tables
+    where table_schema = ${schema} and table_name = 'kysely_migration'`.execute(conn);
+  return rows.length > 0 ? sql.id(schema, 'kysely_migration') : null;
+}
+
+async function readStatus(conn: Kysely<Database>, handle: DatabaseHandle): Promise<MigrationStatus> {
+  const table = await migrationTable(conn, handle);
+  const rows = table
+    ? (await sql<{ name: string; timestamp: string }>`select name, timestamp from ${table}`.execute(conn))
+        .rows
+    : [];
+  const known = new Set(Object.keys(migrations));
+  const appliedNames = new Set(rows.map((r) => r.name));
+  const applied = rows
+    .map((r) => ({ name: r.name, appliedAt: r.timestamp, known: known.has(r.name) }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return {
+    applied,
+    pending: [...known].filter((name) => !appliedNames.has(name)).sort(),
+    unknown: applied.filter((m) => !m.known).map((m) => m.name),
+  };
+}
+
+/** What is applied, pending and unknown; one small read (readiness calls it on every probe). */
+export async function migrationStatus(handle: DatabaseHandle): Promise<MigrationStatus> {
   try {
-    const all = await handle.db.connection().execute(async (conn) => {
-      const schema = handle.dialect === 'postgres' ? await currentSchema(conn, handle) : null;
-      return migratorFor(conn, schema).getMigrations();
-    });
-    return all.filter((m) => m.executedAt !== undefined).map((m) => m.name);
+    return await handle.db.connection().execute((conn) => readStatus(conn, handle));
   } catch (error) {
     if (error instanceof MigrationError) throw error;
     throw new MigrationError(`cannot read the migrations: ${summarize(error)}`, { cause: error });

@@ -14,6 +14,7 @@ import {
   migrateDown,
   migrateToLatest,
   migrateToZero,
+  migrationStatus,
 } from '../../src/db/migrator.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 
@@ -289,6 +290,115 @@ describe.runIf(testDatabaseUrl)('migrating one PostgreSQL schema concurrently', 
       await holder.end();
       await impatient.close();
     }
+  });
+});
+
+/** A database a child process can reach: a SQLite file, or a PostgreSQL schema. */
+async function reachableDatabase(name: string): Promise<TestDatabase & { url: string }> {
+  const t = testDatabaseUrl
+    ? await createTestDatabase()
+    : await createTestDatabase({ sqliteFile: join(dir, name) });
+  opened.push(t);
+  return { ...t, url: t.url ?? '' };
+}
+
+/** Migrated up to 0003 exactly (later migrations reverted), holding one user with two tasks, one tagged. */
+async function withTasks(handle: DatabaseHandle): Promise<void> {
+  await migrateToLatest(handle);
+  while ((await appliedMigrations(handle)).at(-1) !== '0003-create-tasks') await migrateDown(handle);
+  const at = '2030-01-01T00:00:00.000Z';
+  await handle.db
+    .insertInto('users')
+    .values({
+      id: 'owner',
+      email: 'owner@example.com',
+      name: 'Owner',
+      role: 'user',
+      password_hash: 'x',
+      search_text: 'owner owner@example.com',
+      created_at: at,
+      updated_at: at,
+    })
+    .execute();
+  const task = (id: string) => ({
+    id,
+    owner_id: 'owner',
+    assignee_id: null,
+    title: id,
+    description: '',
+    status: 'todo' as const,
+    priority: 2,
+    start_at: null,
+    due_at: null,
+    tags: '[]',
+    completed_at: null,
+    version: 1,
+    search_text: id,
+    created_at: at,
+    updated_at: at,
+  });
+  await handle.db
+    .insertInto('tasks')
+    .values([task('t1'), task('t2')])
+    .execute();
+  await handle.db.insertInto('task_tags').values({ task_id: 't1', tag: 'home' }).execute();
+}
+
+describe('npm run migrate -- down and -- status', () => {
+  it('down says which tables it removes, with their rows, and changes nothing without --yes', async () => {
+    const t = await reachableDatabase('down.db');
+    await withTasks(t.handle);
+    const before = await appliedMigrations(t.handle);
+    const refused = await finished(cli(t.url, ['down']));
+    expect(refused.code).toBe(1);
+    expect(lines(refused.stdout)).toEqual([
+      'reverting 0003-create-tasks removes:',
+      '  table task_tags (1 row)',
+      '  table tasks (2 rows)',
+    ]);
+    expect(lines(refused.stderr)).toEqual([
+      expect.stringMatching(/^refusing to revert without --yes: .*--yes$/),
+    ]);
+    expect(await appliedMigrations(t.handle)).toEqual(before);
+    expect(await tables(t.handle)).toEqual(expect.arrayContaining(['tasks', 'task_tags']));
+
+    const done = await finished(cli(t.url, ['down', '--yes']));
+    expect(done).toMatchObject({ code: 0, stderr: '' });
+    expect(lines(done.stdout)).toEqual([...lines(refused.stdout), 'reverted: 0003-create-tasks']);
+    expect(await tables(t.handle)).not.toContain('tasks');
+  });
+
+  it('status lists applied and pending migrations; a bad flag is a usage error', async () => {
+    const t = await reachableDatabase('status.db');
+    await migrateToLatest(t.handle);
+    await migrateDown(t.handle);
+    const exit = await finished(cli(t.url, ['status']));
+    expect(exit).toMatchObject({ code: 0, stderr: '' });
+    expect(lines(exit.stdout)).toEqual([
+      ...NAMES.slice(0, -1).map((name) =>
+        expect.stringMatching(new RegExp(`^${name} +applied \\d{4}-\\d\\d-\\d\\dT`)),
+      ),
+      expect.stringMatching(new RegExp(`^${LAST} +pending$`)),
+      'schema: behind, 1 pending (npm run migrate applies it)',
+    ]);
+    const bad = await finished(cli(t.url, ['status', '--yes']));
+    expect(bad.code).toBe(2);
+    expect(lines(bad.stderr)).toEqual([expect.stringContaining('usage: npm run migrate')]);
+  });
+
+  it('a schema ahead of the code (a newer version ran): status says so, latest leaves it, down refuses', async () => {
+    const { handle } = await freshDatabase();
+    await migrateToLatest(handle);
+    await sql`insert into kysely_migration (name, timestamp) values ('9999-from-a-newer-version', ${new Date().toISOString()})`.execute(
+      handle.db,
+    );
+    const status = await migrationStatus(handle);
+    expect(status.pending).toEqual([]);
+    expect(status.unknown).toEqual(['9999-from-a-newer-version']);
+    // A rolling deploy starts the previous version beside the new one: it must not fail here.
+    expect(await migrateToLatest(handle)).toEqual([]);
+    const { planMigrateDown } = await import('../../src/db/down-plan.js');
+    await expect(planMigrateDown(handle)).rejects.toThrow(/does not know \(9999-from-a-newer-version\)/);
   });
 });
 

@@ -16,6 +16,7 @@ import { AuthStateCache } from './modules/auth/auth-state.js';
 import { authStateLoaders } from './modules/auth/auth-state.loaders.js';
 import { tokenRoutes } from './modules/auth/token.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { checkSchemaAtStartup } from './modules/health/health.service.js';
 import { problemsRoutes } from './modules/problems/problems.routes.js';
 import { tasksRoutes } from './modules/tasks/tasks.routes.js';
 import {
@@ -182,13 +183,18 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await app.register(problemsRoutes);
   await registerApi(app, [...API_ROUTES, ...(overrides.apiRoutes ?? [])]);
   await registerDocsRoutes(app);
-  if (config.admin) {
-    const { email, password } = config.admin;
-    app.addHook('onReady', async () => {
-      const users = new UsersService(database, app.passwordHasher, authState);
-      await users.ensureAdmin(email, password, (message) => app.log.info(message));
-    });
-  }
+  app.addHook('onReady', async () => {
+    const schema = await checkSchemaAtStartup(app);
+    if (!config.admin) return;
+    if (schema === 'behind') {
+      app.log.warn(
+        'ADMIN_EMAIL: the admin bootstrap waits for a migrated schema (npm run migrate, then restart)',
+      );
+      return;
+    }
+    const users = new UsersService(database, app.passwordHasher, authState);
+    await users.ensureAdmin(config.admin.email, config.admin.password, (message) => app.log.info(message));
+  });
 
   await app.ready();
   return app;

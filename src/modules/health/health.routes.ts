@@ -13,10 +13,19 @@ const Ready = Type.Object(
     status: Type.String({ enum: ['ok', 'degraded'] }),
     checks: Type.Object({
       database: Type.String({ enum: ['ok', 'down'] }),
+      schema: Type.String({
+        enum: ['ok', 'ahead'],
+        description:
+          '`ok`: the schema this version expects; `ahead`: a newer version has migrated it (served as is, status stays `ok`, and logged), as during a rolling deploy',
+      }),
       redis: Type.String({ enum: ['ok', 'down', 'absent'] }),
     }),
   },
-  { $id: 'HealthReady', description: 'The database answers; a Redis that is down only degrades the service' },
+  {
+    $id: 'HealthReady',
+    description:
+      'The database answers with the expected schema or a newer one; a Redis that is down only degrades the service',
+  },
 );
 
 export async function healthRoutes(app: FastifyInstance): Promise<void> {
@@ -43,9 +52,10 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       schema: {
         tags: ['health'],
         operationId: 'healthReady',
-        summary: 'Readiness: 200 while the database answers; 503 when it does not or while shutting down',
+        summary:
+          'Readiness: 200 while the database answers with a usable schema; 503 when it does not, when its schema is behind, or while shutting down',
         description:
-          'For readiness probes and load balancers. `checks` reports each dependency; Redis being down only degrades the service (`status: degraded`), while a database that does not answer, or a shutdown in progress, gives 503 `not_ready` with Retry-After.',
+          'For readiness probes and load balancers. `checks` reports each dependency; Redis being down only degrades the service (`status: degraded`). A schema migrated by a newer version is `schema: ahead` and still 200 with `status: ok` (a rolling deploy runs the previous version beside the new one). A database that does not answer, a schema behind the code (run `npm run migrate`; the service starts with `MIGRATE_ON_START=false` but is not ready), or a shutdown in progress gives 503 `not_ready` with Retry-After, its `detail` naming the failing check.',
         security: [],
         response: { 200: Ready, ...problemResponses(503) },
       },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { type MigrationStatus, migrationStatus, type SchemaState, schemaState } from '../../db/migrator.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -10,35 +11,102 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function probe(check: () => Promise<unknown>): Promise<'ok' | 'down'> {
+/** The check's result, or null when it failed or took too long. */
+async function attempt<T>(check: () => Promise<T>): Promise<T | null> {
   try {
-    await withTimeout(check(), CHECK_TIMEOUT_MS);
-    return 'ok';
+    return await withTimeout(check(), CHECK_TIMEOUT_MS);
   } catch {
-    return 'down';
+    return null;
   }
+}
+
+async function probe(check: () => Promise<unknown>): Promise<'ok' | 'down'> {
+  const answered = await attempt(async () => {
+    await check();
+    return true;
+  });
+  return answered ? 'ok' : 'down';
 }
 
 export interface Readiness {
   /** Why the service is not ready, or null when it is. */
   failing: string | null;
-  body: { status: 'ok' | 'degraded'; checks: { database: 'ok' | 'down'; redis: 'ok' | 'down' | 'absent' } };
+  body: {
+    status: 'ok' | 'degraded';
+    checks: { database: 'ok' | 'down'; schema: 'ok' | 'ahead'; redis: 'ok' | 'down' | 'absent' };
+  };
 }
 
-/** The database must answer; Redis being down only degrades the service. */
+/** The last schema state each app logged, so a probe every few seconds logs only changes. */
+const logged = new WeakMap<FastifyInstance, SchemaState>();
+
+function describeSchema(state: SchemaState, status: MigrationStatus): string {
+  if (state === 'behind') {
+    return `the database schema is behind this version (pending: ${status.pending.join(', ')}): readiness answers 503 until npm run migrate applies them`;
+  }
+  if (state === 'ahead') {
+    return `the database schema is ahead of this version (applied by a newer one: ${status.unknown.join(', ')}): serving it, as beside a newer version during a rolling deploy`;
+  }
+  return 'the database schema is the one this version expects';
+}
+
+function note(app: FastifyInstance, state: SchemaState, status: MigrationStatus): void {
+  const previous = logged.get(app);
+  if (previous === state) return;
+  logged.set(app, state);
+  // At start-up an expected schema goes without saying; a change back to it is worth a line.
+  if (state === 'ok' && previous === undefined) return;
+  const fields = { schema: state, pending: status.pending, unknown: status.unknown };
+  if (state === 'ok') app.log.info(fields, describeSchema(state, status));
+  else app.log.warn(fields, describeSchema(state, status));
+}
+
+/**
+ * Start-up: reads the schema's migrations against the code's and logs when they differ. Null
+ * when they cannot be read (the database does not answer: readiness reports it).
+ */
+export async function checkSchemaAtStartup(app: FastifyInstance): Promise<SchemaState | null> {
+  try {
+    const status = await migrationStatus(app.database);
+    const state = schemaState(status);
+    note(app, state, status);
+    return state;
+  } catch (error) {
+    app.log.warn({ err: { message: (error as Error).message } }, 'cannot read the database schema version');
+    return null;
+  }
+}
+
+/**
+ * The database must answer and hold the schema this version expects, or a newer one; Redis
+ * being down only degrades the service. A newer schema (`ahead`) is served with status ok: it
+ * is what the previous version sees during every rolling deploy, not a fault (it is logged).
+ */
 export async function checkReadiness(app: FastifyInstance): Promise<Readiness> {
   if (app.lifecycle.draining) {
     return {
       failing: 'The service is shutting down',
-      body: { status: 'degraded', checks: { database: 'ok', redis: 'absent' } },
+      body: { status: 'degraded', checks: { database: 'ok', schema: 'ok', redis: 'absent' } },
     };
   }
   const redis = app.redis;
-  const [database, redisState] = await Promise.all([
+  const [database, status, redisState] = await Promise.all([
     probe(() => app.database.ping()),
+    attempt(() => migrationStatus(app.database)),
     redis ? probe(() => redis.ping()) : Promise.resolve('absent' as const),
   ]);
-  const checks = { database, redis: redisState };
-  if (database === 'down') return { failing: 'check database is down', body: { status: 'degraded', checks } };
+  const unready = { status: 'degraded', checks: { database, schema: 'ok', redis: redisState } } as const;
+  if (database === 'down') return { failing: 'check database is down', body: unready };
+  if (status === null) return { failing: 'check schema cannot be read from the database', body: unready };
+  const state = schemaState(status);
+  note(app, state, status);
+  if (state === 'behind') {
+    const pending = status.pending.join(', ');
+    return {
+      failing: `check schema is behind the code (pending: ${pending}): run npm run migrate`,
+      body: unready,
+    };
+  }
+  const checks = { database, schema: state, redis: redisState };
   return { failing: null, body: { status: redisState === 'down' ? 'degraded' : 'ok', checks } };
 }

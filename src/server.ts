@@ -3,6 +3,7 @@ import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { MigrationError, migrateToLatest } from './db/migrator.js';
+import { writeProblem } from './db/write-probe.js';
 import { loadOrCreateDevSecret } from './lib/dev-secret.js';
 import { readEnvironment } from './lib/environment.js';
 import { shutDown } from './lib/shutdown.js';
@@ -23,6 +24,12 @@ function configure(): Config {
     if (error instanceof ConfigError) fail(error.message);
     throw error;
   }
+}
+
+/** A database that cannot be written stops start-up here, rather than as a 500 on every write. */
+async function checkWritable(config: Config): Promise<void> {
+  const problem = await writeProblem(config.database);
+  if (problem) fail(problem);
 }
 
 async function migrate(config: Config): Promise<void> {
@@ -63,6 +70,7 @@ async function serve(config: Config): Promise<void> {
 async function main(): Promise<void> {
   const config = configure();
   if (cluster.isPrimary) {
+    await checkWritable(config);
     // The primary migrates before any worker starts, so workers never race on the schema.
     if (config.migrateOnStart) await migrate(config);
     if (config.webConcurrency > 1) {

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { writeProbe, writeProblem } from '../../src/db/write-probe.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'taskforge-db-'));
@@ -53,6 +54,45 @@ describe('SQLite file database', () => {
       await handle.close();
     }
   });
+});
+
+describe('the start-up write probe', () => {
+  // Tests run as root, which writes through any file mode: SQLite's query_only makes the
+  // connection refuse writes whoever runs it (test/server/start-up-checks.test.ts covers modes).
+  it('SQLite: reports a connection that cannot write, and leaves no trace when it can', async () => {
+    const handle = openDatabase({ kind: 'sqlite', filename: join(dir, 'probe.db') });
+    try {
+      expect(await writeProbe(handle)).toBeNull();
+      const { rows } = await sql`select name from sqlite_master where name like 'taskforge%'`.execute(
+        handle.db,
+      );
+      expect(rows).toEqual([]);
+      await sql`pragma query_only = on`.execute(handle.db);
+      expect(await writeProbe(handle)).toMatch(/readonly database/);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('SQLite: a file that cannot be created is one line naming DATABASE_URL', async () => {
+    writeFileSync(join(dir, 'not-a-folder'), '');
+    const problem = await writeProblem({ kind: 'sqlite', filename: join(dir, 'not-a-folder', 'x.db') });
+    expect(problem).toMatch(/^DATABASE_URL sqlite:\/.*not-a-folder\/x\.db cannot be opened for writing: .+/);
+    expect(problem).not.toContain('\n');
+    expect(await writeProblem({ kind: 'sqlite', filename: join(dir, 'fine.db') })).toBeNull();
+  });
+
+  it.runIf(testDatabaseUrl)(
+    'PostgreSQL: a server that accepts only reads is named, a writable one passes',
+    async () => {
+      const readOnly = new URL(testDatabaseUrl ?? '');
+      readOnly.searchParams.set('options', '-c default_transaction_read_only=on');
+      expect(await writeProblem({ kind: 'postgres', connectionString: readOnly.href })).toBe(
+        'DATABASE_URL (PostgreSQL) cannot be written: the server accepts only reads (transaction_read_only is on); point it at a primary that accepts writes',
+      );
+      expect(await writeProblem({ kind: 'postgres', connectionString: testDatabaseUrl ?? '' })).toBeNull();
+    },
+  );
 });
 
 describe.runIf(testDatabaseUrl)('PostgreSQL handle', () => {

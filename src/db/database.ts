@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -36,7 +36,7 @@ function openSqlite(
   filename: string,
   options: DatabaseOptions,
 ): { db: Kysely<Database>; dataVersion: () => number } {
-  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  if (filename !== ':memory:') keepPrivate(filename);
   // The timeout is given at open, not by pragma afterwards: switching a new file to WAL takes a
   // lock too, and a second process opening the same file at that moment must wait, not fail.
   const connection = new SqliteDatabase(filename, { timeout: Math.trunc(options.busyTimeoutMs ?? 5000) });
@@ -55,6 +55,30 @@ function openSqlite(
     // Synchronous, a few microseconds: cheap enough to read on every auth-cache lookup.
     dataVersion: () => version.get() as number,
   };
+}
+
+/**
+ * The database holds password hashes and sessions: the folder it creates and the files (SQLite
+ * gives -wal and -shm the database file's mode) are its owner's only, whatever the umask. An
+ * existing folder is left as the operator made it.
+ */
+function keepPrivate(filename: string): void {
+  mkdirSync(dirname(filename), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(filename, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+    try {
+      const { mode } = statSync(file);
+      if (mode & 0o077) chmodSync(file, mode & 0o700);
+    } catch (error) {
+      // Absent (no -wal yet), or another user's file: SQLite reports what matters when it opens.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EPERM') throw error;
+    }
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -27,6 +27,30 @@ describe('SQLite file database', () => {
     } finally {
       await handle.close();
     }
+  });
+
+  it('keeps its files and the folders it creates readable by their owner only, whatever the umask', async () => {
+    const file = join(dir, 'private', 'nested', 'db.sqlite');
+    const handle = openDatabase({ kind: 'sqlite', filename: file });
+    try {
+      // A write brings the -wal and -shm files into being.
+      await sql`create table t (x integer)`.execute(handle.db);
+      await sql`insert into t values (1)`.execute(handle.db);
+      const mode = (path: string) => statSync(path).mode & 0o777;
+      expect(mode(join(dir, 'private'))).toBe(0o700);
+      expect(mode(join(dir, 'private', 'nested'))).toBe(0o700);
+      expect([file, `${file}-wal`, `${file}-shm`].map(mode)).toEqual([0o600, 0o600, 0o600]);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('tightens an existing database file that others could read', async () => {
+    const file = join(dir, 'loose.db');
+    writeFileSync(file, '', { mode: 0o644 }); // an empty file is an empty database
+    const handle = openDatabase({ kind: 'sqlite', filename: file });
+    await handle.close();
+    expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
   it('takes the busy timeout it is given', async () => {

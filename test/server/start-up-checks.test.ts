@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,20 +123,29 @@ describe.skipIf(process.env.TEST_DATABASE_URL)('start-up refuses a database it c
         { DATABASE_URL: `sqlite:${file}`, MIGRATE_ON_START: 'false' },
         new RegExp(`^DATABASE_URL sqlite:${file} cannot be opened for writing: .+`),
       );
+      // Without JWT_SECRET the generated one cannot be kept there either: said first, in one line.
+      await expectRefusal(
+        { DATABASE_URL: `sqlite:${file}`, JWT_SECRET: '' },
+        new RegExp(
+          `cannot keep the generated JWT_SECRET in ${folder}/jwt-secret: .*; make its folder writable or set JWT_SECRET$`,
+        ),
+      );
     } finally {
       chmodSync(folder, 0o700);
     }
   });
 });
 
-describe('MIGRATE_ON_START=false with a schema behind the code', () => {
-  it('starts, live is 200, ready is 503 naming the schema', async () => {
-    const folder = join(root, 'unmigrated');
-    mkdirSync(folder);
-    if (asRoot) chownSync(folder, NOBODY, NOBODY);
+describe('a zero-configuration start with MIGRATE_ON_START=false', () => {
+  it('starts, live is 200, ready is 503 naming the schema; its data folder and files are private', async () => {
+    const parent = join(root, 'unmigrated');
+    mkdirSync(parent);
+    if (asRoot) chownSync(parent, NOBODY, NOBODY);
+    const folder = join(parent, 'data');
     const port = await freePort();
     const run = startServer({
       DATABASE_URL: `sqlite:${join(folder, 'db.sqlite')}`,
+      JWT_SECRET: '',
       PORT: String(port),
       MIGRATE_ON_START: 'false',
     });
@@ -156,6 +165,11 @@ describe('MIGRATE_ON_START=false with a schema behind the code', () => {
       expect(body.code).toBe('not_ready');
       expect(body.detail).toMatch(/^check schema is behind the code/);
       expect(run.stderr()).toBe('');
+      const mode = (name: string) => statSync(join(folder, name)).mode & 0o777;
+      expect(statSync(folder).mode & 0o777).toBe(0o700);
+      expect(['jwt-secret', 'db.sqlite', 'db.sqlite-wal', 'db.sqlite-shm'].map(mode)).toEqual([
+        0o600, 0o600, 0o600, 0o600,
+      ]);
     } finally {
       run.child.kill('SIGTERM');
       await run.exited;

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
+import { normalizeEmail } from '../lib/email.js';
 import { readEnvironment } from '../lib/environment.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength, weakPasswordReason } from '../lib/password-policy.js';
 import { PasswordHasher } from '../lib/passwords.js';
@@ -51,7 +52,7 @@ async function main(): Promise<number> {
     const existing = await database.db
       .selectFrom('users')
       .select('id')
-      .where('email', '=', email.toLowerCase())
+      .where('email', '=', normalizeEmail(email))
       .executeTakeFirst();
     if (existing) {
       await users.update(existing.id, { role: 'admin', disabled: false });

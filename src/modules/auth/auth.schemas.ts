@@ -38,7 +38,8 @@ export const TokenPairSchema = Type.Object(
 export const TokenForm = Type.Object(
   {
     grant_type: Type.String({ maxLength: 50, pattern: '^[a-z_]+$' }),
-    username: Type.Optional(Type.String({ maxLength: 254 })),
+    // The same address rules as the JSON login: a malformed one is 400 invalid_request.
+    username: Type.Optional(Email),
     password: Type.Optional(Type.String({ maxLength: 1024, format: 'password' })),
     refresh_token: Type.Optional(Type.String({ maxLength: 200 })),
     scope: Type.Optional(Type.String({ maxLength: 500 })),

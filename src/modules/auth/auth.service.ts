@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { uuidv7 } from 'uuidv7';
 import { ApiError, fieldError } from '../../errors.js';
+import { normalizeEmail } from '../../lib/email.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
 import type { PasswordHasher } from '../../lib/passwords.js';
 import * as users from '../users/users.repository.js';
@@ -37,7 +38,7 @@ export class AuthService {
 
   /** Checks a password; unknown emails cost the same (a dummy hash is verified). */
   async checkCredentials(email: string, password: string): Promise<users.UserRow> {
-    const user = await users.findUserByEmail(this.db, email.toLowerCase());
+    const user = await users.findUserByEmail(this.db, normalizeEmail(email));
     if (!user) {
       await this.hasher.verifyDummy(password);
       throw new ApiError('invalid_credentials');

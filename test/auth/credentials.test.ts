@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isEmail, normalizeEmail } from '../../src/lib/email.js';
 import { UsersService } from '../../src/modules/users/users.service.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { createUser, PASSWORD, signedIn } from '../helpers/factories.js';
+import { createUser, PASSWORD, signedIn, uniqueEmail } from '../helpers/factories.js';
 
-/** Credentials are read one way: which header carries what, one email rule. */
+/** Credentials are read one way: which header carries what, one email rule, no timing oracle. */
 let t: TestApp;
 beforeAll(async () => {
   t = await buildTestApp();
@@ -213,6 +213,36 @@ describe('one email rule, without Unicode aliases', () => {
       const large = hostile(1_000_000);
       cost(check, large, runs); // warm up
       expect(cost(check, large, runs) / cost(check, small, runs)).toBeLessThan(20);
+    }
+  });
+});
+
+describe('the dummy hash for unknown emails', () => {
+  it('exists before the first login: the first unknown email costs one verification and no hash', async () => {
+    const fresh = await buildTestApp();
+    try {
+      const hasher = fresh.app.passwordHasher;
+      const hash = vi.spyOn(hasher, 'hash');
+      const verify = vi.spyOn(hasher, 'verify');
+      const res = await fresh.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: uniqueEmail('ghost'), password: 'whatever password' },
+      });
+      expect(res.statusCode).toBe(401);
+      expect(hash).not.toHaveBeenCalled();
+      expect(verify).toHaveBeenCalledTimes(1);
+      // Of the same cost as a real account's hash: the same argon2id parameters.
+      const user = await createUser(fresh.app);
+      const stored = await fresh.app.database.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', user.id)
+        .executeTakeFirstOrThrow();
+      const parameters = (encoded: string) => encoded.split('$').slice(1, 4).join('$');
+      expect(parameters(String(verify.mock.calls[0]?.[0]))).toBe(parameters(stored.password_hash));
+    } finally {
+      await fresh.close();
     }
   });
 });

@@ -151,6 +151,10 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   app.decorate('redis', redis);
   app.decorate('lifecycle', { draining: false });
   app.decorate('passwordHasher', new PasswordHasher(overrides.hashCost ?? DEFAULT_HASH_COST));
+  // The dummy hash for unknown emails exists before the first login (see PasswordHasher.prepare).
+  app.addHook('onReady', async () => {
+    await app.passwordHasher.prepare();
+  });
   app.decorate('cursors', new CursorSigner(secret));
   const authState = new AuthStateCache(authStateLoaders(database.db), redis, app.log, {
     // SQLite tells us when another process committed; PostgreSQL without Redis cannot.

@@ -33,6 +33,7 @@ export const EnvSchema = Type.Object({
   REGISTRATION: Type.String({ enum: ['open', 'closed'], default: 'open' }),
   ACCESS_TOKEN_TTL: Duration('15m'),
   REFRESH_TOKEN_TTL: Duration('30d'),
+  REFRESH_REUSE_GRACE: Duration('10s'),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 600 }),
   RATE_LIMIT_WINDOW: Duration('60s'),
   AUTH_RATE_LIMIT_MAX: Type.Integer({ minimum: 1, default: 30 }),
@@ -76,6 +77,11 @@ export function parseDuration(text: string): number {
   const match = /^([0-9]+)(ms|s|m|h|d)$/.exec(text);
   if (!match) throw new Error(`not a duration: ${text}`);
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+function atMost(variable: string, ms: number, maxMs: number): number {
+  if (ms > maxMs) throw new ConfigError(variable, `must be a duration of at most ${maxMs / 1000}s`);
+  return ms;
 }
 
 export type DatabaseTarget =
@@ -199,6 +205,7 @@ function toConfig(env: Env) {
     registrationOpen: env.REGISTRATION === 'open',
     accessTokenTtlMs: parseDuration(env.ACCESS_TOKEN_TTL),
     refreshTokenTtlMs: parseDuration(env.REFRESH_TOKEN_TTL),
+    refreshReuseGraceMs: atMost('REFRESH_REUSE_GRACE', parseDuration(env.REFRESH_REUSE_GRACE), 60_000),
     rateLimit: {
       max: env.RATE_LIMIT_MAX,
       windowMs: parseDuration(env.RATE_LIMIT_WINDOW),

@@ -65,7 +65,7 @@ async function main(): Promise<number> {
     await migrateToLatest(database);
     const authState = new AuthStateCache(authStateLoaders(database.db), redis, log);
     const users = new UsersService(database, new PasswordHasher(), authState);
-    const { outcome, user } = await users.installAdmin(email.toLowerCase(), password, name);
+    const { outcome, user } = await users.installAdmin(email, password, name);
     process.stdout.write(`${describeAdminInstall(outcome, user.email)}\n`);
     if (!(await authState.published())) {
       process.stderr.write(

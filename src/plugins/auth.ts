@@ -51,20 +51,53 @@ export const TOKEN_ONLY: Security = [{ bearerAuth: [] }, { oauth2: [] }];
 
 const INVALID_TOKEN_CHALLENGE = 'Bearer realm="taskforge", error="invalid_token"';
 
-function tokenFailure(code: ProblemCode): ApiError {
-  return new ApiError(code, { status: 401, headers: { 'www-authenticate': INVALID_TOKEN_CHALLENGE } });
+function tokenFailure(code: ProblemCode, detail?: string): ApiError {
+  return new ApiError(code, {
+    status: 401,
+    headers: { 'www-authenticate': INVALID_TOKEN_CHALLENGE },
+    ...(detail ? { detail } : {}),
+  });
 }
 
-/** The bearer token or key a request presents: undefined when none, null when unusable. */
-function presentedCredential(request: FastifyRequest): string | null | undefined {
+/**
+ * The credential a request presents, read one way: `Authorization: Bearer` carries an access token
+ * or an API key, `X-API-Key` an API key only. Both at once is ambiguous and refused rather than
+ * guessed at (which one would a proxy or a client library have meant?).
+ */
+type Presented =
+  | { kind: 'none' }
+  | { kind: 'bearer'; value: string }
+  | { kind: 'api_key'; value: string }
+  | { kind: 'unusable'; detail?: string };
+
+function presentedCredential(request: FastifyRequest): Presented {
   const header = request.headers.authorization;
+  const key = request.headers['x-api-key'];
+  if (header !== undefined && key !== undefined) {
+    return { kind: 'unusable', detail: 'Send one credential: Authorization or X-API-Key, not both' };
+  }
   if (header !== undefined) {
     const match = /^Bearer +([^\s]+) *$/i.exec(header);
-    return match?.[1] ?? null;
+    return match?.[1] ? { kind: 'bearer', value: match[1] } : { kind: 'unusable' };
   }
-  const key = request.headers['x-api-key'];
-  if (key !== undefined) return typeof key === 'string' && key.length > 0 ? key : null;
-  return undefined;
+  if (key !== undefined) {
+    return typeof key === 'string' && key.length > 0 ? { kind: 'api_key', value: key } : { kind: 'unusable' };
+  }
+  return { kind: 'none' };
+}
+
+/**
+ * Who an API key authenticates as: the one place that decides what a key is. No route issues keys
+ * yet (the API-key issue adds them and their lookup here), so no value is a known key: every one,
+ * an access token included, is 401 invalid_token.
+ */
+async function authenticateApiKey(_key: string): Promise<Principal | ApiError> {
+  return tokenFailure('invalid_token');
+}
+
+/** A bearer value: a JWT is an access token (three dot-separated parts); anything else would be a key. */
+function authenticateBearer(app: FastifyInstance, value: string): Promise<Principal | ApiError> {
+  return value.split('.').length === 3 ? verifyAccessToken(app, value) : authenticateApiKey(value);
 }
 
 async function verifyAccessToken(app: FastifyInstance, token: string): Promise<Principal | ApiError> {
@@ -122,12 +155,16 @@ export async function registerAuth(app: FastifyInstance): Promise<void> {
 
   const authenticate = async (request: FastifyRequest): Promise<void> => {
     const credential = presentedCredential(request);
-    if (credential === undefined) {
+    if (credential.kind === 'none') {
       request.authFailure = new ApiError('unauthorized');
       return;
     }
-    // API keys join here in their own issue; until then anything that is not a JWT is unknown.
-    const result = credential ? await verifyAccessToken(app, credential) : tokenFailure('invalid_token');
+    const result =
+      credential.kind === 'bearer'
+        ? await authenticateBearer(app, credential.value)
+        : credential.kind === 'api_key'
+          ? await authenticateApiKey(credential.value)
+          : tokenFailure('invalid_token', credential.detail);
     if (result instanceof ApiError) {
       request.authFailure = result;
     } else {

@@ -132,7 +132,7 @@ function securitySchemes(publicUrl: string) {
       scheme: 'bearer',
       bearerFormat: 'JWT',
       description:
-        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC8725 (RFC 8725): one fixed algorithm (HS256), typed claims, expiry always checked. An API key is also accepted here.',
+        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC8725 (RFC 8725): one fixed algorithm (HS256), typed claims, expiry always checked. An API key is also accepted here. One credential per request: Authorization and X-API-Key together are ambiguous and answered 401 invalid_token.',
     },
     oauth2: {
       type: 'oauth2' as const,
@@ -150,7 +150,8 @@ function securitySchemes(publicUrl: string) {
       type: 'apiKey' as const,
       in: 'header' as const,
       name: 'X-API-Key',
-      description: "An API key; what it may do is its scopes intersected with its owner's current role.",
+      description:
+        "An API key, and only that: an access token or anything else in this header is 401 invalid_token, and so is this header sent together with Authorization. What a key may do is its scopes intersected with its owner's current role.",
     },
   };
 }

@@ -47,6 +47,9 @@ describe('POST /auth/token (RFC 6749)', () => {
     const first = (await token({ grant_type: 'password', username: user.email, password: PASSWORD })).json();
     const second = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token });
     expect(second.statusCode).toBe(200);
+    // Spend the successor too: while it is unspent, the reuse grace would answer it again.
+    const third = await token({ grant_type: 'refresh_token', refresh_token: second.json().refresh_token });
+    expect(third.statusCode).toBe(200);
     const reuse = await token({ grant_type: 'refresh_token', refresh_token: first.refresh_token });
     expect(reuse.statusCode).toBe(400);
     expect(reuse.json()).toMatchObject({ error: 'invalid_grant', code: 'refresh_token_reused', status: 400 });

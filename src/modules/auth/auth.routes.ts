@@ -6,7 +6,13 @@ import { problemResponses } from '../../lib/common-schemas.js';
 import { callerOf, TOKEN_ONLY } from '../../plugins/auth.js';
 import { RegisterBody, UserSchema } from '../users/users.schemas.js';
 import { UsersService } from '../users/users.service.js';
-import { LoginBody, LogoutBody, RefreshBody, TokenPairSchema } from './auth.schemas.js';
+import {
+  LoginBody,
+  LogoutBody,
+  REUSE_GRACE_DESCRIPTION,
+  RefreshBody,
+  TokenPairSchema,
+} from './auth.schemas.js';
 import { AuthService } from './auth.service.js';
 
 /** Signed in with a session: any role; API keys are refused (no scope given). */
@@ -74,6 +80,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         operationId: 'refresh',
         security: [], // a credential route: it takes none
         summary: 'Rotate a refresh token: a new pair; the old refresh token is spent',
+        description: `The presented refresh token is spent and the reply holds a new pair. ${REUSE_GRACE_DESCRIPTION} Reused → 401 \`refresh_token_reused\`; expired → 401 \`refresh_token_expired\`; of an ended session → 401 \`token_revoked\`; unknown or malformed → 401 \`invalid_token\`.`,
         body: RefreshBody,
         response: { 200: Type.Ref(TokenPairSchema), ...problemResponses(400, 401, 413, 415, 422, 429, 500) },
       },

@@ -38,7 +38,8 @@ export const TokenPairSchema = Type.Object(
 export const TokenForm = Type.Object(
   {
     grant_type: Type.String({ maxLength: 50, pattern: '^[a-z_]+$' }),
-    username: Type.Optional(Type.String({ maxLength: 254 })),
+    // The same address rules as the JSON login: a malformed one is 400 invalid_request.
+    username: Type.Optional(Email),
     password: Type.Optional(Type.String({ maxLength: 1024, format: 'password' })),
     refresh_token: Type.Optional(Type.String({ maxLength: 200 })),
     scope: Type.Optional(Type.String({ maxLength: 500 })),
@@ -57,3 +58,7 @@ export const OAuthTokenSchema = Type.Object(
   },
   { $id: 'OAuthToken', additionalProperties: false },
 );
+
+/** The reuse grace as clients see it, on POST /auth/refresh and the token endpoint's refresh grant. */
+export const REUSE_GRACE_DESCRIPTION =
+  'Presenting a spent refresh token again ends its whole session (`refresh_token_reused`), except within `REFRESH_REUSE_GRACE` (default 10 s; `0s` turns it off) of its first use while the new refresh token of that first use is itself still unspent: then the reply is a success with **that same new refresh token** and a fresh access token of the same session, so two tabs refreshing at once, or a client retrying after a lost reply, keep their session.';

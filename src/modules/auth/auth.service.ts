@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { uuidv7 } from 'uuidv7';
 import { ApiError, fieldError } from '../../errors.js';
+import { normalizeEmail } from '../../lib/email.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
 import type { PasswordHasher } from '../../lib/passwords.js';
 import * as users from '../users/users.repository.js';
 import type { AuthStateCache } from './auth-state.js';
 import * as sessions from './sessions.repository.js';
-import { type AccessClaims, hashToken, newRefreshToken } from './tokens.js';
+import { type AccessClaims, hashToken, newRefreshToken, SuccessorTokens } from './tokens.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -25,11 +26,17 @@ const USER_AGENT_MAX = 512;
 
 /** Logins, sessions and tokens. */
 export class AuthService {
+  private readonly successors: SuccessorTokens;
+
   constructor(
     private readonly app: FastifyInstance,
     private readonly hasher: PasswordHasher,
     private readonly authState: AuthStateCache,
-  ) {}
+  ) {
+    const secret = app.config.jwtSecret;
+    if (!secret) throw new Error('JWT_SECRET must be resolved before the app is built');
+    this.successors = new SuccessorTokens(secret);
+  }
 
   private get db(): users.Db {
     return this.app.database.db;
@@ -37,7 +44,7 @@ export class AuthService {
 
   /** Checks a password; unknown emails cost the same (a dummy hash is verified). */
   async checkCredentials(email: string, password: string): Promise<users.UserRow> {
-    const user = await users.findUserByEmail(this.db, email.toLowerCase());
+    const user = await users.findUserByEmail(this.db, normalizeEmail(email));
     if (!user) {
       await this.hasher.verifyDummy(password);
       throw new ApiError('invalid_credentials');
@@ -70,19 +77,21 @@ export class AuthService {
     return this.pair(user.id, sessionId, refresh.token);
   }
 
-  /** Rotates a refresh token. Presenting a spent one ends its whole session. */
+  /**
+   * Rotates a refresh token. Presenting a spent one ends its whole session, except within the
+   * reuse grace of its first use while its successor is unspent: then the answer is that same
+   * successor (two tabs refreshing at once, a retry after a lost reply).
+   */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const tokenHash = hashToken(refreshToken);
     const found = await sessions.findRefreshToken(this.db, tokenHash);
     if (!found) throw new ApiError('invalid_token', { status: 401 });
     if (found.ended_at !== null) throw new ApiError('token_revoked');
+    if (found.spent_at !== null) return this.replay(refreshToken, found, found.spent_at);
     const now = new Date();
-    if (found.spent_at !== null) {
-      await this.endSession(found.session_id, 'refresh_reuse');
-      throw new ApiError('refresh_token_reused');
-    }
     if (found.expires_at <= now.toISOString()) throw new ApiError('refresh_token_expired');
-    const next = newRefreshToken();
+    const next = this.successors.of(refreshToken);
+    // One conditional UPDATE decides the race between parallel first uses.
     const spent = await this.db.transaction().execute(async (trx) => {
       if (!(await sessions.spendRefreshToken(trx, tokenHash, now.toISOString()))) return false;
       await sessions.insertRefreshToken(trx, {
@@ -94,12 +103,34 @@ export class AuthService {
       await sessions.touchSession(trx, found.session_id, now.toISOString());
       return true;
     });
-    if (!spent) {
-      // Another request spent it between our read and our write: that is a reuse too.
-      await this.endSession(found.session_id, 'refresh_reuse');
-      throw new ApiError('refresh_token_reused');
+    if (spent) return this.pair(found.user_id, found.session_id, next.token);
+    // Another request spent it between our read and our write: the loser takes the grace path.
+    const again = await sessions.findRefreshToken(this.db, tokenHash);
+    // Unspent after a failed spend only when it is gone: its session went with its user meanwhile.
+    if (!again || again.spent_at === null) throw new ApiError('invalid_token', { status: 401 });
+    if (again.ended_at !== null) throw new ApiError('token_revoked');
+    return this.replay(refreshToken, again, again.spent_at);
+  }
+
+  /** A spent token again: its unspent successor within the grace, else a reuse that ends the session. */
+  private async replay(
+    refreshToken: string,
+    spent: sessions.RefreshTokenRecord,
+    spentAt: string,
+  ): Promise<TokenPair> {
+    const now = Date.now();
+    if (now - Date.parse(spentAt) < this.app.config.refreshReuseGraceMs) {
+      const next = this.successors.of(refreshToken);
+      const successor = await sessions.findRefreshToken(this.db, next.hash);
+      const live =
+        successor !== undefined &&
+        successor.session_id === spent.session_id &&
+        successor.spent_at === null &&
+        successor.expires_at > new Date(now).toISOString();
+      if (live) return this.pair(spent.user_id, spent.session_id, next.token);
     }
-    return this.pair(found.user_id, found.session_id, next.token);
+    await this.endSession(spent.session_id, 'refresh_reuse');
+    throw new ApiError('refresh_token_reused');
   }
 
   /** Ends the caller's session; a refresh token, when given, must be that session's. */

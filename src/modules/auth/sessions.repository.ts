@@ -85,6 +85,8 @@ export async function findRefreshToken(db: Db, tokenHash: string) {
     .executeTakeFirst();
 }
 
+export type RefreshTokenRecord = NonNullable<Awaited<ReturnType<typeof findRefreshToken>>>;
+
 /** Spends a refresh token; false when another request spent it first. */
 export async function spendRefreshToken(db: Db, tokenHash: string, at: string): Promise<boolean> {
   const result = await db

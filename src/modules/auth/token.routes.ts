@@ -6,7 +6,7 @@ import { ApiError, type ProblemCode } from '../../errors.js';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { sendProblem, toApiError } from '../../plugins/problem-details.js';
-import { OAuthTokenSchema, TokenForm } from './auth.schemas.js';
+import { OAuthTokenSchema, REUSE_GRACE_DESCRIPTION, TokenForm } from './auth.schemas.js';
 import { AuthService } from './auth.service.js';
 
 /** Codes of the JSON routes that RFC 6749 §5.2 calls `invalid_grant`. */
@@ -64,7 +64,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         security: [], // a credential route: it takes none
         summary: 'OAuth2 token endpoint: password and refresh_token grants (form-encoded)',
         description:
-          'RFC 6749 §4.3 and §6. `scope`, `client_id`, `client_secret` and an `Authorization: Basic` header are accepted and ignored. Errors are 400 problem details that also carry `error` and `error_description` (§5.2).',
+          'RFC 6749 §4.3 and §6. `scope`, `client_id`, `client_secret` and an `Authorization: Basic` header are accepted and ignored. `username` is an email address with the same rules as on POST /auth/login (a malformed one is `invalid_request`). Errors are 400 problem details that also carry `error` and `error_description` (§5.2); `invalid_grant` carries the `code` POST /auth/refresh or POST /auth/login would give.\n\n' +
+          `The refresh_token grant rotates like POST /auth/refresh. ${REUSE_GRACE_DESCRIPTION}`,
         body: TokenForm,
         consumes: ['application/x-www-form-urlencoded'],
         response: { 200: Type.Ref(OAuthTokenSchema), ...problemResponses(400, 413, 415, 429, 500) },

@@ -1,9 +1,36 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
-/** Opaque refresh tokens: 256 random bits, stored only as a SHA-256 hash. */
-export function newRefreshToken(): { token: string; hash: string } {
-  const token = `tfr_${randomBytes(32).toString('base64url')}`;
+export interface RefreshToken {
+  token: string;
+  hash: string;
+}
+
+/** Opaque refresh tokens: a login's is 256 random bits; all are stored only as a SHA-256 hash. */
+export function newRefreshToken(): RefreshToken {
+  return refreshToken(randomBytes(32));
+}
+
+function refreshToken(bits: Buffer): RefreshToken {
+  const token = `tfr_${bits.toString('base64url')}`;
   return { token, hash: hashToken(token) };
+}
+
+/**
+ * The successor a refresh token rotates to: HMAC(key, spent token), with a key derived from
+ * JWT_SECRET for this purpose only (HKDF). A retry inside the reuse grace recomputes the same
+ * successor instead of finding it stored, so no token is ever kept in plaintext; without the key,
+ * a successor is as unguessable as a random token.
+ */
+export class SuccessorTokens {
+  private readonly key: Buffer;
+
+  constructor(secret: string) {
+    this.key = Buffer.from(hkdfSync('sha256', secret, 'taskforge', 'refresh-successor-v1', 32));
+  }
+
+  of(spent: string): RefreshToken {
+    return refreshToken(createHmac('sha256', this.key).update(spent).digest());
+  }
 }
 
 export function hashToken(token: string): string {

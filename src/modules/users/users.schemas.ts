@@ -14,7 +14,8 @@ export const UserId = Type.String({
 export const Email = Type.String({
   format: 'email',
   maxLength: 254,
-  description: 'stored and compared lower-cased',
+  description:
+    'an ASCII address (no quoted local part, no internationalised domain); stored and compared lower-cased',
   examples: ['ada@example.com'],
 });
 export const Name = Type.String({

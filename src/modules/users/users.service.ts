@@ -3,6 +3,7 @@ import type { DatabaseHandle } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/sql.js';
 import { ApiError } from '../../errors.js';
 import type { CursorSigner } from '../../lib/cursor.js';
+import { isEmail, normalizeEmail } from '../../lib/email.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
 import type { PasswordHasher } from '../../lib/passwords.js';
 import type { AuthStateCache } from '../auth/auth-state.js';
@@ -65,7 +66,14 @@ export class UsersService {
   }
 
   async create(input: NewUser): Promise<User> {
-    const email = input.email.toLowerCase();
+    // Routes check the format in their schema; the bootstrap and the command-line tool arrive here unchecked.
+    if (!isEmail(input.email)) {
+      throw new ApiError('validation_failed', {
+        detail: 'The email is not a valid address (ASCII only)',
+        errors: [{ pointer: '/email', code: 'format', detail: 'must be a valid email' }],
+      });
+    }
+    const email = normalizeEmail(input.email);
     const weak = weakPasswordReason(input.password, email);
     if (weak) {
       throw new ApiError('weak_password', {
@@ -203,7 +211,7 @@ export class UsersService {
    */
   async ensureAdmin(email: string, password: string, log: (message: string) => void): Promise<void> {
     if (await repo.enabledAdminExists(this.db)) return;
-    const { outcome, user } = await this.installAdmin(email.toLowerCase(), password, 'Administrator');
+    const { outcome, user } = await this.installAdmin(email, password, 'Administrator');
     log(`${describeAdminInstall(outcome, user.email)} (ADMIN_EMAIL)`);
   }
 
@@ -211,7 +219,8 @@ export class UsersService {
    * Makes `email` an enabled admin with `password` (checked by the caller against the password
    * rules): creates the account, or takes the existing one over.
    */
-  async installAdmin(email: string, password: string, name: string): Promise<AdminInstall> {
+  async installAdmin(givenEmail: string, password: string, name: string): Promise<AdminInstall> {
+    const email = normalizeEmail(givenEmail);
     let existing = await repo.findUserByEmail(this.db, email);
     if (!existing) {
       try {

@@ -156,6 +156,7 @@ function securitySchemes(publicUrl: string) {
 }
 
 const TAGS = [
+  { name: 'about', description: 'What answers at the base URL, and where the docs are' },
   { name: 'auth', description: 'Registration, login, token refresh and logout; the OAuth2 token endpoint' },
   { name: 'users', description: 'The caller, and user administration (admins)' },
   { name: 'tasks', description: 'Tasks: owned or assigned; conditional requests with ETag / If-Match' },

@@ -133,6 +133,9 @@ describe('a newcomer is guided', () => {
     );
     const run = startServer({}, dir);
     await waitForLive(port);
+    const root = await fetch(`http://127.0.0.1:${port}/`);
+    expect(root.status).toBe(200);
+    expect(((await root.json()) as { docs: string }).docs).toBe(`http://127.0.0.1:${port}/docs`);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     const lines = run

@@ -9,7 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 const dirs: string[] = [];
+const children: ChildProcess[] = [];
 afterAll(() => {
+  // A test that fails before its SIGTERM must not leave its server running. SIGTERM, which tsx
+  // passes on to the server (a SIGKILL would stop tsx alone and orphan the server).
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -43,6 +48,7 @@ function startServer(env: Record<string, string>, cwd: string): Started {
     ),
   );
   const child = spawn(tsx, [join(process.cwd(), 'src/server.ts')], { cwd, env: { ...clean, ...env } });
+  children.push(child);
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => {

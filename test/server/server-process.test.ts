@@ -9,12 +9,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 const dirs: string[] = [];
-const children: ChildProcess[] = [];
-afterAll(() => {
-  // A test that fails before its SIGTERM must not leave its server running. SIGTERM, which tsx
-  // passes on to the server (a SIGKILL would stop tsx alone and orphan the server).
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+const running = new Set<Started>();
+afterAll(async () => {
+  // A test that fails before its SIGTERM must not leave its server running; wait for it to exit,
+  // or it outlives this worker with its output pipes closed. (SIGTERM: tsx passes it on, while a
+  // SIGKILL would stop tsx alone and orphan the server.)
+  for (const run of running) run.child.kill('SIGTERM');
+  await Promise.all([...running].map((run) => run.exited));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -48,7 +49,6 @@ function startServer(env: Record<string, string>, cwd: string): Started {
     ),
   );
   const child = spawn(tsx, [join(process.cwd(), 'src/server.ts')], { cwd, env: { ...clean, ...env } });
-  children.push(child);
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => {
@@ -57,8 +57,19 @@ function startServer(env: Record<string, string>, cwd: string): Started {
   child.stderr?.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const started: Started = {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        running.delete(started);
+        resolve(code);
+      }),
+    ),
+  };
+  running.add(started);
+  return started;
 }
 
 async function waitForLive(port: number): Promise<void> {

@@ -72,8 +72,13 @@ function startServer(env: Record<string, string>, cwd: string): Started {
   return started;
 }
 
-async function waitForLive(port: number): Promise<void> {
-  for (let i = 0; i < 150; i += 1) {
+/** Until the server answers, or exits; the test's own timeout bounds the wait on a loaded machine. */
+async function waitForLive(port: number, run: Started): Promise<void> {
+  let exited = false;
+  void run.exited.then(() => {
+    exited = true;
+  });
+  while (!exited) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/health/live`);
       if (res.ok) return;
@@ -82,7 +87,7 @@ async function waitForLive(port: number): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('server did not start');
+  throw new Error(`server exited before it answered: ${run.stderr()}`);
 }
 
 describe('start-up refusals', () => {
@@ -149,7 +154,7 @@ describe('a newcomer is guided', () => {
       ].join('\n'),
     );
     const run = startServer({}, dir);
-    await waitForLive(port);
+    await waitForLive(port, run);
     const root = await fetch(`http://127.0.0.1:${port}/`);
     expect(root.status).toBe(200);
     expect(((await root.json()) as { docs: string }).docs).toBe(`http://127.0.0.1:${port}/docs`);
@@ -181,7 +186,7 @@ describe('zero-configuration start and graceful stop', () => {
       { PORT: String(port), DATABASE_URL: `sqlite:${dir}/data/taskforge.db`, LOG_LEVEL: 'info' },
       dir,
     );
-    await waitForLive(port);
+    await waitForLive(port, run);
     const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
     expect(ready.status).toBe(200);
     const secretFile = statSync(join(dir, 'data/jwt-secret'));

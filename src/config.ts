@@ -337,7 +337,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     if (declared(key)?.type === 'integer' && !/^[0-9]+$/.test(value)) report(key, accepted(key));
     else raw[key] = value;
   }
-  if (!validateEnv(raw)) {
+  let valid = validateEnv(raw);
+  if (!valid) {
     for (const error of validateEnv.errors ?? []) {
       const variable =
         (error.params as { missingProperty?: string }).missingProperty ?? error.instancePath.slice(1);
@@ -346,13 +347,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     }
     // Without the refused variables (their defaults stand in), the rules between variables can
     // still run, so one start-up names every problem.
-    if (!validateEnv(raw)) report('environment', 'is invalid');
+    valid = validateEnv(raw);
   }
-  const config = toConfig(raw as Env, report);
-  if (issues.size > 0) {
-    const [first, ...rest] = [...issues].map(([variable, problem]) => ({ variable, problem }));
-    if (first) throw new ConfigError(first.variable, first.problem, ...rest);
-  }
+  const config = valid ? toConfig(raw as Env, report) : null;
+  const [first, ...rest] = [...issues].map(([variable, problem]) => ({ variable, problem }));
+  if (first) throw new ConfigError(first.variable, first.problem, ...rest);
+  if (!config) throw new ConfigError('environment', 'is invalid');
   return Object.freeze(config);
 }
 

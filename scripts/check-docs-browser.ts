@@ -1,13 +1,14 @@
 /**
  * Opens /docs and /redoc in a real Chromium and fails when a page requests anything from another
- * host, logs a console error, or does not render. The unit tests read the HTML and bundles; only a
+ * host, logs a console error, or does not render; checks Taskforge's logo, that Authorize offers
+ * only the schemes that work, and that ReDoc shows each version's operations once. The unit tests read the HTML and bundles; only a
  * browser shows what the pages fetch at run time (fonts, logos, workers) and whether the CSP lets
  * them run.
  *
  *   npx tsx scripts/check-docs-browser.ts      (or: npm run check:docs-browser)
  *
  * Needs a Chromium: CHROMIUM_PATH, else /usr/bin/chromium (Debian's `apt-get install chromium`).
- * Screenshots go to /tmp/docs.png and /tmp/redoc.png (or DOCS_SCREENSHOT_DIR).
+ * Screenshots go to /tmp/docs.png, /tmp/redoc-v2.png, … (or DOCS_SCREENSHOT_DIR).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -135,17 +136,68 @@ async function swaggerRendered(page: Page): Promise<string> {
   if (!(options.includes('v1') && options.includes('v2'))) {
     throw new Error(`version selector offers ${JSON.stringify(options)}`);
   }
-  return `title "${text.replace(/\s+/g, ' ')}", versions ${options.join(', ')}`;
+  // Taskforge's logo in the top bar, not the framework's.
+  const logo = page.locator('.topbar-wrapper a img').first();
+  await logo.waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+  const src = (await logo.getAttribute('src')) ?? '';
+  const svg = Buffer.from(src.replace(/^data:image\/svg\+xml;base64,/, ''), 'base64').toString('utf8');
+  if (!svg.includes('>Taskforge</text>'))
+    throw new Error(`the top bar logo is not Taskforge's: ${src.slice(0, 80)}`);
+  return `title "${text.replace(/\s+/g, ' ')}", versions ${options.join(', ')}, Taskforge logo`;
 }
 
-async function redocRendered(page: Page): Promise<string> {
-  const heading = page.locator('.api-info h1');
-  await heading.waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  const text = (await heading.innerText()).trim();
-  if (!text.includes('Taskforge API')) throw new Error(`ReDoc heading is "${text}"`);
-  const operations = await page.locator('[data-section-id^="operation/"]').count();
-  if (operations === 0) throw new Error('ReDoc shows no operations');
-  return `heading "${text}", ${operations} operations`;
+/** The Authorize dialog offers only what works: a bearer token and the OAuth2 password flow. */
+async function authorizeDialog(page: Page): Promise<string> {
+  await swaggerRendered(page);
+  await page.locator('.auth-wrapper .btn.authorize').click();
+  const schemes = page.locator('.dialog-ux .auth-container h4');
+  await schemes.first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+  const names = (await schemes.allInnerTexts()).map((name) => name.trim().split(/\s/)[0]);
+  if (JSON.stringify(names) !== JSON.stringify(['bearerAuth', 'oauth2'])) {
+    throw new Error(`Authorize offers ${JSON.stringify(names)}`);
+  }
+  // The token endpoint ignores client credentials: their fields are hidden.
+  for (const field of ['#password_type', '[id^="client_id"]', '[id^="client_secret"]']) {
+    const count = await page.locator(`.dialog-ux ${field}`).count();
+    const visible = await page.locator(`.dialog-ux ${field}`).first().isVisible();
+    if (count === 0) throw new Error(`the dialog has no ${field} field (Swagger UI changed?)`);
+    if (visible) throw new Error(`the Authorize dialog shows ${field}`);
+  }
+  const username = page.locator('.dialog-ux #oauth_username');
+  if (!(await username.isVisible())) throw new Error('the Authorize dialog has no username field');
+  return `Authorize offers ${names.join(' and ')}; client credential fields hidden`;
+}
+
+/** ReDoc shows one version: each operation once, under a summary no other operation shares. */
+function redocRendered(version: string, expectedOperations: number) {
+  return async (page: Page): Promise<string> => {
+    const heading = page.locator('.api-info h1');
+    await heading.waitFor({ state: 'visible', timeout: TIMEOUT_MS });
+    const text = (await heading.innerText()).trim();
+    if (!text.includes(`Taskforge API ${version}`)) throw new Error(`ReDoc heading is "${text}"`);
+    const operations = await page.locator('[data-section-id^="operation/"]').count();
+    if (operations !== expectedOperations) {
+      throw new Error(
+        `ReDoc shows ${operations} operations, the ${version} document has ${expectedOperations}`,
+      );
+    }
+    const summaries = await page.locator('[data-section-id^="operation/"] h2').allInnerTexts();
+    const repeated = summaries.filter((summary, i) => summaries.indexOf(summary) !== i);
+    if (repeated.length > 0) throw new Error(`ReDoc repeats ${JSON.stringify(repeated)}`);
+    const other = version === 'v1' ? 'v2' : 'v1';
+    if ((await page.locator(`nav a[href="/redoc?version=${other}"]`).count()) !== 1) {
+      throw new Error(`no link to ${other}`);
+    }
+    return `heading "${text}", ${operations} operations, each once; links to ${other}`;
+  };
+}
+
+/** How many operations a version's document holds. */
+async function operationCount(app: FastifyInstance, version: string): Promise<number> {
+  const document = (await app.inject({ method: 'GET', url: `/openapi/${version}.json` })).json() as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  return Object.values(document.paths).reduce((sum, item) => sum + Object.keys(item).length, 0);
 }
 
 /**
@@ -166,7 +218,7 @@ function authorizeAndCall(email: string, password: string) {
       .first()
       .waitFor({ state: 'visible', timeout: TIMEOUT_MS });
     await page.locator('.dialog-ux .close-modal').first().click();
-    const operation = page.locator('[id$="-v1GetMe"]').first();
+    const operation = page.locator('[id$="-v2GetMe"]').first();
     await operation.locator('.opblock-summary').click();
     await operation.locator('.try-out__btn').click();
     await operation.locator('.execute').click();
@@ -207,7 +259,14 @@ async function main(): Promise<number> {
     });
     try {
       reports.push(await visit(context, origin, 'docs', '/docs', swaggerRendered));
-      reports.push(await visit(context, origin, 'redoc', '/redoc', redocRendered));
+      reports.push(await visit(context, origin, 'docs-dialog', '/docs', authorizeDialog));
+      for (const version of ['v1', 'v2']) {
+        const expected = await operationCount(server.app, version);
+        const path = version === 'v2' ? '/redoc' : `/redoc?version=${version}`;
+        reports.push(
+          await visit(context, origin, `redoc-${version}`, path, redocRendered(version, expected)),
+        );
+      }
       const email = 'docs-user@example.com';
       const password = 'a passphrase for the docs';
       const registered = await server.app.inject({

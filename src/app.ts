@@ -18,6 +18,7 @@ import { tokenRoutes } from './modules/auth/token.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { checkSchemaAtStartup } from './modules/health/health.service.js';
 import { problemsRoutes } from './modules/problems/problems.routes.js';
+import { rootRoutes } from './modules/root/root.routes.js';
 import { tasksRoutes } from './modules/tasks/tasks.routes.js';
 import {
   TaskCursorPageSchema,
@@ -183,6 +184,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await registerAuth(app);
   installAuthorization(app);
 
+  await app.register(rootRoutes);
   await app.register(healthRoutes);
   await app.register(problemsRoutes);
   await registerApi(app, [...API_ROUTES, ...(overrides.apiRoutes ?? [])]);

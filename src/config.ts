@@ -2,33 +2,58 @@ import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
+import { closestName } from './lib/closest-name.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength, weakPasswordReason } from './lib/password-policy.js';
 
 /**
  * Every environment variable the service reads, in one schema. Values arrive as strings; Ajv
  * coerces numbers and booleans and fills defaults, then `toConfig` derives the typed, frozen
  * Config (durations in milliseconds, URLs normalised, cross-field rules applied).
+ * `x-accepts` says what a string variable accepts, for the start-up line that refuses it.
  */
-const Duration = (def: string) => Type.String({ pattern: '^[0-9]{1,9}(ms|s|m|h|d)$', default: def });
+const Duration = (def: string, example = def) =>
+  Type.String({
+    pattern: '^[0-9]{1,9}(ms|s|m|h|d)$',
+    default: def,
+    'x-accepts': `must be a duration such as ${example}`,
+  });
 const Flag = (def: boolean) => Type.Boolean({ default: def });
+const HTTP_URL = 'must be an http:// or https:// URL';
+const SUNSET_ACCEPTS = 'must be a calendar date such as 2030-06-30';
 
 export const EnvSchema = Type.Object({
   NODE_ENV: Type.String({ enum: ['development', 'production', 'test'], default: 'development' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
-  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' })),
+  PUBLIC_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$',
+      'x-accepts': `${HTTP_URL} without a query or fragment, such as https://tasks.example.com`,
+    }),
+  ),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1 })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1 })),
   DATABASE_URL: Type.String({
     pattern: '^(sqlite:.+|postgres(ql)?://.+)$',
     default: 'sqlite:./data/taskforge.db',
+    'x-accepts':
+      'must start with sqlite: or postgres:// (sqlite:./data/taskforge.db, sqlite::memory:, postgres://user@host:5432/db)',
   }),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   DATABASE_STATEMENT_TIMEOUT: Duration('5s'),
   MIGRATE_ON_START: Flag(true),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://.+' })),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://.+', 'x-accepts': 'must start with redis:// or rediss://' }),
+  ),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
-  ADMIN_EMAIL: Type.Optional(Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' })),
+  ADMIN_EMAIL: Type.Optional(
+    Type.String({
+      minLength: 3,
+      maxLength: 254,
+      pattern: '^[^@\\s]+@[^@\\s]+$',
+      'x-accepts': 'must be an email address of at most 254 characters, such as admin@example.com',
+    }),
+  ),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   REGISTRATION: Type.String({ enum: ['open', 'closed'], default: 'open' }),
   ACCESS_TOKEN_TTL: Duration('15m'),
@@ -45,29 +70,48 @@ export const EnvSchema = Type.Object({
     enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     default: 'info',
   }),
-  API_V1_SUNSET: Type.Optional(Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' })),
+  API_V1_SUNSET: Type.Optional(
+    Type.String({ pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', 'x-accepts': SUNSET_ACCEPTS }),
+  ),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
-  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://.+' })),
-  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://.+' })),
-  MAIL_FROM: Type.Optional(Type.String({ minLength: 3 })),
-  PASSWORD_RESET_URL: Type.Optional(Type.String({ pattern: '^https?://.+\\{token\\}' })),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://.+', 'x-accepts': HTTP_URL })),
+  SMTP_URL: Type.Optional(
+    Type.String({ pattern: '^smtps?://.+', 'x-accepts': 'must start with smtp:// or smtps://' }),
+  ),
+  MAIL_FROM: Type.Optional(
+    Type.String({ minLength: 3, 'x-accepts': 'must be an address such as Taskforge <no-reply@example.com>' }),
+  ),
+  PASSWORD_RESET_URL: Type.Optional(
+    Type.String({ pattern: '^https?://.+\\{token\\}', 'x-accepts': `${HTTP_URL} that contains {token}` }),
+  ),
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
   // Not in the contract's table; documented in the README.
   REQUEST_TIMEOUT: Duration('30s'),
-  SHUTDOWN_DRAIN_DELAY: Duration('0s'),
+  SHUTDOWN_DRAIN_DELAY: Duration('0s', '5s'),
   SHUTDOWN_TIMEOUT: Duration('10s'),
 });
 
 export type Env = Static<typeof EnvSchema>;
 
-/** A configuration problem, reported at start-up as one line naming the variable. */
+export interface ConfigIssue {
+  readonly variable: string;
+  readonly problem: string;
+}
+
+/**
+ * Configuration problems, reported at start-up all at once: one line per variable, each naming
+ * the variable and what it accepts.
+ */
 export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    problem: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${problem}`);
+  readonly variable: string;
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(variable: string, problem: string, ...more: ConfigIssue[]) {
+    const issues = [{ variable, problem }, ...more];
+    super(issues.map((issue) => `Invalid configuration: ${issue.variable} ${issue.problem}`).join('\n'));
     this.name = 'ConfigError';
+    this.variable = variable;
+    this.issues = issues;
   }
 }
 
@@ -108,7 +152,10 @@ function parseTrustProxy(raw: string): boolean | number | string[] {
     const maxBits = family === 4 ? 32 : 128;
     const bitsOk = bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= maxBits);
     if (family === 0 || !bitsOk || rest.length > 0) {
-      throw new ConfigError('TRUST_PROXY', `must be false, a number of hops or a list of addresses/CIDRs`);
+      throw new ConfigError(
+        'TRUST_PROXY',
+        'must be true, false, a number of proxy hops, or a comma list of addresses/CIDRs such as 10.0.0.0/8',
+      );
     }
   }
   return entries;
@@ -120,14 +167,17 @@ function parseOrigins(raw: string): string[] {
     .map((o) => o.trim())
     .filter((o) => o.length > 0);
   for (const origin of origins) {
-    let parsed: URL;
+    let parsed: URL | null = null;
     try {
       parsed = new URL(origin);
     } catch {
-      throw new ConfigError('CORS_ORIGINS', `has an entry that is not an origin: "${origin}"`);
+      // Reported below, with what is accepted.
     }
-    if (parsed.origin !== origin.replace(/\/$/, '') || origin === '*') {
-      throw new ConfigError('CORS_ORIGINS', `entries must be origins such as https://app.example.com`);
+    if (parsed === null || parsed.origin !== origin.replace(/\/$/, '') || origin === '*') {
+      throw new ConfigError(
+        'CORS_ORIGINS',
+        `must be a comma list of origins such as https://app.example.com (no path, no *): "${origin}" is not one`,
+      );
     }
   }
   return origins.map((o) => o.replace(/\/$/, ''));
@@ -138,49 +188,63 @@ function defaultPublicUrl(host: string, port: number): string {
   return `http://${shown}:${port}`;
 }
 
-function toConfig(env: Env) {
+type Report = (variable: string, problem: string) => void;
+
+/** A sub-parser's refusal becomes a reported issue, and its fallback stands in for the value. */
+function orFallback<T>(report: Report, parse: () => T, fallback: T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const issue of error.issues) report(issue.variable, issue.problem);
+    return fallback;
+  }
+}
+
+/** Derives the Config; every broken rule between variables is reported, not only the first. */
+function toConfig(env: Env, report: Report) {
   const production = env.NODE_ENV === 'production';
   const database = parseDatabaseUrl(env.DATABASE_URL);
   const inMemory = database.kind === 'sqlite' && database.filename === ':memory:';
   const dataDir =
     database.kind === 'sqlite' && !inMemory ? dirname(resolve(database.filename)) : resolve('data');
 
-  if (production && !env.PUBLIC_URL) throw new ConfigError('PUBLIC_URL', 'is required in production');
+  if (production && !env.PUBLIC_URL) {
+    report('PUBLIC_URL', 'is required in production: the public base URL, such as https://tasks.example.com');
+  }
   if (env.JWT_SECRET !== undefined && Buffer.byteLength(env.JWT_SECRET, 'utf8') < 32) {
-    throw new ConfigError('JWT_SECRET', 'must be at least 32 bytes of UTF-8');
+    report('JWT_SECRET', 'must be at least 32 bytes of UTF-8');
   }
   if (production && env.JWT_SECRET === undefined) {
-    throw new ConfigError('JWT_SECRET', 'is required in production (at least 32 bytes)');
+    report('JWT_SECRET', 'is required in production: at least 32 bytes of UTF-8 (openssl rand -hex 32)');
   }
   if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
     const missing = env.ADMIN_EMAIL === undefined ? 'ADMIN_EMAIL' : 'ADMIN_PASSWORD';
-    throw new ConfigError(missing, 'must be set together with the other of ADMIN_EMAIL/ADMIN_PASSWORD');
+    report(missing, 'must be set together with the other of ADMIN_EMAIL/ADMIN_PASSWORD');
   }
   if (env.ADMIN_EMAIL && env.ADMIN_PASSWORD) {
     const length = passwordLength(env.ADMIN_PASSWORD);
     if (length < PASSWORD_MIN || length > PASSWORD_MAX) {
-      throw new ConfigError('ADMIN_PASSWORD', `must have ${PASSWORD_MIN}–${PASSWORD_MAX} characters`);
+      report('ADMIN_PASSWORD', `must have ${PASSWORD_MIN}–${PASSWORD_MAX} characters`);
     }
     const weak = weakPasswordReason(env.ADMIN_PASSWORD, env.ADMIN_EMAIL);
-    if (weak) throw new ConfigError('ADMIN_PASSWORD', weak);
+    if (weak) report('ADMIN_PASSWORD', weak);
   }
   if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
     const missing = env.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE';
-    throw new ConfigError(missing, 'must be set together with the other of TLS_CERT_FILE/TLS_KEY_FILE');
+    report(missing, 'must be set together with the other of TLS_CERT_FILE/TLS_KEY_FILE');
   }
   if (env.SMTP_URL !== undefined && env.MAIL_FROM === undefined) {
-    throw new ConfigError('MAIL_FROM', 'is required when SMTP_URL is set');
+    report('MAIL_FROM', 'is required when SMTP_URL is set');
   }
   if (env.WEB_CONCURRENCY > 1 && env.REDIS_URL === undefined) {
-    throw new ConfigError('WEB_CONCURRENCY', 'above 1 requires REDIS_URL');
+    report('WEB_CONCURRENCY', 'above 1 requires REDIS_URL');
   }
-  if (env.API_V1_SUNSET !== undefined && !Number.isFinite(Date.parse(`${env.API_V1_SUNSET}T00:00:00Z`))) {
-    throw new ConfigError('API_V1_SUNSET', 'must be a calendar date such as 2030-06-30');
-  }
+  const sunset = env.API_V1_SUNSET === undefined ? null : Date.parse(`${env.API_V1_SUNSET}T00:00:00Z`);
   const sunsetOk =
-    env.API_V1_SUNSET === undefined ||
-    new Date(`${env.API_V1_SUNSET}T00:00:00Z`).toISOString().startsWith(env.API_V1_SUNSET);
-  if (!sunsetOk) throw new ConfigError('API_V1_SUNSET', 'must be a calendar date such as 2030-06-30');
+    sunset === null ||
+    (Number.isFinite(sunset) && new Date(sunset).toISOString().startsWith(env.API_V1_SUNSET ?? ''));
+  if (!sunsetOk) report('API_V1_SUNSET', SUNSET_ACCEPTS);
 
   const publicUrl = (env.PUBLIC_URL ?? defaultPublicUrl(env.HOST, env.PORT)).replace(/\/+$/, '');
   return {
@@ -212,8 +276,8 @@ function toConfig(env: Env) {
       authMax: env.AUTH_RATE_LIMIT_MAX,
       loginFailuresMax: env.LOGIN_FAILURES_MAX,
     },
-    corsOrigins: parseOrigins(env.CORS_ORIGINS),
-    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    corsOrigins: orFallback(report, () => parseOrigins(env.CORS_ORIGINS), []),
+    trustProxy: orFallback(report, () => parseTrustProxy(env.TRUST_PROXY), false),
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     logLevel: env.LOG_LEVEL,
     apiV1Sunset: env.API_V1_SUNSET ?? null,
@@ -231,41 +295,114 @@ function toConfig(env: Env) {
 type Mutable = ReturnType<typeof toConfig>;
 export type Config = Readonly<Mutable>;
 
-const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: false, strict: true });
+const ajv = new Ajv({ coerceTypes: true, useDefaults: true, allErrors: true, strict: true });
+// An annotation for the refusal message; it validates nothing.
+ajv.addKeyword('x-accepts');
 const validateEnv = ajv.compile<Env>(EnvSchema);
 
-function describe(error: ErrorObject): ConfigError {
-  const variable = error.instancePath.replace(/^\//, '') || 'environment';
-  const problems: Record<string, string> = {
-    type: `must be ${String(error.params.type)}`,
-    enum: `must be one of ${(error.params.allowedValues as string[] | undefined)?.join(', ')}`,
-    pattern: 'has an invalid format',
-    minimum: `must be at least ${String(error.params.limit)}`,
-    maximum: `must be at most ${String(error.params.limit)}`,
-    minLength: 'must not be empty',
-    maxLength: `must be at most ${String(error.params.limit)} characters`,
-  };
-  return new ConfigError(variable, problems[error.keyword] ?? error.message ?? 'is invalid');
+interface DeclaredVariable {
+  type?: string;
+  enum?: string[];
+  minimum?: number;
+  maximum?: number;
+  'x-accepts'?: string;
+}
+
+function declared(variable: string): DeclaredVariable | undefined {
+  return (EnvSchema.properties as Record<string, DeclaredVariable>)[variable];
+}
+
+/** What a variable accepts, as the rest of the sentence that starts with its name. */
+function accepted(variable: string, error?: ErrorObject): string {
+  const schema = declared(variable) ?? {};
+  if (schema['x-accepts']) return schema['x-accepts'];
+  if (schema.enum) return `must be one of ${schema.enum.join(', ')}`;
+  if (schema.type === 'integer') {
+    const { minimum: min, maximum: max } = schema;
+    if (min !== undefined && max !== undefined) return `must be a whole number from ${min} to ${max}`;
+    return min !== undefined ? `must be a whole number of at least ${min}` : 'must be a whole number';
+  }
+  if (schema.type === 'boolean') return 'must be true or false';
+  return error?.message ?? 'is invalid';
 }
 
 /**
  * Parses the environment once. Empty strings count as unset, as in most twelve-factor tooling.
- * Throws ConfigError naming the first bad variable; never echoes a value (it may be a secret).
+ * Throws one ConfigError naming every bad variable, each once; never echoes a value (it may be a
+ * secret).
  */
 export function loadConfig(source: Record<string, string | undefined>): Config {
+  const issues = new Map<string, string>();
+  const report: Report = (variable, problem) => {
+    if (!issues.has(variable)) issues.set(variable, problem);
+  };
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(EnvSchema.properties)) {
     const value = source[key];
     if (value === undefined || value === '') continue;
     // Ajv would coerce "1e6" or " 42" to numbers; configuration takes plain digits only.
-    const declared = (EnvSchema.properties as Record<string, { type?: string }>)[key];
-    if (declared?.type === 'integer' && !/^[0-9]+$/.test(value))
-      throw new ConfigError(key, 'must be a whole number');
-    raw[key] = value;
+    if (declared(key)?.type === 'integer' && !/^[0-9]+$/.test(value)) report(key, accepted(key));
+    else raw[key] = value;
   }
-  if (!validateEnv(raw)) {
-    const first = validateEnv.errors?.[0];
-    throw first ? describe(first) : new ConfigError('environment', 'is invalid');
+  let valid = validateEnv(raw);
+  if (!valid) {
+    for (const error of validateEnv.errors ?? []) {
+      const variable =
+        (error.params as { missingProperty?: string }).missingProperty ?? error.instancePath.slice(1);
+      report(variable || 'environment', accepted(variable, error));
+      delete raw[variable];
+    }
+    // Without the refused variables (their defaults stand in), the rules between variables can
+    // still run, so one start-up names every problem.
+    valid = validateEnv(raw);
   }
-  return Object.freeze(toConfig(raw));
+  const config = valid ? toConfig(raw as Env, report) : null;
+  const [first, ...rest] = [...issues].map(([variable, problem]) => ({ variable, problem }));
+  if (first) throw new ConfigError(first.variable, first.problem, ...rest);
+  if (!config) throw new ConfigError('environment', 'is invalid');
+  return Object.freeze(config);
+}
+
+/**
+ * Accepted and validated for features a later version builds; setting one changes nothing yet,
+ * which the start-up log says. Remove a name here when its feature reads it.
+ */
+export const NOT_YET_IN_EFFECT: Readonly<Record<string, string>> = {
+  RATE_LIMIT_MAX: 'rate limits are not built yet',
+  RATE_LIMIT_WINDOW: 'rate limits are not built yet',
+  AUTH_RATE_LIMIT_MAX: 'rate limits are not built yet',
+  LOGIN_FAILURES_MAX: 'rate limits are not built yet',
+  API_V1_SUNSET: 'the version 1 deprecation headers are not built yet',
+  METRICS_PORT: 'the /metrics endpoint is not built yet',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'tracing is not built yet',
+  SMTP_URL: 'mail (password reset) is not built yet',
+  MAIL_FROM: 'mail (password reset) is not built yet',
+  PASSWORD_RESET_URL: 'password reset is not built yet',
+};
+
+/** Names that libraries read from the environment themselves: never reported as unknown. */
+const LIBRARY_PREFIXES = ['OTEL_', 'NODE_', 'UV_'];
+
+/**
+ * A warning for each name in the `.env` file that is not a Taskforge variable, with the closest
+ * known name when one is close: a typo never passes in silence.
+ */
+export function unknownVariableWarnings(dotenvNames: readonly string[]): string[] {
+  const known = Object.keys(EnvSchema.properties);
+  const warnings: string[] = [];
+  for (const name of dotenvNames) {
+    if (known.includes(name) || LIBRARY_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    const suggestion = closestName(name, known);
+    warnings.push(
+      `${name} is not a Taskforge variable${suggestion ? `; did you mean ${suggestion}?` : ' (ignored)'}`,
+    );
+  }
+  return warnings;
+}
+
+/** A warning for each setting that is set but has no effect in this version. */
+export function noEffectWarnings(source: Record<string, string | undefined>): string[] {
+  return Object.entries(NOT_YET_IN_EFFECT)
+    .filter(([name]) => source[name] !== undefined && source[name] !== '')
+    .map(([name, reason]) => `${name} has no effect in this version: ${reason}`);
 }

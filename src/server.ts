@@ -1,12 +1,14 @@
 import cluster from 'node:cluster';
 import { buildApp } from './app.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig, noEffectWarnings, unknownVariableWarnings } from './config.js';
 import { openDatabase } from './db/database.js';
 import { MigrationError, migrateToLatest } from './db/migrator.js';
+import { postgresUnreachable } from './db/target.js';
 import { writeProblem } from './db/write-probe.js';
 import { loadOrCreateDevSecret } from './lib/dev-secret.js';
-import { readEnvironment } from './lib/environment.js';
+import { readDotenv } from './lib/environment.js';
 import { shutDown } from './lib/shutdown.js';
+import { logStartup } from './startup.js';
 
 /** The only module that reads the environment, listens, and handles signals. */
 
@@ -15,19 +17,35 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function configure(): Config {
+/** The configuration, and the warnings to log once the service is up. */
+function configure(): { config: Config; warnings: string[] } {
+  const dotenv = readDotenv();
+  // The real environment wins over the .env file.
+  const env = { ...dotenv, ...process.env };
+  const typos = unknownVariableWarnings(Object.keys(dotenv));
   try {
-    const config = loadConfig(readEnvironment());
-    if (config.jwtSecret !== null) return config;
-    return Object.freeze({ ...config, jwtSecret: loadOrCreateDevSecret(config.dataDir) });
+    const config = loadConfig(env);
+    const warnings = [...typos, ...noEffectWarnings(env)];
+    if (config.jwtSecret !== null) return { config, warnings };
+    return {
+      config: Object.freeze({ ...config, jwtSecret: loadOrCreateDevSecret(config.dataDir) }),
+      warnings,
+    };
   } catch (error) {
-    if (error instanceof ConfigError) fail(error.message);
+    // Every bad variable, one line each; a mistyped name in .env is often the reason.
+    if (error instanceof ConfigError) fail([error.message, ...typos.map((w) => `Warning: ${w}`)].join('\n'));
     throw error;
   }
 }
 
-/** A database that cannot be written stops start-up here, rather than as a 500 on every write. */
-async function checkWritable(config: Config): Promise<void> {
+/**
+ * A database that cannot be reached or written stops start-up here with one line naming
+ * DATABASE_URL, rather than as a 500 on every write.
+ */
+async function checkDatabase(config: Config): Promise<void> {
+  const unreachable =
+    config.database.kind === 'postgres' ? await postgresUnreachable(config.database.connectionString) : null;
+  if (unreachable) fail(unreachable);
   const problem = await writeProblem(config.database);
   if (problem) fail(problem);
 }
@@ -44,7 +62,7 @@ async function migrate(config: Config): Promise<void> {
   }
 }
 
-async function serve(config: Config): Promise<void> {
+async function serve(config: Config, warnings: string[]): Promise<void> {
   const app = await buildApp(config);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -65,12 +83,14 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
+  // With several workers, the first one speaks for all.
+  if (cluster.isPrimary || cluster.worker?.id === 1) await logStartup(app, warnings);
 }
 
 async function main(): Promise<void> {
-  const config = configure();
+  const { config, warnings } = configure();
   if (cluster.isPrimary) {
-    await checkWritable(config);
+    await checkDatabase(config);
     // The primary migrates before any worker starts, so workers never race on the schema.
     if (config.migrateOnStart) await migrate(config);
     if (config.webConcurrency > 1) {
@@ -81,7 +101,7 @@ async function main(): Promise<void> {
       return;
     }
   }
-  await serve(config);
+  await serve(config, warnings);
 }
 
 main().catch((error: unknown) => {

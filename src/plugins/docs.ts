@@ -3,8 +3,9 @@ import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
-import { PROBLEM_CODES } from '../errors.js';
 import { problemResponses } from '../lib/common-schemas.js';
+import { serviceVersion } from '../lib/package-info.js';
+import { ICON_DATA_URL, ICON_SVG, LOGO_SVG } from './brand.js';
 
 /**
  * The OpenAPI 3.1 document, generated from the route schemas, and the two pages that render it.
@@ -12,6 +13,9 @@ import { problemResponses } from '../lib/common-schemas.js';
  */
 
 export const API_VERSIONS = ['v1', 'v2'] as const;
+export type ApiVersion = (typeof API_VERSIONS)[number];
+/** The version the docs pages open on: the newest. */
+const LATEST: ApiVersion = 'v2';
 
 interface OpenApiDocument {
   paths?: Record<string, unknown>;
@@ -62,7 +66,7 @@ export function documentForVersion(full: OpenApiDocument, version: string): Open
   const tags = (full.tags as { name: string }[] | undefined)?.filter((tag) => usedTags.has(tag.name));
   return {
     ...full,
-    info: { ...(full.info as object), version: `${version}` },
+    info: { ...(full.info as object), title: `Taskforge API ${version}` },
     ...(tags ? { tags } : {}),
     components: { ...components, schemas },
     paths,
@@ -91,6 +95,25 @@ function impliedProblemStatuses(schema: DocumentedSchema): number[] {
 }
 
 /**
+ * Statuses routes may list for features that are not built yet (429: rate limits); the document
+ * describes only what the service answers. When rate limits exist, 429 joins the implied statuses.
+ */
+const NOT_YET_ANSWERED = new Set(['429']);
+
+/** The security schemes the service offers today (API keys join when they exist). */
+const OFFERED_SCHEMES = new Set(['bearerAuth', 'oauth2']);
+
+/** A route's security requirements, without those that name a scheme not offered yet. */
+function offeredSecurity(security: Record<string, string[]>[] | undefined) {
+  if (security === undefined) return undefined;
+  const offered = security.filter((requirement) =>
+    Object.keys(requirement).every((name) => OFFERED_SCHEMES.has(name)),
+  );
+  // A route with requirements that names none offered would read as public: keep it as it is.
+  return offered.length > 0 || security.length === 0 ? offered : security;
+}
+
+/**
  * Documents each route as the framework serves it: the implied problem responses are added where
  * the route does not list them, and a route registered under several version prefixes gets an
  * operationId per version (`listTasks` → `v1ListTasks`), since operationIds must be unique.
@@ -102,12 +125,18 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
 } {
   const source = (schema ?? {}) as DocumentedSchema;
   if (source.hide) return { schema: source, url };
-  const declared = (source.response ?? {}) as Record<string, unknown>;
+  const declared = Object.fromEntries(
+    Object.entries((source.response ?? {}) as Record<string, unknown>).filter(
+      ([status]) => !NOT_YET_ANSWERED.has(status),
+    ),
+  );
   const missing = impliedProblemStatuses(source).filter((status) => declared[status] === undefined);
   const documented: DocumentedSchema = {
     ...source,
     response: withCorsHeader({ ...declared, ...problemResponses(...missing) }),
   };
+  const security = offeredSecurity((source as { security?: Record<string, string[]>[] }).security);
+  if (security !== undefined) (documented as { security?: unknown }).security = security;
   // Operations without a description of their own repeat their summary.
   if (!source.description && typeof (source as { summary?: unknown }).summary === 'string') {
     (documented as { description?: string }).description = (source as { summary: string }).summary;
@@ -124,7 +153,7 @@ function serverDescription(production: boolean): string {
   return production ? 'production (PUBLIC_URL)' : 'local development (PUBLIC_URL)';
 }
 
-/** How callers authenticate: access tokens (also through the OAuth2 password flow) and API keys. */
+/** How callers authenticate: access tokens, also through the OAuth2 password flow. */
 function securitySchemes(publicUrl: string) {
   return {
     bearerAuth: {
@@ -132,12 +161,12 @@ function securitySchemes(publicUrl: string) {
       scheme: 'bearer',
       bearerFormat: 'JWT',
       description:
-        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC8725 (RFC 8725): one fixed algorithm (HS256), typed claims, expiry always checked. An API key is also accepted here. One credential per request: Authorization and X-API-Key together are ambiguous and answered 401 invalid_token.',
+        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC8725 (RFC 8725): one fixed algorithm (HS256), typed claims, expiry always checked. One credential per request: Authorization and X-API-Key together are ambiguous and answered 401 invalid_token. The X-API-Key header carries API keys only, which this version does not issue yet: any value there is 401 invalid_token.',
     },
     oauth2: {
       type: 'oauth2' as const,
       description:
-        'The OAuth2 password flow (RFC 6749 §4.3) on the form-encoded token endpoint, for the Authorize button. The access tokens are the same JWTs as bearerAuth, following RFC8725.',
+        'The OAuth2 password flow (RFC 6749 §4.3) on the form-encoded token endpoint, for the Authorize button: the username is the account email. Client credentials are not needed (they are ignored). The access tokens are the same JWTs as bearerAuth, following RFC8725.',
       flows: {
         password: {
           tokenUrl: `${publicUrl}/api/v1/auth/token`,
@@ -146,17 +175,11 @@ function securitySchemes(publicUrl: string) {
         },
       },
     },
-    apiKey: {
-      type: 'apiKey' as const,
-      in: 'header' as const,
-      name: 'X-API-Key',
-      description:
-        "An API key, and only that: an access token or anything else in this header is 401 invalid_token, and so is this header sent together with Authorization. What a key may do is its scopes intersected with its owner's current role.",
-    },
   };
 }
 
 const TAGS = [
+  { name: 'about', description: 'What answers at the base URL, and where the docs are' },
   { name: 'auth', description: 'Registration, login, token refresh and logout; the OAuth2 token endpoint' },
   { name: 'users', description: 'The caller, and user administration (admins)' },
   { name: 'tasks', description: 'Tasks: owned or assigned; conditional requests with ETag / If-Match' },
@@ -190,25 +213,44 @@ function withCorsHeader(responses: Record<string, unknown>): Record<string, unkn
   );
 }
 
-const DESCRIPTION = `Taskforge: a task-management REST API.
+/** Short, with links: the codes themselves are in the Problem schema and at /problems/{slug}. */
+function description(publicUrl: string): string {
+  return `A task-management REST API. Version 1 (\`/api/v1\`) pages its lists; version 2 (\`/api/v2\`) has the same routes with cursor-paged lists.
 
-Errors are RFC 9457 problem details (\`application/problem+json\`) with a stable \`code\`; each code's
-description is at \`/problems/{code with dashes}\`. Codes: ${PROBLEM_CODES.map((c) => `\`${c}\``).join(', ')}.`;
+**Try it:** register (\`POST …/auth/register\`), then press **Authorize** and log in with that email and password (OAuth2 password flow), or paste the \`accessToken\` of \`POST …/auth/login\` under bearerAuth.
 
-const REDOC_HTML = `<!DOCTYPE html>
+**Errors** are RFC 9457 problem details (\`application/problem+json\`) with a stable \`code\`: the \`Problem\` schema lists every code, and each one is described at \`/problems/{code with dashes}\`, for example [${publicUrl}/problems/validation-failed](${publicUrl}/problems/validation-failed).`;
+}
+
+/**
+ * ReDoc shows one version at a time (the full document would list every operation twice, under
+ * the same summary), with links to the other versions above it.
+ */
+function redocPage(version: ApiVersion): string {
+  const links = API_VERSIONS.map((v) =>
+    v === version ? `<strong>${v}</strong>` : `<a href="/redoc?version=${v}">${v}</a>`,
+  ).join(' · ');
+  return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Taskforge API reference</title>
-<link rel="icon" href="data:,">
+<title>Taskforge API reference (${version})</title>
+<link rel="icon" type="image/svg+xml" href="${ICON_DATA_URL}">
+<style>
+  body { margin: 0; }
+  .versions { font: 14px/1.5 system-ui, sans-serif; padding: 8px 20px; background: #1b1b1b; color: #fff; }
+  .versions a { color: #fbbf24; }
+</style>
 </head>
 <body>
-<redoc spec-url="/openapi.json"></redoc>
+<nav class="versions">Taskforge API reference · version ${links} · <a href="/docs">Swagger UI</a></nav>
+<redoc spec-url="/openapi/${version}.json"></redoc>
 <script src="/redoc/redoc.standalone.js"></script>
 </body>
 </html>
 `;
+}
 
 // ReDoc's bundle loads its logo from a CDN; a blank inline image keeps every request on this host.
 const BLANK_SVG = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E";
@@ -224,7 +266,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Taskforge API', version: '1.0.0', description: DESCRIPTION },
+      info: {
+        title: 'Taskforge API',
+        version: serviceVersion(),
+        description: description(app.config.publicUrl),
+      },
       servers: [
         // x-internal: false tells inventory tools this server is meant for outside clients.
         {
@@ -247,6 +293,15 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   });
 }
 
+/**
+ * The OAuth2 dialog asks for client credentials and where to send them; the token endpoint ignores
+ * them, so those rows are hidden (Swagger UI has no option for it). The scheme's description says so.
+ */
+const SWAGGER_CSS = `.auth-container .wrapper:has(> label[for="password_type"]),
+.auth-container .wrapper:has(> label[for^="client_id"]),
+.auth-container .wrapper:has(> label[for^="client_secret"]) { display: none; }
+`;
+
 /** Registered after every route, so the document lists them all. */
 export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
   const hidden = { schema: { hide: true }, config: { docs: true } } as const;
@@ -261,18 +316,41 @@ export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
     routePrefix: '/docs',
     uiConfig: {
       urls: API_VERSIONS.map((v) => ({ url: `/openapi/${v}.json`, name: v })),
+      // Open on the newest version; the option's name is missing from the plugin's types.
+      ...({ 'urls.primaryName': LATEST } as object),
       deepLinking: true,
       persistAuthorization: false,
       displayRequestDuration: true,
     },
     validatorUrl: false, // rendered as null: no call to the public validator
     staticCSP: false,
-    theme: { title: 'Taskforge API docs' },
+    logo: { type: 'image/svg+xml', content: Buffer.from(LOGO_SVG), href: '/docs', target: '_self' },
+    theme: {
+      title: 'Taskforge API docs',
+      css: [{ filename: 'taskforge.css', content: SWAGGER_CSS }],
+      favicon: [
+        { filename: 'favicon.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: ICON_SVG },
+      ],
+    },
   });
 
   const bundle = await loadRedocBundle();
-  app.get('/redoc', hidden, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(REDOC_HTML),
+  app.get(
+    '/redoc',
+    {
+      ...hidden,
+      schema: {
+        ...hidden.schema,
+        querystring: {
+          type: 'object',
+          properties: { version: { type: 'string', enum: [...API_VERSIONS] } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { version = LATEST } = request.query as { version?: ApiVersion };
+      return reply.type('text/html; charset=utf-8').send(redocPage(version));
+    },
   );
   app.get('/redoc/redoc.standalone.js', hidden, async (_request, reply) =>
     reply

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration } from '../../src/config.js';
+import { ConfigError, EnvSchema, loadConfig, parseDuration } from '../../src/config.js';
 
 const SECRET = 'x'.repeat(32);
 
@@ -149,6 +149,69 @@ describe('configuration', () => {
     expect(error.variable).toBe(variable);
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
     expect(error.message).not.toContain('\n');
+  });
+
+  it.each([
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL must start with sqlite: or postgres://'],
+    [{ ACCESS_TOKEN_TTL: '15 minutes' }, 'ACCESS_TOKEN_TTL must be a duration such as 15m'],
+    [{ REFRESH_TOKEN_TTL: '30' }, 'REFRESH_TOKEN_TTL must be a duration such as 30d'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV must be one of development, production, test'],
+    [{ REGISTRATION: 'invite' }, 'REGISTRATION must be one of open, closed'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+    [{ PORT: 'eighty' }, 'PORT must be a whole number from 0 to 65535'],
+    [{ RATE_LIMIT_MAX: '1e6' }, 'RATE_LIMIT_MAX must be a whole number of at least 1'],
+    [{ MIGRATE_ON_START: 'yes' }, 'MIGRATE_ON_START must be true or false'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must start with redis:// or rediss://'],
+    [{ PUBLIC_URL: 'tasks.example.com' }, 'PUBLIC_URL must be an http:// or https:// URL'],
+    [{ SMTP_URL: 'mail:25', MAIL_FROM: 'a@b.c' }, 'SMTP_URL must start with smtp:// or smtps://'],
+    [{ API_V1_SUNSET: 'soon' }, 'API_V1_SUNSET must be a calendar date such as 2030-06-30'],
+    [{ TRUST_PROXY: 'everyone' }, 'TRUST_PROXY must be true, false, a number of proxy hops, or a comma list'],
+    [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS must be a comma list of origins such as https://app.example.com'],
+  ])('refuses %j saying what is accepted', (env, text) => {
+    expect(refusal(env).message).toContain(`Invalid configuration: ${text}`);
+  });
+
+  it('says what every variable with a format accepts', () => {
+    for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+      if ('pattern' in schema) expect(schema['x-accepts'], name).toMatch(/^must /);
+    }
+  });
+
+  it('reports every bad or missing variable at once, one line each', () => {
+    const error = refusal({
+      NODE_ENV: 'production',
+      PORT: 'eighty',
+      ACCESS_TOKEN_TTL: '15 minutes',
+      DATABASE_URL: 'mysql://db',
+      LOG_LEVEL: 'loud',
+      MIGRATE_ON_START: 'yes',
+      TRUST_PROXY: 'everyone',
+    });
+    const expected = [
+      'PORT',
+      'ACCESS_TOKEN_TTL',
+      'DATABASE_URL',
+      'LOG_LEVEL',
+      'MIGRATE_ON_START',
+      'TRUST_PROXY',
+      // production's required variables, in the same start-up
+      'PUBLIC_URL',
+      'JWT_SECRET',
+    ];
+    expect(error.issues.map((issue) => issue.variable).sort()).toEqual([...expected].sort());
+    const lines = error.message.split('\n');
+    expect(lines).toHaveLength(expected.length);
+    for (const variable of expected) {
+      expect(lines.filter((line) => line.startsWith(`Invalid configuration: ${variable} `))).toHaveLength(1);
+    }
+  });
+
+  it('names a variable once, by its own problem, not by the rules it takes part in', () => {
+    // The bad ADMIN_EMAIL does not also count as a missing one beside ADMIN_PASSWORD.
+    const error = refusal({ ADMIN_EMAIL: 'nobody', ADMIN_PASSWORD: 'correct horse battery staple' });
+    expect(error.issues).toEqual([
+      { variable: 'ADMIN_EMAIL', problem: expect.stringMatching(/^must be an email/) },
+    ]);
   });
 
   it('never echoes a secret value in its message', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Type } from '@sinclair/typebox';
@@ -8,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBLEM_CODES } from '../../src/errors.js';
 import { SAFE_TEXT_PATTERN } from '../../src/lib/text.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 /**
  * A versioned resource of a known shape (a body, a path parameter, a query), so the tests can tell
@@ -156,7 +159,33 @@ describe.each(DOCUMENTS)('GET %s', (url) => {
   it('lists every problem code in the Problem schema', () => {
     const problem = doc(url).components.schemas.Problem as { properties: { code: { enum: string[] } } };
     expect([...problem.properties.code.enum].sort()).toEqual([...PROBLEM_CODES].sort());
-    for (const code of PROBLEM_CODES) expect(doc(url).info.description).toContain(`\`${code}\``);
+  });
+
+  it('carries the version of package.json and a short description that links the error catalogue', async () => {
+    const { info } = doc(url);
+    expect(info.version).toBe(PACKAGE_VERSION);
+    const description = info.description ?? '';
+    expect(description.length).toBeLessThan(1000);
+    // The codes live in the Problem schema and at /problems/{slug}, not inlined here.
+    const inlined = PROBLEM_CODES.filter((code) => description.includes(`\`${code}\``));
+    expect(inlined.length).toBeLessThanOrEqual(1);
+    const link = /\]\((http:\/\/127\.0\.0\.1:3000\/problems\/[a-z-]+)\)/.exec(description)?.[1];
+    expect(link).toBeDefined();
+    const res = await t.app.inject({ method: 'GET', url: new URL(link ?? '').pathname });
+    expect(res.statusCode).toBe(200);
+  });
+
+  it('documents no 429 while rate limits are not built', () => {
+    for (const [path, method, op] of operations(doc(url))) {
+      expect(Object.keys(op.responses), `${method} ${path}`).not.toContain('429');
+      for (const response of Object.values(op.responses)) {
+        const headers = Object.keys((response as { headers?: object }).headers ?? {});
+        expect(
+          headers.filter((h) => /^ratelimit/i.test(h)),
+          `${method} ${path}`,
+        ).toEqual([]);
+      }
+    }
   });
 
   it('leaves the docs routes themselves out', () => {
@@ -245,7 +274,10 @@ describe.each(['v1', 'v2'])('the %s document', (version) => {
       .sort();
     expect(mine.length).toBeGreaterThan(0);
     expect(mine).toEqual(expected);
-    expect(doc(`/openapi/${version}.json`).info.version).toBe(version);
+    expect(doc(`/openapi/${version}.json`).info).toMatchObject({
+      title: `Taskforge API ${version}`,
+      version: PACKAGE_VERSION,
+    });
   });
 
   it('holds exactly the schemas its paths use, and the tags its operations use', () => {
@@ -345,11 +377,15 @@ describe('response headers and security', () => {
     const document = doc('/openapi.json') as OpenApi & {
       components: { securitySchemes?: Record<string, { type: string; flows?: unknown }> };
     };
-    expect(Object.keys(document.components.securitySchemes ?? {}).sort()).toEqual([
-      'apiKey',
-      'bearerAuth',
-      'oauth2',
-    ]);
+    // API keys do not exist yet: Authorize must not offer them.
+    expect(Object.keys(document.components.securitySchemes ?? {}).sort()).toEqual(['bearerAuth', 'oauth2']);
+    for (const [path, method, op] of operations(document)) {
+      for (const requirement of op.security ?? []) {
+        expect(Object.keys(requirement as object), `${method} ${path}`).not.toContain('apiKey');
+      }
+    }
+    const tasks = document.paths['/api/v1/tasks']?.get as { security?: unknown[] };
+    expect(tasks.security).toEqual([{ bearerAuth: [] }, { oauth2: [] }]);
     expect(document.components.securitySchemes?.oauth2?.flows).toMatchObject({
       password: {
         tokenUrl: expect.stringMatching(/\/api\/v1\/auth\/token$/),

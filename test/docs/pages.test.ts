@@ -96,17 +96,65 @@ describe('GET /docs (Swagger UI)', () => {
     for (const { url } of urls) expect((await get(url)).statusCode).toBe(200);
     // No asset the initializer names points at another host (e.g. a CDN logo).
     for (const host of FOREIGN_ASSET_HOSTS) expect(js.body).not.toContain(host);
+    // It opens on the newest version.
+    expect(JSON.parse(config ?? '{}')['urls.primaryName']).toBe('v2');
+  });
+
+  it("shows Taskforge's logo, not the framework's", async () => {
+    const js = await get('/docs/static/swagger-initializer.js');
+    const logo = /img\.src = 'data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)'/.exec(js.body)?.[1];
+    expect(logo).toBeDefined();
+    const svg = Buffer.from(logo ?? '', 'base64').toString('utf8');
+    expect(svg).toMatch(/^<svg [^>]*aria-label="Taskforge"/);
+    expect(svg).toContain('>Taskforge</text>');
+    const { res } = await browse('/docs');
+    const icon = assetsOf(res.body).find((a) => a.endsWith('favicon.svg'));
+    expect(icon).toBeDefined();
+    expect((await get(new URL(icon ?? '', 'http://127.0.0.1/docs/').pathname)).body).toContain('<svg');
+  });
+
+  it('hides the OAuth2 client fields, which the token endpoint ignores', async () => {
+    const { res } = await browse('/docs');
+    const css = assetsOf(res.body).find((a) => a.endsWith('taskforge.css'));
+    expect(css).toBeDefined();
+    const sheet = await get(new URL(css ?? '', 'http://127.0.0.1/docs/').pathname);
+    expect(sheet.statusCode).toBe(200);
+    for (const field of ['password_type', 'client_id', 'client_secret']) expect(sheet.body).toContain(field);
+    expect(sheet.body).toContain('display: none');
   });
 });
 
 describe('GET /redoc (ReDoc)', () => {
-  it('is an HTML page that loads the bundle from this origin and the document of every version', async () => {
+  it('is an HTML page that loads the bundle from this origin and one version, the newest by default', async () => {
     const { res } = await browse('/redoc');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.body).toMatch(/<script\b[^>]*\bsrc="\/redoc\/redoc\.standalone\.js"/);
     for (const asset of assetsOf(res.body)) expect(isSameOriginRelative(asset), asset).toBe(true);
-    expect(res.body).toMatch(/spec-url="\/openapi\.json"/);
+    // One version at a time: the whole document would show every operation twice.
+    expect([...res.body.matchAll(/spec-url="([^"]+)"/g)].map((m) => m[1])).toEqual(['/openapi/v2.json']);
+    expect(res.body).toContain('href="/redoc?version=v1"');
+  });
+
+  it.each(['v1', 'v2'])(
+    'shows one version alone with ?version=%s, with a link to the other',
+    async (version) => {
+      const other = version === 'v1' ? 'v2' : 'v1';
+      const res = await get(`/redoc?version=${version}`);
+      expect(res.statusCode).toBe(200);
+      expect([...res.body.matchAll(/spec-url="([^"]+)"/g)].map((m) => m[1])).toEqual([
+        `/openapi/${version}.json`,
+      ]);
+      expect(res.body).toContain(`href="/redoc?version=${other}"`);
+      expect(res.body).not.toContain(`href="/redoc?version=${version}"`);
+    },
+  );
+
+  it('answers an unknown version with a 422 problem', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/redoc?version=v9' });
+    expect(res.statusCode).toBe(422);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json().errors).toEqual([expect.objectContaining({ pointer: '/query/version', code: 'enum' })]);
   });
 
   it('serves the bundle with every CDN address removed', async () => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 const dirs: string[] = [];
-afterAll(() => {
+const running = new Set<Started>();
+afterAll(async () => {
+  // A test that fails before its SIGTERM must not leave its server running; wait for it to exit,
+  // or it outlives this worker with its output pipes closed. (SIGTERM: tsx passes it on, while a
+  // SIGKILL would stop tsx alone and orphan the server.)
+  for (const run of running) run.child.kill('SIGTERM');
+  await Promise.all([...running].map((run) => run.exited));
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -51,12 +57,28 @@ function startServer(env: Record<string, string>, cwd: string): Started {
   child.stderr?.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stdout: () => out, stderr: () => err, exited };
+  const started: Started = {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited: new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        running.delete(started);
+        resolve(code);
+      }),
+    ),
+  };
+  running.add(started);
+  return started;
 }
 
-async function waitForLive(port: number): Promise<void> {
-  for (let i = 0; i < 150; i += 1) {
+/** Until the server answers, or exits; the test's own timeout bounds the wait on a loaded machine. */
+async function waitForLive(port: number, run: Started): Promise<void> {
+  let exited = false;
+  void run.exited.then(() => {
+    exited = true;
+  });
+  while (!exited) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/health/live`);
       if (res.ok) return;
@@ -65,7 +87,7 @@ async function waitForLive(port: number): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('server did not start');
+  throw new Error(`server exited before it answered: ${run.stderr()}`);
 }
 
 describe('start-up refusals', () => {
@@ -81,6 +103,79 @@ describe('start-up refusals', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
   });
+
+  it('reports every bad or missing variable in one start-up, one line each', async () => {
+    const dir = tempDir();
+    const run = startServer(
+      { NODE_ENV: 'production', PORT: 'eighty', ACCESS_TOKEN_TTL: '15 minutes', DATABASE_URL: 'mysql://db' },
+      dir,
+    );
+    expect(await run.exited).toBe(1);
+    const lines = run.stderr().trim().split('\n');
+    expect(lines.sort()).toEqual([
+      'Invalid configuration: ACCESS_TOKEN_TTL must be a duration such as 15m',
+      expect.stringMatching(/^Invalid configuration: DATABASE_URL must start with sqlite: or postgres:\/\//),
+      expect.stringMatching(/^Invalid configuration: JWT_SECRET is required in production/),
+      'Invalid configuration: PORT must be a whole number from 0 to 65535',
+      expect.stringMatching(/^Invalid configuration: PUBLIC_URL is required in production/),
+    ]);
+  });
+
+  it('stops with one line naming DATABASE_URL, never its password, when PostgreSQL cannot be reached', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const run = startServer(
+      { DATABASE_URL: `postgres://tasks:hunter2-secret@127.0.0.1:${port}/taskforge` },
+      dir,
+    );
+    expect(await run.exited).toBe(1);
+    const lines = run.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('DATABASE_URL');
+    expect(lines[0]).toContain(`127.0.0.1:${port}`);
+    expect(run.stderr() + run.stdout()).not.toContain('hunter2-secret');
+  });
+});
+
+describe('a newcomer is guided', () => {
+  it('warns about a mistyped .env name and inert settings, and logs the docs, the database and the admin to create', async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const dbFile = join(dir, 'data/taskforge.db');
+    writeFileSync(
+      join(dir, '.env'),
+      [
+        `PORT=${port}`,
+        `DATABASE_URL=sqlite:${dbFile}`,
+        'PROT=3102',
+        'OTEL_SERVICE_NAME=taskforge',
+        'RATE_LIMIT_MAX=50',
+        'LOG_LEVEL=info',
+      ].join('\n'),
+    );
+    const run = startServer({}, dir);
+    await waitForLive(port, run);
+    const root = await fetch(`http://127.0.0.1:${port}/`);
+    expect(root.status).toBe(200);
+    expect(((await root.json()) as { docs: string }).docs).toBe(`http://127.0.0.1:${port}/docs`);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    const lines = run
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; level: number });
+    const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warnings).toContain('PROT is not a Taskforge variable; did you mean PORT?');
+    expect(warnings).toContainEqual(expect.stringMatching(/^RATE_LIMIT_MAX has no effect in this version/));
+    expect(warnings.join('\n')).not.toContain('OTEL_SERVICE_NAME');
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/^no admin account yet: set ADMIN_EMAIL and ADMIN_PASSWORD/),
+    );
+    const messages = lines.map((l) => l.msg);
+    expect(messages).toContainEqual(expect.stringContaining(`API docs at http://127.0.0.1:${port}/docs`));
+    expect(messages).toContain(`database: SQLite file ${dbFile}`);
+  });
 });
 
 describe('zero-configuration start and graceful stop', () => {
@@ -91,7 +186,7 @@ describe('zero-configuration start and graceful stop', () => {
       { PORT: String(port), DATABASE_URL: `sqlite:${dir}/data/taskforge.db`, LOG_LEVEL: 'info' },
       dir,
     );
-    await waitForLive(port);
+    await waitForLive(port, run);
     const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
     expect(ready.status).toBe(200);
     const secretFile = statSync(join(dir, 'data/jwt-secret'));

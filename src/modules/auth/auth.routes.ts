@@ -119,7 +119,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       schema: {
         tags,
         operationId: 'logoutAll',
-        summary: 'End every session of the caller (API keys stay)',
+        summary: 'End every session of the caller',
         security: TOKEN_ONLY,
         response: {
           204: { description: 'Logged out everywhere', type: 'null' },

@@ -209,7 +209,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       schema: {
         tags,
         operationId: 'deleteUser',
-        summary: 'Delete a user with its sessions and keys (admins only)',
+        summary: 'Delete a user with its tasks and sessions (admins only)',
         description:
           'An admin deleting itself → 409 conflict; deleting the last enabled admin → 409 last_admin.',
         security: TOKEN_OR_KEY,

@@ -1,0 +1,93 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NOT_YET_IN_EFFECT, noEffectWarnings, unknownVariableWarnings } from '../../src/config.js';
+import { closestName } from '../../src/lib/closest-name.js';
+
+describe('names in .env that are not Taskforge variables', () => {
+  it('are warned about, with the closest known name', () => {
+    expect(unknownVariableWarnings(['PROT'])).toEqual([
+      'PROT is not a Taskforge variable; did you mean PORT?',
+    ]);
+    expect(unknownVariableWarnings(['DATABSE_URL', 'JWT_SECERT', 'log_level', 'ADMIN_PASS'])).toEqual([
+      'DATABSE_URL is not a Taskforge variable; did you mean DATABASE_URL?',
+      'JWT_SECERT is not a Taskforge variable; did you mean JWT_SECRET?',
+      'log_level is not a Taskforge variable; did you mean LOG_LEVEL?',
+      'ADMIN_PASS is not a Taskforge variable; did you mean ADMIN_PASSWORD?',
+    ]);
+  });
+
+  it('are warned about without a suggestion when no known name is close', () => {
+    expect(unknownVariableWarnings(['FAVOURITE_COLOUR', 'X'])).toEqual([
+      'FAVOURITE_COLOUR is not a Taskforge variable (ignored)',
+      'X is not a Taskforge variable (ignored)',
+    ]);
+  });
+
+  it('leave alone the variables of the service and the names libraries read', () => {
+    expect(
+      unknownVariableWarnings([
+        'PORT',
+        'DATABASE_URL',
+        'OTEL_SERVICE_NAME',
+        'NODE_OPTIONS',
+        'UV_THREADPOOL_SIZE',
+      ]),
+    ).toEqual([]);
+  });
+});
+
+describe('closestName', () => {
+  const names = ['PORT', 'HOST', 'LOG_LEVEL', 'DATABASE_URL'];
+  it.each([
+    ['PROT', 'PORT'],
+    ['PORTT', 'PORT'],
+    ['HOTS', 'HOST'],
+    ['LOGLEVEL', 'LOG_LEVEL'],
+    ['DATABASE_UR', 'DATABASE_URL'],
+    ['DATABASE', 'DATABASE_URL'],
+  ])('%s → %s', (name, expected) => {
+    expect(closestName(name, names)).toBe(expected);
+  });
+
+  it.each(['AB', 'PING', 'COLOUR', 'DB_URL'])('%s → none', (name) => {
+    expect(closestName(name, names)).toBeNull();
+  });
+});
+
+describe('settings whose feature is not built yet', () => {
+  it('are warned about when set, and only then', () => {
+    for (const name of Object.keys(NOT_YET_IN_EFFECT)) {
+      const [warning, ...rest] = noEffectWarnings({ [name]: 'set' });
+      expect(rest).toEqual([]);
+      expect(warning).toMatch(new RegExp(`^${name} has no effect in this version: `));
+      expect(noEffectWarnings({ [name]: '' })).toEqual([]);
+    }
+    expect(noEffectWarnings({ PORT: '3000', REGISTRATION: 'closed' })).toEqual([]);
+  });
+
+  it('name only settings that no module reads', () => {
+    // The Config field each of them fills: once a module reads one, its warning must go.
+    const fields: Record<string, string> = {
+      RATE_LIMIT_MAX: 'rateLimit',
+      RATE_LIMIT_WINDOW: 'rateLimit',
+      AUTH_RATE_LIMIT_MAX: 'rateLimit',
+      LOGIN_FAILURES_MAX: 'rateLimit',
+      API_V1_SUNSET: 'apiV1Sunset',
+      METRICS_PORT: 'metricsPort',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'otelEndpoint',
+      SMTP_URL: 'smtp',
+      MAIL_FROM: 'smtp',
+      PASSWORD_RESET_URL: 'passwordResetUrl',
+    };
+    expect(Object.keys(fields).sort()).toEqual(Object.keys(NOT_YET_IN_EFFECT).sort());
+    const sources = (readdirSync('src', { recursive: true }) as string[])
+      .filter((file) => file.endsWith('.ts') && file !== 'config.ts')
+      .map((file) => [file, readFileSync(join('src', file), 'utf8')] as const);
+    for (const [variable, field] of Object.entries(fields)) {
+      for (const [file, text] of sources) {
+        expect(text.includes(`.${field}`), `${file} reads ${field} (${variable})`).toBe(false);
+      }
+    }
+  });
+});

@@ -8,16 +8,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
+import { SORTS, type Sort, STATUSES, type TaskFilter } from '../../src/modules/tasks/task-fields.js';
 import {
   countTasks,
+  findTask,
   insertTask,
   listTasks,
-  type Sort,
-  type TaskFilter,
+  positionOf,
   taskStats,
   type Visibility,
 } from '../../src/modules/tasks/tasks.repository.js';
-import { SORTS, STATUSES } from '../../src/modules/tasks/tasks.schemas.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 
 let database: TestDatabase;
@@ -231,15 +231,12 @@ describe('version 2 keyset pages', () => {
   it.each(SORT_CASES)(
     'sort=%s: a page after a position seeks into the sort index, in order (same cost for every page)',
     async (_name, sort) => {
-      const value = {
-        createdAt: '2030-01-01T01:00:00.000Z',
-        updatedAt: '2030-01-01T01:00:00.000Z',
-        dueAt: '2030-01-01T12:00:00.000Z',
-        priority: 2,
-        title: 'task 50',
-      }[sort.key];
+      const row = await findTask(database.handle.db, 'task-0050');
+      if (!row) throw new Error('task-0050 is missing');
+      const position = positionOf(row, sort);
+      expect(position.v).not.toBeNull();
       executed.length = 0;
-      await listTasks(logged, ADMIN, {}, sort, 21, 0, { v: value, id: 'task-0050' });
+      await listTasks(logged, ADMIN, {}, sort, 21, 0, position);
       const plans = await Promise.all([...executed].map(explain));
       expect(fullScans(plans), show(plans)).toEqual([]);
       const [list] = plans;

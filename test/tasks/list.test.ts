@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertTask, type TaskRow } from '../../src/modules/tasks/tasks.repository.js';
 import {
+  type NewTaskRow,
   PRIORITIES,
   type Priority,
   SORTS,
   STATUSES,
   type Status,
-  type Task,
-} from '../../src/modules/tasks/tasks.schemas.js';
+} from '../../src/modules/tasks/task-fields.js';
+import { insertTask } from '../../src/modules/tasks/tasks.repository.js';
+import type { Task } from '../../src/modules/tasks/tasks.schemas.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createUser, signedIn } from '../helpers/factories.js';
 
@@ -172,7 +173,7 @@ async function seed(t: TestApp, s: Seed): Promise<Seeded> {
     createdAt: s.createdAt,
     updatedAt: s.updatedAt ?? s.createdAt,
   };
-  const row: TaskRow = {
+  const row: NewTaskRow = {
     id: task.id,
     owner_id: task.ownerId,
     assignee_id: task.assigneeId,

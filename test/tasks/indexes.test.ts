@@ -8,7 +8,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
-import { SORTS, type Sort, STATUSES, type TaskFilter } from '../../src/modules/tasks/task-fields.js';
+import {
+  SORTS,
+  type Sort,
+  STATUSES,
+  sortColumn,
+  type TaskFilter,
+} from '../../src/modules/tasks/task-fields.js';
 import {
   countTasks,
   findTask,
@@ -97,6 +103,10 @@ afterAll(async () => {
 });
 
 async function explain(query: CompiledQuery): Promise<string[]> {
+  return explainWith(query, { sortOff: false });
+}
+
+async function explainWith(query: CompiledQuery, { sortOff }: { sortOff: boolean }): Promise<string[]> {
   const handle = database.handle;
   if (handle.dialect === 'sqlite') {
     const result = await handle.db.executeQuery<{ detail: string }>(
@@ -107,6 +117,7 @@ async function explain(query: CompiledQuery): Promise<string[]> {
   return handle.db.transaction().execute(async (trx) => {
     // Small tables make a sequential scan cheapest; switched off, the plan shows whether an index CAN serve.
     await sql`set local enable_seqscan = off`.execute(trx);
+    if (sortOff) await sql`set local enable_sort = off`.execute(trx);
     const result = await trx.executeQuery<{ 'QUERY PLAN': string }>(
       CompiledQuery.raw(`explain ${query.sql}`, [...query.parameters]),
     );
@@ -241,6 +252,31 @@ describe('version 2 keyset pages', () => {
       expect(fullScans(plans), show(plans)).toEqual([]);
       const [list] = plans;
       expect(sortsInMemory(list ?? []), show(plans)).toBe(false);
+    },
+  );
+});
+
+describe('version 2 keyset pages after a null position', () => {
+  const NULLABLE = SORT_CASES.filter(([, sort]) => sortColumn(sort.key).nullable);
+
+  it('the table has nullable sort keys to check', () => {
+    expect(NULLABLE.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(NULLABLE)(
+    'sort=%s: the page after a task without the key seeks into the sort index by id, in order',
+    async (_name, sort) => {
+      // task-0048 has no dueAt; the rows after it are the nulls further by id.
+      executed.length = 0;
+      await listTasks(logged, ADMIN, {}, sort, 21, 0, { v: null, id: 'task-0048' });
+      // Few rows make a sort of the nulls cheapest; switched off, PostgreSQL shows whether an index CAN serve.
+      const plans = await Promise.all([...executed].map((query) => explainWith(query, { sortOff: true })));
+      expect(fullScans(plans), show(plans)).toEqual([]);
+      const [list] = plans;
+      expect(sortsInMemory(list ?? []), show(plans)).toBe(false);
+      // The seek includes the id bound: the page starts at the position, whatever came before it.
+      expect(looksUp(plans, sortColumn(sort.key).column), show(plans)).toBe(true);
+      expect(looksUp(plans, 'id'), show(plans)).toBe(true);
     },
   );
 });

@@ -1,4 +1,11 @@
-import { type Expression, type Kysely, type SelectQueryBuilder, type SqlBool, sql } from 'kysely';
+import {
+  type Expression,
+  type Kysely,
+  PostgresAdapter,
+  type SelectQueryBuilder,
+  type SqlBool,
+  sql,
+} from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { likeContains, toCount } from '../../db/sql.js';
 import {
@@ -47,13 +54,15 @@ function applyFilter(query: TaskQuery, filter: TaskFilter): TaskQuery {
  * ORDER BY terms for a sort: the key, then id, both in the sort's direction. A nullable key puts
  * its nulls last both ways, by a leading `(x is null)` term that matches one index per direction
  * (ascending walks `(x is null), x, id`; descending walks `(x is not null), x, id` backwards).
+ * After a null position only nulls follow, so that term is constant; SQLite walks the index in
+ * order only without it (it does not match an ORDER BY expression to a constrained index one).
  */
-function orderTerms(sort: Sort, table = 'tasks'): Expression<unknown>[] {
+function orderTerms(sort: Sort, table: string, afterNull: boolean, postgres: boolean): Expression<unknown>[] {
   const dir = sql.raw(sort.descending ? 'desc' : 'asc');
   const { column, nullable } = sortColumn(sort.key);
   const col = sql.ref(`${table}.${column}`);
   const id = sql`${sql.ref(`${table}.id`)} ${dir}`;
-  if (!nullable) return [sql`${col} ${dir}`, id];
+  if (!nullable || (afterNull && !postgres)) return [sql`${col} ${dir}`, id];
   return sort.descending
     ? [sql`(${col} is not null) desc`, sql`${col} desc`, id]
     : [sql`(${col} is null) asc`, sql`${col} asc`, id];
@@ -79,9 +88,10 @@ export function positionOf(row: TaskRow, sort: Sort): Position {
 }
 
 /**
- * The rows after a position in the sort's order (keyset pagination): a row-value comparison on
- * the sort's index key, so every page costs the same. A nullable key's nulls come after all its
- * values in both directions.
+ * The rows after a position in the sort's order (keyset pagination): a seek on the sort's index
+ * key, so every page costs the same. A nullable key's nulls come after all its values in both
+ * directions: after a value, the further values and then every null; after a null, the nulls
+ * further by id. `(x is null) = true` names the index expression, or SQLite cannot seek on it.
  */
 function afterPosition(sort: Sort, position: Position) {
   const op = sql.raw(sort.descending ? '<' : '>');
@@ -89,12 +99,14 @@ function afterPosition(sort: Sort, position: Position) {
   const column = sql.ref(`tasks.${name}`);
   const id = sql.ref('tasks.id');
   if (!nullable) return sql<SqlBool>`((${column}, ${id}) ${op} (${position.v}, ${position.id}))`;
-  // After a null only nulls follow; after a value, the further values and then every null.
-  if (position.v === null) return sql<SqlBool>`(${column} is null and ${id} ${op} ${position.id})`;
   if (!sort.descending) {
-    return sql<SqlBool>`(((${column} is null), ${column}, ${id}) > (false, ${position.v}, ${position.id}))`;
+    return position.v === null
+      ? sql<SqlBool>`((${column} is null) = true and ${column} is null and ${id} > ${position.id})`
+      : sql<SqlBool>`(((${column} is null), ${column}, ${id}) > (false, ${position.v}, ${position.id}))`;
   }
-  return sql<SqlBool>`(((${column} is not null), ${column}, ${id}) < (true, ${position.v}, ${position.id}))`;
+  return position.v === null
+    ? sql<SqlBool>`((${column} is not null) = false and ${column} is null and ${id} < ${position.id})`
+    : sql<SqlBool>`(((${column} is not null), ${column}, ${id}) < (true, ${position.v}, ${position.id}))`;
 }
 
 function branches(
@@ -123,7 +135,8 @@ export async function listTasks(
   after: Position | null = null,
 ): Promise<TaskRow[]> {
   const parts = branches(db, visibility, filter, after ? { sort, position: after } : null);
-  const terms = (table: string) => orderTerms(sort, table);
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const terms = (table: string) => orderTerms(sort, table, after?.v === null, postgres);
   if (parts.length === 1) {
     const [only] = parts as [TaskQuery];
     return ordered(only.selectAll('tasks'), terms('tasks')).limit(limit).offset(offset).execute();

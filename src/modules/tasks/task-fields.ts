@@ -139,8 +139,8 @@ void everyColumnMapped;
 const canonicalTime = (value: string) => toIsoMillis(value);
 
 interface Input<K extends FieldName> {
-  /** What a body may hold; its value must be the field's value. */
-  schema: TSchema & { static: TaskValues[K] };
+  /** What a body may hold, where it differs from the reply's schema; its value must be the field's. */
+  schema?: TSchema & { static: TaskValues[K] };
   /** Where a create or a PUT leaves it out; a field without one is required there. */
   default?: TaskValues[K];
   normalize?: (value: string) => string;
@@ -158,6 +158,16 @@ export const INPUTS = {
   assigneeId: { schema: AssigneeId, default: null },
 } satisfies { [K in FieldName]?: Input<K> };
 export type WritableName = keyof typeof INPUTS;
+export type InputSchema<K extends WritableName> = (typeof INPUTS)[K] extends {
+  schema: infer S extends TSchema;
+}
+  ? S
+  : (typeof FIELDS)[K]['schema'];
+
+export function inputSchema<K extends WritableName>(name: K): InputSchema<K> {
+  const input: { schema?: TSchema } = INPUTS[name];
+  return (input.schema ?? FIELDS[name].schema) as InputSchema<K>;
+}
 
 type Stored<K extends FieldName> = TaskRow[(typeof FIELDS)[K]['column']];
 type JsonType<T> = [T] extends [string] ? 'string' : [T] extends [number] ? 'number' : never;

@@ -7,6 +7,8 @@ import {
   type FieldName,
   type FilterName,
   INPUTS,
+  type InputSchema,
+  inputSchema,
   SORTS,
   type WritableName,
 } from './task-fields.js';
@@ -20,9 +22,20 @@ type OptionalProps<T extends Record<string, { schema: TSchema }>> = {
 /** Required where the field has no default (title), optional elsewhere. */
 type CreateProps = {
   [K in WritableName]: (typeof INPUTS)[K] extends { default: unknown }
-    ? TOptional<(typeof INPUTS)[K]['schema']>
-    : (typeof INPUTS)[K]['schema'];
+    ? TOptional<InputSchema<K>>
+    : InputSchema<K>;
 };
+type PatchProps = { [K in WritableName]: TOptional<InputSchema<K>> };
+
+function bodyProps<R>(optional: (name: WritableName) => boolean): R {
+  // Object.fromEntries loses the per-key types that CreateProps and PatchProps restore.
+  return Object.fromEntries(
+    (Object.keys(INPUTS) as WritableName[]).map((name) => {
+      const schema = inputSchema(name);
+      return [name, optional(name) ? Type.Optional(schema) : schema];
+    }),
+  ) as R;
+}
 
 function mapProps<T extends Record<string, { schema: TSchema }>, R>(
   table: T,
@@ -74,9 +87,7 @@ export const TaskStatsSchema = Type.Object(
 const READ_ONLY = (Object.keys(FIELDS) as FieldName[]).filter((name) => !(name in INPUTS));
 
 export const CreateTaskBody = Type.Object(
-  mapProps<typeof INPUTS, CreateProps>(INPUTS, (input) =>
-    'default' in input ? Type.Optional(input.schema) : input.schema,
-  ),
+  bodyProps<CreateProps>((name) => 'default' in INPUTS[name]),
   {
     additionalProperties: false,
     'x-read-only': READ_ONLY,
@@ -85,7 +96,7 @@ export const CreateTaskBody = Type.Object(
 );
 export const ReplaceTaskBody = CreateTaskBody;
 export const PatchTaskBody = Type.Object(
-  mapProps<typeof INPUTS, OptionalProps<typeof INPUTS>>(INPUTS, (input) => Type.Optional(input.schema)),
+  bodyProps<PatchProps>(() => true),
   { additionalProperties: false, 'x-read-only': READ_ONLY, description: 'JSON merge patch (RFC 7396)' },
 );
 export type TaskInput = Static<typeof PatchTaskBody>;

@@ -165,8 +165,8 @@ export type InputSchema<K extends WritableName> = (typeof INPUTS)[K] extends {
   : (typeof FIELDS)[K]['schema'];
 
 export function inputSchema<K extends WritableName>(name: K): InputSchema<K> {
-  const input: { schema?: TSchema } = INPUTS[name];
-  return (input.schema ?? FIELDS[name].schema) as InputSchema<K>;
+  const input = INPUTS[name];
+  return ('schema' in input ? input.schema : FIELDS[name].schema) as InputSchema<K>;
 }
 
 type Stored<K extends FieldName> = TaskRow[(typeof FIELDS)[K]['column']];

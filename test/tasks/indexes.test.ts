@@ -9,15 +9,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
 import {
+  SORTS,
+  type Sort,
+  STATUSES,
+  sortColumn,
+  type TaskFilter,
+} from '../../src/modules/tasks/task-fields.js';
+import {
   countTasks,
+  findTask,
   insertTask,
   listTasks,
-  type Sort,
-  type TaskFilter,
+  positionOf,
   taskStats,
   type Visibility,
 } from '../../src/modules/tasks/tasks.repository.js';
-import { SORTS, STATUSES } from '../../src/modules/tasks/tasks.schemas.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 
 let database: TestDatabase;
@@ -97,6 +103,10 @@ afterAll(async () => {
 });
 
 async function explain(query: CompiledQuery): Promise<string[]> {
+  return explainWith(query, { sortOff: false });
+}
+
+async function explainWith(query: CompiledQuery, { sortOff }: { sortOff: boolean }): Promise<string[]> {
   const handle = database.handle;
   if (handle.dialect === 'sqlite') {
     const result = await handle.db.executeQuery<{ detail: string }>(
@@ -107,6 +117,7 @@ async function explain(query: CompiledQuery): Promise<string[]> {
   return handle.db.transaction().execute(async (trx) => {
     // Small tables make a sequential scan cheapest; switched off, the plan shows whether an index CAN serve.
     await sql`set local enable_seqscan = off`.execute(trx);
+    if (sortOff) await sql`set local enable_sort = off`.execute(trx);
     const result = await trx.executeQuery<{ 'QUERY PLAN': string }>(
       CompiledQuery.raw(`explain ${query.sql}`, [...query.parameters]),
     );
@@ -231,19 +242,42 @@ describe('version 2 keyset pages', () => {
   it.each(SORT_CASES)(
     'sort=%s: a page after a position seeks into the sort index, in order (same cost for every page)',
     async (_name, sort) => {
-      const value = {
-        createdAt: '2030-01-01T01:00:00.000Z',
-        updatedAt: '2030-01-01T01:00:00.000Z',
-        dueAt: '2030-01-01T12:00:00.000Z',
-        priority: 2,
-        title: 'task 50',
-      }[sort.key];
+      const row = await findTask(database.handle.db, 'task-0050');
+      if (!row) throw new Error('task-0050 is missing');
+      // A value of the key's type: task-0050's, or a stand-in for a column this seed leaves empty.
+      const { v, id } = positionOf(row, sort);
+      const value = v ?? (sortColumn(sort.key).position === 'number' ? 1 : 'm');
       executed.length = 0;
-      await listTasks(logged, ADMIN, {}, sort, 21, 0, { v: value, id: 'task-0050' });
+      await listTasks(logged, ADMIN, {}, sort, 21, 0, { v: value, id });
       const plans = await Promise.all([...executed].map(explain));
       expect(fullScans(plans), show(plans)).toEqual([]);
       const [list] = plans;
       expect(sortsInMemory(list ?? []), show(plans)).toBe(false);
+    },
+  );
+});
+
+describe('version 2 keyset pages after a null position', () => {
+  const NULLABLE = SORT_CASES.filter(([, sort]) => sortColumn(sort.key).nullable);
+
+  it('the table has nullable sort keys to check', () => {
+    expect(NULLABLE.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(NULLABLE)(
+    'sort=%s: the page after a task without the key seeks into the sort index by id, in order',
+    async (_name, sort) => {
+      // task-0048 has no dueAt; the rows after it are the nulls further by id.
+      executed.length = 0;
+      await listTasks(logged, ADMIN, {}, sort, 21, 0, { v: null, id: 'task-0048' });
+      // Few rows make a sort of the nulls cheapest; switched off, PostgreSQL shows whether an index CAN serve.
+      const plans = await Promise.all([...executed].map((query) => explainWith(query, { sortOff: true })));
+      expect(fullScans(plans), show(plans)).toEqual([]);
+      const [list] = plans;
+      expect(sortsInMemory(list ?? []), show(plans)).toBe(false);
+      // The seek includes the id bound: the page starts at the position, whatever came before it.
+      expect(looksUp(plans, sortColumn(sort.key).column), show(plans)).toBe(true);
+      expect(looksUp(plans, 'id'), show(plans)).toBe(true);
     },
   );
 });

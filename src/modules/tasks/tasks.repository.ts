@@ -1,90 +1,71 @@
-import { type Expression, type Kysely, type SelectQueryBuilder, type SqlBool, sql } from 'kysely';
-import type { Dialect } from '../../db/database.js';
+import {
+  type Expression,
+  type Kysely,
+  PostgresAdapter,
+  type SelectQueryBuilder,
+  type SqlBool,
+  sql,
+} from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { likeContains, toCount } from '../../db/sql.js';
-import type { TasksTable } from '../../db/tables/tasks.table.js';
-import type { SortKey, Status } from './tasks.schemas.js';
+import {
+  FIELDS,
+  FILTERS,
+  type FilterName,
+  type NewTaskRow,
+  type Sort,
+  type Status,
+  sortColumn,
+  type TaskChanges,
+  type TaskFilter,
+  type TaskRow,
+} from './task-fields.js';
 
 /** All SQL about tasks. Every function takes the executor, so the service decides transactions. */
 type Db = Kysely<Database>;
-export type TaskRow = TasksTable;
-
-export interface TaskFilter {
-  status?: Status[];
-  priority?: number[];
-  tag?: string;
-  assigneeId?: string;
-  ownerId?: string;
-  dueAfter?: string;
-  dueBefore?: string;
-  /** Already lower-cased. */
-  q?: string;
-}
 
 /** Whose tasks a list or a count covers: everything (admins) or what one user owns or is assigned. */
 export type Visibility = { all: true } | { all: false; userId: string };
 
-export interface Sort {
-  key: SortKey;
-  descending: boolean;
-}
-
-const COLUMNS = [
-  'id',
-  'owner_id',
-  'assignee_id',
-  'title',
-  'description',
-  'status',
-  'priority',
-  'start_at',
-  'due_at',
-  'tags',
-  'completed_at',
-  'version',
-  'search_text',
-  'created_at',
-  'updated_at',
-] as const;
-
 type TaskQuery = SelectQueryBuilder<Database, 'tasks', object>;
 
+/** The filters of the table of task fields, each one condition (all of them AND). */
 function applyFilter(query: TaskQuery, filter: TaskFilter): TaskQuery {
   let q = query;
-  if (filter.status?.length) q = q.where('tasks.status', 'in', filter.status);
-  if (filter.priority?.length) q = q.where('tasks.priority', 'in', filter.priority);
-  if (filter.tag !== undefined) {
-    const tag = filter.tag;
-    // Driven from the tag index: the tasks that carry the tag.
-    q = q.where('tasks.id', 'in', (eb) =>
-      eb.selectFrom('task_tags').select('task_tags.task_id').where('task_tags.tag', '=', tag),
-    );
-  }
-  if (filter.assigneeId !== undefined) q = q.where('tasks.assignee_id', '=', filter.assigneeId);
-  if (filter.ownerId !== undefined) q = q.where('tasks.owner_id', '=', filter.ownerId);
-  if (filter.dueAfter !== undefined) q = q.where('tasks.due_at', '>=', filter.dueAfter);
-  if (filter.dueBefore !== undefined) q = q.where('tasks.due_at', '<', filter.dueBefore);
-  if (filter.q !== undefined) {
-    q = q.where(sql<SqlBool>`tasks.search_text like ${likeContains(filter.q)} escape '\\'`);
+  for (const name of Object.keys(FILTERS) as FilterName[]) {
+    const value = filter[name];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    const spec = FILTERS[name];
+    if (spec.op === 'tag') {
+      // Driven from the tag index: the tasks that carry the tag.
+      q = q.where('tasks.id', 'in', (eb) =>
+        eb.selectFrom('task_tags').select('task_tags.task_id').where('task_tags.tag', '=', String(value)),
+      );
+    } else if (spec.op === 'search') {
+      q = q.where(sql<SqlBool>`tasks.search_text like ${likeContains(String(value))} escape '\\'`);
+    } else {
+      q = q.where(sql.ref(`tasks.${FIELDS[spec.field].column}`), spec.op, value);
+    }
   }
   return q;
 }
 
-/** ORDER BY terms for a sort: the key, tasks without dueAt last in both directions, then id. */
-function orderTerms(sort: Sort, table = 'tasks'): Expression<unknown>[] {
+/**
+ * ORDER BY terms for a sort: the key, then id, both in the sort's direction. A nullable key puts
+ * its nulls last both ways, by a leading `(x is null)` term that matches one index per direction
+ * (ascending walks `(x is null), x, id`; descending walks `(x is not null), x, id` backwards).
+ * After a null position only nulls follow, so that term is constant; SQLite walks the index in
+ * order only without it (it does not match an ORDER BY expression to a constrained index one).
+ */
+function orderTerms(sort: Sort, table: string, afterNull: boolean, postgres: boolean): Expression<unknown>[] {
   const dir = sql.raw(sort.descending ? 'desc' : 'asc');
-  const col = (name: string) => sql.ref(`${table}.${name}`);
-  const keys: Record<SortKey, Expression<unknown>[]> = {
-    createdAt: [sql`${col('created_at')} ${dir}`],
-    updatedAt: [sql`${col('updated_at')} ${dir}`],
-    // Undated last both ways; each direction matches one index (see migration 0003).
-    dueAt: sort.descending
-      ? [sql`(${col('due_at')} is not null) desc`, sql`${col('due_at')} desc`]
-      : [sql`(${col('due_at')} is null) asc`, sql`${col('due_at')} asc`],
-    priority: [sql`${col('priority')} ${dir}`],
-    title: [sql`${col('title')} ${dir}`],
-  };
-  return [...keys[sort.key], sql`${col('id')} ${dir}`];
+  const { column, nullable } = sortColumn(sort.key);
+  const col = sql.ref(`${table}.${column}`);
+  const id = sql`${sql.ref(`${table}.id`)} ${dir}`;
+  if (!nullable || (afterNull && !postgres)) return [sql`${col} ${dir}`, id];
+  return sort.descending
+    ? [sql`(${col} is not null) desc`, sql`${col} desc`, id]
+    : [sql`(${col} is null) asc`, sql`${col} asc`, id];
 }
 
 function ordered<Q extends { orderBy: (e: Expression<unknown>) => Q }>(
@@ -102,36 +83,30 @@ export interface Position {
   id: string;
 }
 
-const SORT_COLUMN = {
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-  dueAt: 'due_at',
-  priority: 'priority',
-  title: 'title',
-} as const satisfies Record<SortKey, keyof TaskRow>;
-
 export function positionOf(row: TaskRow, sort: Sort): Position {
-  return { v: row[SORT_COLUMN[sort.key]], id: row.id };
+  return { v: row[sortColumn(sort.key).column], id: row.id };
 }
 
 /**
- * The rows after a position in the sort's order (keyset pagination): a row-value comparison on
- * (key, id), which walks the sort's index, so every page costs the same. Tasks without dueAt come
- * after all dated ones in both directions.
+ * The rows after a position in the sort's order (keyset pagination): a seek on the sort's index
+ * key, so every page costs the same. A nullable key's nulls come after all its values in both
+ * directions: after a value, the further values and then every null; after a null, the nulls
+ * further by id. `(x is null) = true` names the index expression, or SQLite cannot seek on it.
  */
 function afterPosition(sort: Sort, position: Position) {
   const op = sql.raw(sort.descending ? '<' : '>');
-  const column = sql.ref(`tasks.${SORT_COLUMN[sort.key]}`);
+  const { column: name, nullable } = sortColumn(sort.key);
+  const column = sql.ref(`tasks.${name}`);
   const id = sql.ref('tasks.id');
-  if (sort.key !== 'dueAt') return sql<SqlBool>`((${column}, ${id}) ${op} (${position.v}, ${position.id}))`;
-  // Undated tasks come last in both directions: after an undated position only undated ones
-  // follow; after a dated one, the later dated ones and then every undated one.
-  if (position.v === null) return sql<SqlBool>`(${column} is null and ${id} ${op} ${position.id})`;
+  if (!nullable) return sql<SqlBool>`((${column}, ${id}) ${op} (${position.v}, ${position.id}))`;
   if (!sort.descending) {
-    // One row comparison on the whole (due_at is null, due_at, id) index key: a single seek.
-    return sql<SqlBool>`(((${column} is null), ${column}, ${id}) > (false, ${position.v}, ${position.id}))`;
+    return position.v === null
+      ? sql<SqlBool>`((${column} is null) = true and ${column} is null and ${id} > ${position.id})`
+      : sql<SqlBool>`(((${column} is null), ${column}, ${id}) > (false, ${position.v}, ${position.id}))`;
   }
-  return sql<SqlBool>`(((${column} is not null), ${column}, ${id}) < (true, ${position.v}, ${position.id}))`;
+  return position.v === null
+    ? sql<SqlBool>`((${column} is not null) = false and ${column} is null and ${id} < ${position.id})`
+    : sql<SqlBool>`(((${column} is not null), ${column}, ${id}) < (true, ${position.v}, ${position.id}))`;
 }
 
 function branches(
@@ -160,26 +135,24 @@ export async function listTasks(
   after: Position | null = null,
 ): Promise<TaskRow[]> {
   const parts = branches(db, visibility, filter, after ? { sort, position: after } : null);
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const terms = (table: string) => orderTerms(sort, table, after?.v === null, postgres);
   if (parts.length === 1) {
     const [only] = parts as [TaskQuery];
-    return ordered(only.select(COLUMNS), orderTerms(sort)).limit(limit).offset(offset).execute();
+    return ordered(only.selectAll('tasks'), terms('tasks')).limit(limit).offset(offset).execute();
   }
   // Each branch is cut to the rows the page can need before the two are merged. SQLite takes
   // ORDER BY and LIMIT inside a compound SELECT only within a subquery, hence the wrapping.
   const needed = offset + limit;
   const [owned, assigned] = parts.map((part) =>
-    ordered(part.select(COLUMNS), orderTerms(sort)).limit(needed),
-  ) as [ReturnType<typeof selectColumns>, ReturnType<typeof selectColumns>];
+    ordered(part.selectAll('tasks'), terms('tasks')).limit(needed),
+  ) as [SelectQueryBuilder<Database, 'tasks', TaskRow>, SelectQueryBuilder<Database, 'tasks', TaskRow>];
   const union = db
     .selectFrom(owned.as('o'))
     .selectAll()
     .unionAll(db.selectFrom(assigned.as('a')).selectAll());
   const merged = db.selectFrom(union.as('t')).selectAll();
-  return ordered(merged, orderTerms(sort, 't')).limit(limit).offset(offset).execute();
-}
-
-function selectColumns(query: TaskQuery) {
-  return query.select(COLUMNS);
+  return ordered(merged, terms('t')).limit(limit).offset(offset).execute();
 }
 
 export async function countTasks(db: Db, visibility: Visibility, filter: TaskFilter): Promise<number> {
@@ -219,7 +192,7 @@ export async function taskStats(db: Db, visibility: Visibility, now: string): Pr
 
 /** `lock` (PostgreSQL only) holds the row until the transaction ends, so writers queue, not race. */
 export async function findTask(db: Db, id: string, lock = false): Promise<TaskRow | undefined> {
-  const query = db.selectFrom('tasks').select(COLUMNS).where('id', '=', id);
+  const query = db.selectFrom('tasks').selectAll('tasks').where('id', '=', id);
   return (lock ? query.forUpdate() : query).executeTakeFirst();
 }
 
@@ -232,12 +205,10 @@ async function writeTags(db: Db, taskId: string, tags: string[]): Promise<void> 
       .execute();
 }
 
-export async function insertTask(db: Db, row: TaskRow): Promise<void> {
+export async function insertTask(db: Db, row: NewTaskRow): Promise<void> {
   await db.insertInto('tasks').values(row).execute();
-  await writeTags(db, row.id, JSON.parse(row.tags) as string[]);
+  await writeTags(db, row.id, FIELDS.tags.decode(row.tags));
 }
-
-export type TaskChanges = Omit<TaskRow, 'id' | 'owner_id' | 'version' | 'created_at'>;
 
 /**
  * The one conditional statement that makes concurrent writers safe: it applies only while the
@@ -248,16 +219,17 @@ export async function updateTaskIfVersion(
   id: string,
   expectedVersion: number,
   changes: TaskChanges,
-  tagsChanged: boolean,
+  /** The new tags when they changed, else null. */
+  tags: string[] | null,
 ): Promise<TaskRow | undefined> {
   const row = await db
     .updateTable('tasks')
     .set((eb) => ({ ...changes, version: eb('version', '+', 1) }))
     .where('id', '=', id)
     .where('version', '=', expectedVersion)
-    .returning(COLUMNS)
+    .returningAll()
     .executeTakeFirst();
-  if (row && tagsChanged) await writeTags(db, id, JSON.parse(changes.tags) as string[]);
+  if (row && tags) await writeTags(db, id, tags);
   return row;
 }
 
@@ -276,5 +248,3 @@ export async function unassignAll(db: Db, userId: string, now: string): Promise<
     .where('assignee_id', '=', userId)
     .execute();
 }
-
-export type { Dialect };

@@ -1,86 +1,60 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TObject, type TOptional, type TSchema, Type } from '@sinclair/typebox';
 import { Count, CursorPageOf, CursorParams, PageOf, StringEnum } from '../../lib/common-schemas.js';
-import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { UserId } from '../users/users.schemas.js';
+import {
+  FIELDS,
+  FILTERS,
+  type FieldName,
+  type FilterName,
+  INPUTS,
+  type InputSchema,
+  inputSchema,
+  SORTS,
+  type WritableName,
+} from './task-fields.js';
 
-export const STATUSES = ['todo', 'in_progress', 'done'] as const;
-export const PRIORITIES = ['low', 'medium', 'high'] as const;
-export type Status = (typeof STATUSES)[number];
-export type Priority = (typeof PRIORITIES)[number];
+/** The route schemas, composed from the table of task fields. */
 
-export const SORTS = ['createdAt', 'updatedAt', 'dueAt', 'priority', 'title'] as const;
-export type SortKey = (typeof SORTS)[number];
-const SORT_VALUES = SORTS.flatMap((s) => [s, `-${s}`]);
+type Props<T extends Record<string, { schema: TSchema }>> = { [K in keyof T]: T[K]['schema'] };
+type OptionalProps<T extends Record<string, { schema: TSchema }>> = {
+  [K in keyof T]: TOptional<T[K]['schema']>;
+};
+/** Required where the field has no default (title), optional elsewhere. */
+type CreateProps = {
+  [K in WritableName]: (typeof INPUTS)[K] extends { default: unknown }
+    ? TOptional<InputSchema<K>>
+    : InputSchema<K>;
+};
+type PatchProps = { [K in WritableName]: TOptional<InputSchema<K>> };
 
-const Timestamp = Type.String({ format: 'date-time', maxLength: 40, examples: ['2031-01-01T08:00:00.000Z'] });
-const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+function bodyProps<R>(optional: (name: WritableName) => boolean): R {
+  // Object.fromEntries loses the per-key types that CreateProps and PatchProps restore.
+  return Object.fromEntries(
+    (Object.keys(INPUTS) as WritableName[]).map((name) => {
+      const schema = inputSchema(name);
+      return [name, optional(name) ? Type.Optional(schema) : schema];
+    }),
+  ) as R;
+}
 
-const Title = Type.String({
-  minLength: 1,
-  maxLength: 200,
-  pattern: SAFE_TEXT_PATTERN,
-  'x-trim': true,
-  description: 'trimmed of Unicode white space; 1–200 code points',
-  examples: ['Buy milk'],
+function mapProps<T extends Record<string, { schema: TSchema }>, R>(
+  table: T,
+  each: (spec: T[keyof T]) => TSchema,
+): R {
+  // Object.entries loses the per-key types that the callers' mapped types restore.
+  return Object.fromEntries(
+    Object.entries(table).map(([name, spec]) => [name, each(spec as T[keyof T])]),
+  ) as R;
+}
+
+const taskProps = mapProps<typeof FIELDS, Props<typeof FIELDS>>(FIELDS, (f) => f.schema);
+const example = Object.fromEntries(Object.entries(FIELDS).map(([name, f]) => [name, f.example]));
+
+export const TaskSchema: TObject<Props<typeof FIELDS>> = Type.Object(taskProps, {
+  $id: 'Task',
+  additionalProperties: false,
+  examples: [example],
 });
-const Description = Type.String({
-  maxLength: 10_000,
-  pattern: MULTILINE_TEXT_PATTERN,
-  description: '0–10,000 code points; tab, line feed and carriage return allowed',
-});
-const Tag = Type.String({
-  minLength: 1,
-  maxLength: 32,
-  pattern: '^[a-z0-9_-]+$',
-  'x-lowercase': true,
-  description: 'lower-cased by the server, then 1–32 of [a-z0-9_-]',
-  examples: ['home'],
-});
-const Tags = Type.Array(Tag, { maxItems: 20, uniqueItems: true, description: '0–20 tags, no duplicates' });
-const StatusSchema = StringEnum(STATUSES, { description: 'todo · in_progress · done' });
-const PrioritySchema = StringEnum(PRIORITIES, { description: 'low · medium · high' });
-const AssigneeId = Type.Union([UserId, Type.Null()], { description: 'the id of an existing user, or null' });
-
-export const TaskSchema = Type.Object(
-  {
-    id: UserId,
-    ownerId: UserId,
-    assigneeId: Type.Union([UserId, Type.Null()]),
-    title: Type.String({ maxLength: 200 }),
-    description: Type.String({ maxLength: 10_000 }),
-    status: StatusSchema,
-    priority: PrioritySchema,
-    startAt: NullableTimestamp,
-    dueAt: NullableTimestamp,
-    tags: Type.Array(Type.String({ maxLength: 32 }), { maxItems: 20 }),
-    completedAt: NullableTimestamp,
-    version: Count({ minimum: 1 }),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  },
-  {
-    $id: 'Task',
-    additionalProperties: false,
-    examples: [
-      {
-        id: '01935c1e-7a4f-7cc2-a0c3-0c8f4a9e1b2d',
-        ownerId: '01935c1d-0b1e-7f00-8c55-5b0f3a1d2e3f',
-        assigneeId: null,
-        title: 'Buy milk',
-        description: '',
-        status: 'todo',
-        priority: 'medium',
-        startAt: null,
-        dueAt: '2031-01-01T08:00:00.000Z',
-        tags: ['home'],
-        completedAt: null,
-        version: 1,
-        createdAt: '2026-11-22T01:15:37.000Z',
-        updatedAt: '2026-11-22T01:15:37.000Z',
-      },
-    ],
-  },
-);
 export type Task = Static<typeof TaskSchema>;
 
 export const TaskPageSchema = PageOf(TaskSchema, 'TaskPage');
@@ -110,21 +84,10 @@ export const TaskStatsSchema = Type.Object(
   { $id: 'TaskStats', additionalProperties: false },
 );
 
-const READ_ONLY = ['id', 'ownerId', 'completedAt', 'version', 'createdAt', 'updatedAt'];
-
-/** The writable state; `title` is required on create and PUT. */
-const writable = {
-  description: Type.Optional(Description),
-  status: Type.Optional(StatusSchema),
-  priority: Type.Optional(PrioritySchema),
-  startAt: Type.Optional(NullableTimestamp),
-  dueAt: Type.Optional(NullableTimestamp),
-  tags: Type.Optional(Tags),
-  assigneeId: Type.Optional(AssigneeId),
-};
+const READ_ONLY = (Object.keys(FIELDS) as FieldName[]).filter((name) => !(name in INPUTS));
 
 export const CreateTaskBody = Type.Object(
-  { title: Title, ...writable },
+  bodyProps<CreateProps>((name) => 'default' in INPUTS[name]),
   {
     additionalProperties: false,
     'x-read-only': READ_ONLY,
@@ -133,40 +96,24 @@ export const CreateTaskBody = Type.Object(
 );
 export const ReplaceTaskBody = CreateTaskBody;
 export const PatchTaskBody = Type.Object(
-  { title: Type.Optional(Title), ...writable },
+  bodyProps<PatchProps>(() => true),
   { additionalProperties: false, 'x-read-only': READ_ONLY, description: 'JSON merge patch (RFC 7396)' },
 );
 export type TaskInput = Static<typeof PatchTaskBody>;
 
 /** The filters and the sort, shared by both versions' task lists. */
 const taskListFilters = {
-  status: Type.Optional(
-    Type.Array(StatusSchema, { maxItems: 3, description: 'comma-separated or repeated' }),
-  ),
-  priority: Type.Optional(
-    Type.Array(PrioritySchema, { maxItems: 3, description: 'comma-separated or repeated' }),
-  ),
-  tag: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' })),
-  assigneeId: Type.Optional(UserId),
-  ownerId: Type.Optional(UserId),
-  dueAfter: Type.Optional(
-    Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt ≥ dueAfter' }),
-  ),
-  dueBefore: Type.Optional(
-    Type.String({ format: 'date-time', maxLength: 40, description: 'dueAt < dueBefore' }),
-  ),
-  q: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 200,
-      pattern: SAFE_TEXT_PATTERN,
-      description: 'substring of title or description, any case',
-    }),
+  ...mapProps<typeof FILTERS, OptionalProps<typeof FILTERS>>(FILTERS, (filter) =>
+    Type.Optional(filter.schema),
   ),
   sort: Type.Optional(
-    StringEnum(SORT_VALUES, { default: '-createdAt', description: 'prefix - for descending' }),
+    StringEnum(
+      SORTS.flatMap((s) => [s, `-${s}`]),
+      { default: '-createdAt', description: 'prefix - for descending' },
+    ),
   ),
 };
+export type TaskListFilters = { [P in FilterName]?: Static<(typeof FILTERS)[P]['schema']> };
 
 export const TaskListQuery = Type.Object(
   {

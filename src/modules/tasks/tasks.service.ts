@@ -3,76 +3,93 @@ import type { DatabaseHandle } from '../../db/database.js';
 import { ApiError, type FieldError, fieldError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import type { CursorSigner } from '../../lib/cursor.js';
-import { toIsoMillis } from '../../lib/date-time.js';
 import type { Principal } from '../../plugins/auth.js';
 import { findUserById } from '../users/users.repository.js';
 import type { CursorPage, Page } from '../users/users.service.js';
-import * as repo from './tasks.repository.js';
 import {
-  PRIORITIES,
-  type Priority,
+  FIELDS,
+  FILTERS,
+  type Field,
+  type FieldName,
+  type FilterName,
+  INPUTS,
+  type NewTaskRow,
+  type Sort,
   type SortKey,
-  type Status,
-  type Task,
-  type TaskCursorQueryType,
-  type TaskInput,
-  type TaskListQueryType,
+  sortColumn,
+  type TaskChanges,
+  type TaskFilter,
+  type TaskRow,
+  type WritableName,
+} from './task-fields.js';
+import * as repo from './tasks.repository.js';
+import type {
+  Task,
+  TaskCursorQueryType,
+  TaskInput,
+  TaskListFilters,
+  TaskListQueryType,
 } from './tasks.schemas.js';
 
-const PRIORITY_RANK: Record<Priority, number> = { low: 1, medium: 2, high: 3 };
+const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
+/** What an update writes: every field but those fixed at creation. */
+const CHANGING = FIELD_NAMES.filter((name) => !FIELDS[name].fixed);
+const WRITABLE = Object.keys(INPUTS) as WritableName[];
 
-export function toTask(row: repo.TaskRow): Task {
-  return {
-    id: row.id,
-    ownerId: row.owner_id,
-    assigneeId: row.assignee_id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: PRIORITIES[row.priority - 1] ?? 'medium',
-    startAt: row.start_at,
-    dueAt: row.due_at,
-    tags: JSON.parse(row.tags) as string[],
-    completedAt: row.completed_at,
-    version: Number(row.version),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
+export function toTask(row: TaskRow): Task {
+  // Each field decodes its own column; Object.fromEntries loses the per-key types FIELDS guarantees.
+  return Object.fromEntries(
+    FIELD_NAMES.map((name) => {
+      const f: Field = FIELDS[name];
+      return [name, f.decode(row[f.column])];
+    }),
+  ) as Task;
+}
+
+/** The stored columns of some of a task's fields, and the search text the server keeps. */
+function columnsOf(task: Task, names: readonly FieldName[]): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const name of names) {
+    const f: Field = FIELDS[name];
+    row[f.column] = f.encode(task[name]);
+  }
+  // Lower-cased here: SQLite's lower() folds ASCII only.
+  row.search_text = `${task.title}\n${task.description}`.toLowerCase();
+  return row;
+}
+
+/** The row that stores a task. */
+export function toRow(task: Task): NewTaskRow {
+  return columnsOf(task, FIELD_NAMES) as NewTaskRow;
 }
 
 /** The writable state of a task, as the API names it. */
-interface State {
-  title: string;
-  description: string;
-  status: Status;
-  priority: Priority;
-  startAt: string | null;
-  dueAt: string | null;
-  tags: string[];
-  assigneeId: string | null;
-}
-
-const DEFAULTS: Omit<State, 'title'> = {
-  description: '',
-  status: 'todo',
-  priority: 'medium',
-  startAt: null,
-  dueAt: null,
-  tags: [],
-  assigneeId: null,
+type State = Pick<Task, WritableName>;
+type Defaults = {
+  [K in WritableName as (typeof INPUTS)[K] extends { default: unknown } ? K : never]: Task[K];
 };
 
+const DEFAULTS = Object.fromEntries(
+  Object.entries(INPUTS).flatMap(([name, input]) => ('default' in input ? [[name, input.default]] : [])),
+) as Record<string, unknown> as Defaults;
+
+/** Per-field input normalisation, for bodies and for query values alike. */
+const NORMALIZERS: Partial<Record<FieldName, (value: string) => string>> = Object.fromEntries(
+  Object.entries(INPUTS).flatMap(([name, input]) => ('normalize' in input ? [[name, input.normalize]] : [])),
+);
+
 function stateOf(task: Task): State {
-  const { title, description, status, priority, startAt, dueAt, tags, assigneeId } = task;
-  return { title, description, status, priority, startAt, dueAt, tags, assigneeId };
+  return Object.fromEntries(WRITABLE.map((name) => [name, task[name]])) as State;
 }
 
-/** Input date-times in their canonical form (UTC, milliseconds). */
+/** Input values in their canonical form (date-times: UTC, milliseconds). */
 function normalized(input: TaskInput): TaskInput {
-  const out: TaskInput = { ...input };
-  if (typeof input.startAt === 'string') out.startAt = toIsoMillis(input.startAt);
-  if (typeof input.dueAt === 'string') out.dueAt = toIsoMillis(input.dueAt);
-  return out;
+  const out: Record<string, unknown> = { ...input };
+  for (const [name, normalize] of Object.entries(NORMALIZERS)) {
+    const value = out[name];
+    if (typeof value === 'string') out[name] = normalize(value);
+  }
+  return out as TaskInput;
 }
 
 function sameState(a: State, b: State): boolean {
@@ -81,35 +98,13 @@ function sameState(a: State, b: State): boolean {
   );
 }
 
-/** Rows for a state: what the database stores, including what the server keeps itself. */
-function rowChanges(
-  state: State,
-  previous: { status: Status; completedAt: string | null } | null,
-  now: string,
-) {
-  const completedAt =
-    state.status === 'done' ? (previous?.status === 'done' ? previous.completedAt : now) : null;
-  return {
-    assignee_id: state.assigneeId,
-    title: state.title,
-    description: state.description,
-    status: state.status,
-    priority: PRIORITY_RANK[state.priority],
-    start_at: state.startAt,
-    due_at: state.dueAt,
-    tags: JSON.stringify(state.tags),
-    completed_at: completedAt,
-    search_text: `${state.title}\n${state.description}`.toLowerCase(),
-    updated_at: now,
-  };
+/** Set when status becomes done, kept while it stays done, cleared when it leaves done. */
+function completedAtOf(state: State, previous: Task | null, now: string): string | null {
+  if (state.status !== 'done') return null;
+  return previous?.status === 'done' ? previous.completedAt : now;
 }
 
 export type WriteMode = 'patch' | 'put';
-
-/** Conditional write outcomes the route turns into headers. */
-export interface Written {
-  task: Task;
-}
 
 /** The task rules: visibility, who may change what, versions, the merged-result checks. */
 export class TasksService {
@@ -144,7 +139,7 @@ export class TasksService {
   }
 
   /** The task when the caller may see it; everyone else gets 404, as if it did not exist. */
-  private async visible(caller: Principal, id: string, db = this.db, lock = false): Promise<repo.TaskRow> {
+  private async visible(caller: Principal, id: string, db = this.db, lock = false): Promise<TaskRow> {
     const row = await repo.findTask(db, id, lock);
     if (!row) throw new ApiError('not_found');
     if (caller.role !== 'admin' && row.owner_id !== caller.userId && row.assignee_id !== caller.userId) {
@@ -157,15 +152,17 @@ export class TasksService {
     const state: State = { ...DEFAULTS, ...stripUndefined(normalized(input)), title: input.title };
     await this.checkState(state, true);
     const now = new Date().toISOString();
-    const row: repo.TaskRow = {
+    const task: Task = {
       id: uuidv7(),
-      owner_id: caller.userId,
+      ownerId: caller.userId,
+      ...state,
+      completedAt: completedAtOf(state, null, now),
       version: 1,
-      created_at: now,
-      ...rowChanges(state, null, now),
+      createdAt: now,
+      updatedAt: now,
     };
-    await this.db.transaction().execute((trx) => repo.insertTask(trx, row));
-    return toTask(row);
+    await this.db.transaction().execute((trx) => repo.insertTask(trx, toRow(task)));
+    return task;
   }
 
   async get(caller: Principal, id: string): Promise<Task> {
@@ -213,7 +210,7 @@ export class TasksService {
       const n = Number(row.n);
       stats.total += n;
       stats.byStatus[row.status] += n;
-      stats.byPriority[PRIORITIES[row.priority - 1] ?? 'medium'] += n;
+      stats.byPriority[FIELDS.priority.decode(row.priority)] += n;
       stats.overdue += Number(row.overdue ?? 0);
     }
     return stats;
@@ -256,9 +253,13 @@ export class TasksService {
         await this.checkState(next, next.assigneeId !== current.assigneeId, trx);
         if (sameState(next, stateOf(current))) return current;
 
-        const changes = rowChanges(next, current, new Date().toISOString());
-        const tagsChanged = JSON.stringify(next.tags) !== JSON.stringify(current.tags);
-        const updated = await repo.updateTaskIfVersion(trx, id, current.version, changes, tagsChanged);
+        const now = new Date().toISOString();
+        const changes = columnsOf(
+          { ...current, ...next, completedAt: completedAtOf(next, current, now), updatedAt: now },
+          CHANGING,
+        ) as TaskChanges;
+        const tags = JSON.stringify(next.tags) !== JSON.stringify(current.tags) ? next.tags : null;
+        const updated = await repo.updateTaskIfVersion(trx, id, current.version, changes, tags);
         return updated ? toTask(updated) : null;
       });
       if (written) return written;
@@ -295,13 +296,11 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** A position a (signed) cursor carries, checked for the shape the sort needs. */
-function positionFrom(value: unknown, sort: repo.Sort): repo.Position {
+/** A position a (signed) cursor carries, checked for the type the sort key declares. */
+function positionFrom(value: unknown, sort: Sort): repo.Position {
   const p = value as Partial<repo.Position> | null;
-  const numeric = sort.key === 'priority';
-  const valueOk =
-    (p?.v === null && sort.key === 'dueAt') ||
-    (numeric ? typeof p?.v === 'number' : typeof p?.v === 'string');
+  const { position, nullable } = sortColumn(sort.key);
+  const valueOk = (p?.v === null && nullable) || typeof p?.v === position;
   if (typeof p !== 'object' || p === null || typeof p.id !== 'string' || !valueOk) {
     throw new ApiError('invalid_cursor');
   }
@@ -312,28 +311,42 @@ function visibilityOf(caller: Principal): repo.Visibility {
   return caller.role === 'admin' ? { all: true } : { all: false, userId: caller.userId };
 }
 
-function toFilter(raw: TaskListQueryType): repo.TaskFilter {
-  const query = {
-    ...raw,
-    ...(raw.dueAfter !== undefined ? { dueAfter: toIsoMillis(raw.dueAfter) } : {}),
-    ...(raw.dueBefore !== undefined ? { dueBefore: toIsoMillis(raw.dueBefore) } : {}),
-  };
-  if (query.dueAfter !== undefined && query.dueBefore !== undefined && query.dueAfter >= query.dueBefore) {
-    throw fieldError('/query/dueBefore', 'invalid_range', 'must be after dueAfter');
-  }
-  const filter: repo.TaskFilter = {};
-  if (query.status) filter.status = [...new Set(query.status)];
-  if (query.priority) filter.priority = [...new Set(query.priority)].map((p) => PRIORITY_RANK[p]);
-  if (query.tag !== undefined) filter.tag = query.tag.toLowerCase();
-  if (query.assigneeId !== undefined) filter.assigneeId = query.assigneeId;
-  if (query.ownerId !== undefined) filter.ownerId = query.ownerId;
-  if (query.dueAfter !== undefined) filter.dueAfter = query.dueAfter;
-  if (query.dueBefore !== undefined) filter.dueBefore = query.dueBefore;
-  if (query.q !== undefined) filter.q = query.q.toLowerCase();
-  return filter;
+/** A query value as the field stores it: normalised like the field's input, then encoded. */
+function storedValue(name: FieldName, value: unknown): unknown {
+  const normalize = NORMALIZERS[name];
+  const f: Field = FIELDS[name];
+  return f.encode(typeof value === 'string' && normalize ? normalize(value) : value);
 }
 
-function toSort(sort: string): repo.Sort {
+/** The query's filters as stored values; a range's upper bound must be above its lower one. */
+function toFilter(query: TaskListFilters): TaskFilter {
+  const filter: Record<string, unknown> = {};
+  const names = Object.keys(FILTERS) as FilterName[];
+  for (const name of names) {
+    const raw = query[name];
+    if (raw === undefined) continue;
+    const spec = FILTERS[name];
+    if (spec.op === 'tag' || spec.op === 'search') {
+      filter[name] = String(raw).toLowerCase();
+    } else if (spec.op === 'in') {
+      filter[name] = [...new Set(raw as unknown[])].map((v) => storedValue(spec.field, v));
+    } else {
+      filter[name] = storedValue(spec.field, raw);
+    }
+  }
+  for (const name of names) {
+    const spec = FILTERS[name];
+    if (!('above' in spec)) continue;
+    const [low, high] = [filter[spec.above], filter[name]] as (string | number | undefined)[];
+    if (low !== undefined && high !== undefined && low >= high) {
+      throw fieldError(`/query/${name}`, 'invalid_range', `must be after ${spec.above}`);
+    }
+  }
+  // Every value above is the stored form its filter compares; the loop loses the per-key types.
+  return filter as TaskFilter;
+}
+
+function toSort(sort: string): Sort {
   const descending = sort.startsWith('-');
   return { key: (descending ? sort.slice(1) : sort) as SortKey, descending };
 }

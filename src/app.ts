@@ -10,6 +10,7 @@ import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
 import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createRedis } from './lib/redis.js';
+import { installAuthorization, registerAuth } from './modules/auth/auth.hooks.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { OAuthTokenSchema, TokenPairSchema } from './modules/auth/auth.schemas.js';
 import { AuthStateCache } from './modules/auth/auth-state.js';
@@ -29,7 +30,6 @@ import {
 import { usersRoutes } from './modules/users/users.routes.js';
 import { UserCursorPageSchema, UserPageSchema, UserSchema } from './modules/users/users.schemas.js';
 import { UsersService } from './modules/users/users.service.js';
-import { installAuthorization, registerAuth } from './plugins/auth.js';
 import { installNoStore } from './plugins/caching.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Role, User } from '../../src/modules/users/users.schemas.js';
+import type { Role } from '../../src/lib/principal.js';
+import type { User } from '../../src/modules/users/users.schemas.js';
 import { UsersService } from '../../src/modules/users/users.service.js';
 
 export const PASSWORD = 'correct horse battery staple';

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Lru } from '../../lib/lru.js';
-import type { Role } from '../users/users.schemas.js';
+import type { Role } from '../../lib/principal.js';
 
 /**
  * What every authenticated request needs besides the token: the user's current role and disabled

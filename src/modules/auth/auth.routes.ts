@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
-import { callerOf, TOKEN_ONLY } from '../../plugins/auth.js';
+import { callerOf, TOKEN_ONLY } from '../../lib/principal.js';
 import { RegisterBody, UserSchema } from '../users/users.schemas.js';
 import { UsersService } from '../users/users.service.js';
 import {

@@ -5,7 +5,7 @@ import type { VersionOptions } from '../../lib/api-version.js';
 import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
 import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
 import { withNextLink } from '../../lib/cursor.js';
-import { callerOf, TOKEN_OR_KEY } from '../../plugins/auth.js';
+import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
 import {
   CreateTaskBody,
   PatchTaskBody,

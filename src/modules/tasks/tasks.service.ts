@@ -3,7 +3,7 @@ import type { DatabaseHandle } from '../../db/database.js';
 import { ApiError, type FieldError, fieldError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import type { CursorSigner } from '../../lib/cursor.js';
-import type { Principal } from '../../plugins/auth.js';
+import type { Principal } from '../../lib/principal.js';
 import { findUserById } from '../users/users.repository.js';
 import type { CursorPage, Page } from '../users/users.service.js';
 import {

@@ -2,7 +2,7 @@ import { type Kysely, type SqlBool, sql } from 'kysely';
 import type { Dialect } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import { likeContains, toCount } from '../../db/sql.js';
-import type { Role } from './users.schemas.js';
+import type { Role } from '../../lib/principal.js';
 
 /** All SQL about users. Every function takes the executor, so the service decides transactions. */
 export type Db = Kysely<Database>;

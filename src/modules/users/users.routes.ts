@@ -4,7 +4,7 @@ import { ApiError } from '../../errors.js';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
 import { withNextLink } from '../../lib/cursor.js';
-import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../plugins/auth.js';
+import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../lib/principal.js';
 import { AuthService } from '../auth/auth.service.js';
 import {
   ChangePasswordBody,

@@ -1,10 +1,8 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { CursorPageOf, CursorParams, PageOf, StringEnum } from '../../lib/common-schemas.js';
 import { PASSWORD_MAX } from '../../lib/password-policy.js';
+import { ROLES } from '../../lib/principal.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
-
-export const ROLES = ['admin', 'user', 'guest'] as const;
-export type Role = (typeof ROLES)[number];
 
 export const UserId = Type.String({
   maxLength: 64,

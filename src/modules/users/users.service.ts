@@ -6,11 +6,12 @@ import type { CursorSigner } from '../../lib/cursor.js';
 import { isEmail, normalizeEmail } from '../../lib/email.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
 import type { PasswordHasher } from '../../lib/passwords.js';
+import type { Role } from '../../lib/principal.js';
 import type { AuthStateCache } from '../auth/auth-state.js';
 import { endUserSessions } from '../auth/sessions.repository.js';
 import { unassignAll } from '../tasks/tasks.repository.js';
 import * as repo from './users.repository.js';
-import type { Role, User } from './users.schemas.js';
+import type { User } from './users.schemas.js';
 
 export function toUser(row: repo.UserRow): User {
   return {

@@ -1,53 +1,23 @@
 import jwt from '@fastify/jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, type ProblemCode } from '../errors.js';
-import type { AuthStateCache } from '../modules/auth/auth-state.js';
-import { touchSession } from '../modules/auth/sessions.repository.js';
-import { isAccessClaims } from '../modules/auth/tokens.js';
-import type { Role } from '../modules/users/users.schemas.js';
+import { ApiError, type ProblemCode } from '../../errors.js';
+import type { AuthPolicy, Principal } from '../../lib/principal.js';
+import type { AuthStateCache } from './auth-state.js';
+import { touchSession } from './sessions.repository.js';
+import { isAccessClaims } from './tokens.js';
 
 /**
  * Authentication and authorization, driven by each route's `config.auth`. A route without it
  * takes no credentials and ignores any Authorization header (the docs' Authorize button sends
- * Basic client credentials to /auth/token). Two hooks: `authenticate` resolves who is calling
- * (the rate limiter keys by that), `authorize` refuses with 401/403 afterwards.
+ * Basic client credentials to /auth/token). Two hooks: `authenticate` resolves who is calling,
+ * `authorize` refuses with 401/403 afterwards.
  */
-export type Scope = 'tasks:read' | 'tasks:write' | 'users:read' | 'users:write';
-
-export interface AuthPolicy {
-  /** Roles that may call the route (all when absent). */
-  roles?: Role[];
-  /** The scope an API key needs; without it keys may not call the route. */
-  scope?: Scope | 'any';
-}
-
-export interface Principal {
-  userId: string;
-  role: Role;
-  /** The login session of an access token; null for an API key. */
-  sessionId: string | null;
-  /** The scopes of an API key; null for an access token (its role decides). */
-  scopes: Scope[] | null;
-}
 
 declare module 'fastify' {
-  interface FastifyContextConfig {
-    auth?: AuthPolicy;
-  }
-  interface FastifyRequest {
-    principal: Principal | null;
-    authFailure: ApiError | null;
-  }
   interface FastifyInstance {
     authState: AuthStateCache;
   }
 }
-
-type Security = Record<string, string[]>[];
-/** OpenAPI security of routes that take an access token or an API key. */
-export const TOKEN_OR_KEY: Security = [{ bearerAuth: [] }, { oauth2: [] }, { apiKey: [] }];
-/** OpenAPI security of routes that take an access token only (keys are refused). */
-export const TOKEN_ONLY: Security = [{ bearerAuth: [] }, { oauth2: [] }];
 
 const INVALID_TOKEN_CHALLENGE = 'Bearer realm="taskforge", error="invalid_token"';
 
@@ -182,7 +152,7 @@ export async function registerAuth(app: FastifyInstance): Promise<void> {
   });
 }
 
-/** After the rate limiter: 401 for failed credentials, 403 for a role or scope the route refuses. */
+/** After authentication: 401 for failed credentials, 403 for a role or scope the route refuses. */
 export function installAuthorization(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
     const policy = request.routeOptions.config.auth;
@@ -205,10 +175,4 @@ function refusal(policy: AuthPolicy, request: FastifyRequest): ApiError | null {
     if (!allowed) return new ApiError('forbidden', { detail: 'This API key may not call this route' });
   }
   return null;
-}
-
-/** The caller of a route that requires authentication (the hooks guarantee one). */
-export function callerOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new ApiError('unauthorized');
-  return request.principal;
 }

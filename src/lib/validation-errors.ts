@@ -39,9 +39,10 @@ function describe(error: VerboseError): { code: string; detail: string; child?: 
     case 'type':
       return { code: 'type', detail: `must be of type ${String(p.type).replace(',', ' or ')}` };
     case 'format':
-      return p.format === 'date-time'
-        ? { code: 'format', detail: 'must be an RFC 3339 date-time' }
-        : { code: 'format', detail: `must be a valid ${String(p.format)}` };
+      if (p.format === 'date-time') return { code: 'format', detail: 'must be an RFC 3339 date-time' };
+      if (p.format === 'entity-tags')
+        return { code: 'format', detail: 'must be * or a list of quoted entity tags, such as "3"' };
+      return { code: 'format', detail: `must be a valid ${String(p.format)}` };
     case 'enum':
     case 'const': {
       const allowed = (p.allowedValues as unknown[] | undefined) ?? [p.allowedValue];

@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify';
+import { isEntityTagList } from '../lib/conditional.js';
 import { isDateTime } from '../lib/date-time.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength } from '../lib/password-policy.js';
 import { trimWhiteSpace } from '../lib/text.js';
@@ -27,6 +28,7 @@ function createAjv(coerce: boolean): Ajv {
   });
   addFormats.default(ajv, ['email', 'uri', 'uuid', 'password', 'int32', 'int64']);
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
+  ajv.addFormat('entity-tags', { type: 'string', validate: isEntityTagList });
   ajv.addVocabulary(ANNOTATIONS);
   ajv.addKeyword({
     keyword: 'x-password',

@@ -1,8 +1,17 @@
 import { Type } from '@sinclair/typebox';
+import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { Email, GivenPassword } from '../users/users.schemas.js';
 
-// No pattern: a malformed refresh token is an unknown one (401 invalid_token), not a 422.
-const RefreshTokenValue = Type.String({ minLength: 1, maxLength: 1000, description: 'opaque refresh token' });
+/**
+ * Like every text input, a refresh token with a control character or a lone surrogate is a 422;
+ * any other malformed one is simply unknown (401 invalid_token).
+ */
+const RefreshTokenValue = Type.String({
+  minLength: 1,
+  maxLength: 1000,
+  pattern: SAFE_TEXT_PATTERN,
+  description: 'opaque refresh token',
+});
 
 export const LoginBody = Type.Object(
   { email: Email, password: GivenPassword },
@@ -40,7 +49,7 @@ export const TokenForm = Type.Object(
     grant_type: Type.String({ maxLength: 50, pattern: '^[a-z_]+$' }),
     username: Type.Optional(Type.String({ maxLength: 254 })),
     password: Type.Optional(Type.String({ maxLength: 1024, format: 'password' })),
-    refresh_token: Type.Optional(Type.String({ maxLength: 200 })),
+    refresh_token: Type.Optional(Type.String({ maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
     scope: Type.Optional(Type.String({ maxLength: 500 })),
     client_id: Type.Optional(Type.String({ maxLength: 200 })),
     client_secret: Type.Optional(Type.String({ maxLength: 200, format: 'password' })),

@@ -134,13 +134,15 @@ export function installHttpSemantics(app: FastifyInstance): void {
         return;
       }
     } else if (request.is404) {
+      // A path the app does not serve is answered here too, before its body is read: parsing
+      // a megabyte of JSON for a 404 is work an anonymous caller should not be able to ask for.
       const { allow, noStore } = paths.match(pathOf(request));
-      if (allow.length > 0) {
-        if (noStore) reply.header('cache-control', 'no-store');
-        reply.headers(corsReplyHeaders(app, request.headers.origin));
+      if (noStore) reply.header('cache-control', 'no-store');
+      reply.headers(corsReplyHeaders(app, request.headers.origin));
+      if (allow.length > 0)
         sendProblem(reply, new ApiError('method_not_allowed', { headers: { allow: allow.join(', ') } }));
-        return;
-      }
+      else sendProblem(reply, new ApiError('not_found'));
+      return;
     }
     // A route that takes no body ignores an empty one, whatever its Content-Type says.
     const bodySchema = request.routeOptions.schema?.body as Record<string, unknown> | undefined;

@@ -29,9 +29,23 @@ export const BEARER_CHALLENGE = 'Bearer realm="taskforge"';
 export function requestPath(url: string): string {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g, (c) =>
-    [...Buffer.from(c)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/gu, percentEncode);
+}
+
+const ASCII_ESCAPES = Array.from(
+  { length: 128 },
+  (_, i) => `%${i.toString(16).toUpperCase().padStart(2, '0')}`,
+);
+
+/**
+ * The UTF-8 bytes of one character as %XX: a table for ASCII (the only kind Node lets into a
+ * path), encodeURIComponent for the rest, and U+FFFD's bytes for a lone surrogate (which
+ * encodeURIComponent refuses).
+ */
+function percentEncode(c: string): string {
+  const unit = c.charCodeAt(0);
+  if (unit < 128) return ASCII_ESCAPES[unit] ?? c;
+  return c.length === 1 && unit >= 0xd800 && unit <= 0xdfff ? '%EF%BF%BD' : encodeURIComponent(c);
 }
 
 export function problemBody(

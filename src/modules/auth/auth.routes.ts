@@ -6,7 +6,14 @@ import { problemResponses } from '../../lib/common-schemas.js';
 import { callerOf, TOKEN_ONLY } from '../../plugins/auth.js';
 import { RegisterBody, UserSchema } from '../users/users.schemas.js';
 import { UsersService } from '../users/users.service.js';
-import { LoginBody, LogoutBody, RefreshBody, TokenPairSchema } from './auth.schemas.js';
+import {
+  CREDENTIAL_BODY_LIMIT,
+  CREDENTIAL_TOO_LARGE,
+  LoginBody,
+  LogoutBody,
+  RefreshBody,
+  TokenPairSchema,
+} from './auth.schemas.js';
 import { AuthService } from './auth.service.js';
 
 /** Signed in with a session: any role; API keys are refused (no scope given). */
@@ -21,7 +28,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/register',
     {
-      bodyLimit: 65_536,
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       // Closed registration answers before the body is read or validated.
       onRequest: async () => {
         if (!app.config.registrationOpen) throw new ApiError('registration_closed');
@@ -34,7 +41,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         body: RegisterBody,
         response: {
           201: Type.Ref(UserSchema),
-          ...problemResponses(400, 403, 409, 413, 415, 422, 429, 500),
+          ...problemResponses(400, 403, 409, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },
@@ -47,6 +55,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/login',
     {
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       schema: {
         tags,
         operationId: 'login',
@@ -55,7 +64,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         body: LoginBody,
         response: {
           200: Type.Ref(TokenPairSchema),
-          ...problemResponses(400, 401, 403, 413, 415, 422, 429, 500),
+          ...problemResponses(400, 401, 403, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },
@@ -69,13 +79,18 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/refresh',
     {
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       schema: {
         tags,
         operationId: 'refresh',
         security: [], // a credential route: it takes none
         summary: 'Rotate a refresh token: a new pair; the old refresh token is spent',
         body: RefreshBody,
-        response: { 200: Type.Ref(TokenPairSchema), ...problemResponses(400, 401, 413, 415, 422, 429, 500) },
+        response: {
+          200: Type.Ref(TokenPairSchema),
+          ...problemResponses(400, 401, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
+        },
       },
     },
     async (request) => auth.refresh(request.body.refreshToken),
@@ -84,6 +99,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/logout',
     {
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       config: SESSION_ONLY,
       schema: {
         tags,
@@ -94,6 +110,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         response: {
           204: { description: 'Logged out', type: 'null' },
           ...problemResponses(400, 401, 403, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },
@@ -108,6 +125,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/logout-all',
     {
+      // It takes no body, but one sent with a JSON Content-Type is still read.
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       config: SESSION_ONLY,
       schema: {
         tags,
@@ -117,6 +136,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         response: {
           204: { description: 'Logged out everywhere', type: 'null' },
           ...problemResponses(401, 403, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },

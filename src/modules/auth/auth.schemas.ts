@@ -1,6 +1,22 @@
 import { Type } from '@sinclair/typebox';
+import { ProblemSchema } from '../../lib/common-schemas.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { Email, GivenPassword } from '../users/users.schemas.js';
+
+/**
+ * The body limit of the credential routes (register, login, token, refresh, logout, logout-all,
+ * password-reset*): their bodies are a few short fields, and parsing and validating more is work
+ * an anonymous caller should not be able to ask for.
+ */
+export const CREDENTIAL_BODY_LIMIT = 16_384;
+
+/** The 413 of a credential route, naming its limit. */
+export const CREDENTIAL_TOO_LARGE = {
+  413: {
+    description: 'Body over 16 KiB (problem details)',
+    content: { 'application/problem+json': { schema: Type.Ref(ProblemSchema) } },
+  },
+};
 
 /**
  * Like every text input, a refresh token with a control character or a lone surrogate is a 422;

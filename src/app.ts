@@ -35,7 +35,7 @@ import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
-import { installProblemDetails } from './plugins/problem-details.js';
+import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-details.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
 import { installSecurityHeaders, registerCors } from './plugins/security-headers.js';
 import { installValidation } from './plugins/validation.js';
@@ -124,6 +124,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     return503OnClosing: false,
     requestTimeout: config.requestTimeoutMs,
     clientErrorHandler: clientErrorHandler(config.publicUrl),
+    frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: 500 },
     // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
     http: { maxHeaderSize: 16_384, connectionsCheckingInterval: 1000 },

@@ -7,7 +7,7 @@ export const PROBLEMS = {
     status: 400,
     title: 'The request body is not valid JSON',
     description:
-      'The body could not be parsed as JSON, was empty on a route that takes a body, or held a __proto__ or constructor.prototype key.',
+      'The body could not be parsed as JSON, was empty on a route that takes a body, was not valid UTF-8, held the same key twice in one object, nested objects and arrays deeper than 64 levels, or held a __proto__ or constructor.prototype key.',
   },
   validation_failed: {
     status: 422,

@@ -8,7 +8,7 @@ export function isUniqueViolation(error: unknown): boolean {
 
 /** `%`, `_` and the escape character itself match literally in `LIKE … ESCAPE '\'`. */
 export function likeContains(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  return `%${text.replace(/[\\%_]/g, '\\$&')}%`;
 }
 
 /** pg returns count(*) as a string (bigint); SQLite as a number. */

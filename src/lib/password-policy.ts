@@ -60,8 +60,20 @@ function commonPasswords(): Set<string> {
   return common;
 }
 
+/** Code points after NFC, counted without building an array of them (the rule sees any length). */
 export function passwordLength(password: string): number {
-  return [...password.normalize('NFC')].length;
+  const text = password.normalize('NFC');
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is one code point; a lone one counts alone.
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
 }
 
 /** Why the password is weak, or null when it is acceptable. */

@@ -39,9 +39,10 @@ function describe(error: VerboseError): { code: string; detail: string; child?: 
     case 'type':
       return { code: 'type', detail: `must be of type ${String(p.type).replace(',', ' or ')}` };
     case 'format':
-      return p.format === 'date-time'
-        ? { code: 'format', detail: 'must be an RFC 3339 date-time' }
-        : { code: 'format', detail: `must be a valid ${String(p.format)}` };
+      if (p.format === 'date-time') return { code: 'format', detail: 'must be an RFC 3339 date-time' };
+      if (p.format === 'entity-tags')
+        return { code: 'format', detail: 'must be * or a list of quoted entity tags, such as "3"' };
+      return { code: 'format', detail: `must be a valid ${String(p.format)}` };
     case 'enum':
     case 'const': {
       const allowed = (p.allowedValues as unknown[] | undefined) ?? [p.allowedValue];
@@ -86,15 +87,18 @@ export function toFieldErrors(
 ): FieldError[] {
   const prefix = PREFIX[context] ?? '';
   const byPointer = new Map<string, FieldError>();
-  const sorted = [...errors].sort(
-    (a, b) => Number(WRAPPERS.has(a.keyword)) - Number(WRAPPERS.has(b.keyword)),
-  );
-  for (const error of sorted) {
-    const { code, detail, child } = describe(error as VerboseError);
-    const pointer =
-      prefix + error.instancePath + (child === undefined ? '' : `/${escapePointerToken(child)}`);
-    // One entry per field: the first (most specific) problem found for it.
-    if (!byPointer.has(pointer)) byPointer.set(pointer, { pointer, code, detail });
+  // The specific errors first, then the wrappers'; stop at the cap, so thousands of errors (a body
+  // of unknown keys) cost no more than the entries reported.
+  for (const wrappers of [false, true]) {
+    for (const error of errors) {
+      if (byPointer.size >= MAX_FIELD_ERRORS) break;
+      if (WRAPPERS.has(error.keyword) !== wrappers) continue;
+      const { code, detail, child } = describe(error as VerboseError);
+      const pointer =
+        prefix + error.instancePath + (child === undefined ? '' : `/${escapePointerToken(child)}`);
+      // One entry per field: the first (most specific) problem found for it.
+      if (!byPointer.has(pointer)) byPointer.set(pointer, { pointer, code, detail });
+    }
   }
-  return [...byPointer.values()].slice(0, MAX_FIELD_ERRORS);
+  return [...byPointer.values()];
 }

@@ -1,7 +1,17 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { isUtf8 } from 'node:buffer';
+import type {
+  FastifyBodyParser,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from 'fastify';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { ApiError } from '../errors.js';
+import { type JsonShapeProblem, jsonShapeProblem, MAX_JSON_DEPTH } from '../lib/strict-json.js';
+import { isPrivateRoute } from './caching.js';
 import { sendProblem } from './problem-details.js';
+import { corsReplyHeaders } from './security-headers.js';
 
 /**
  * HTTP behaviour Fastify does not give on its own: 405 with `Allow` for a known path, OPTIONS
@@ -18,7 +28,14 @@ const NO_QUERY = { type: 'object', properties: {}, additionalProperties: false }
 
 const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
-/** Every path the app serves, with its methods, for 405 and OPTIONS answers. */
+interface PathMatch {
+  /** The methods the path takes, for `Allow`; empty when the app serves no such path. */
+  allow: string[];
+  /** Whether a matched route template is private (Cache-Control: no-store), as the caching plugin decides. */
+  noStore: boolean;
+}
+
+/** Every path the app serves, with its methods and route templates, for 405 and OPTIONS answers. */
 class PathMethods {
   private readonly router = FindMyWay({ ignoreTrailingSlash: false, maxParamLength: 500 });
   private readonly methods = new Set<string>();
@@ -26,20 +43,62 @@ class PathMethods {
   add(method: string, url: string): void {
     if (method === 'OPTIONS' || method === 'TRACE' || this.router.hasRoute(method as HTTPMethod, url)) return;
     this.methods.add(method);
-    this.router.on(method as HTTPMethod, url, () => {});
+    // The template is the route's store: the router decodes the path, so `%61uth` finds `auth`.
+    this.router.on(method as HTTPMethod, url, () => {}, url);
   }
 
-  allowed(path: string): string[] {
-    const found = new Set([...this.methods].filter((m) => this.router.find(m as HTTPMethod, path) !== null));
+  match(path: string): PathMatch {
+    const found = new Set<string>();
+    let noStore = false;
+    for (const method of this.methods) {
+      const route = this.router.find(method as HTTPMethod, path);
+      if (route === null) continue;
+      found.add(method);
+      if (isPrivateRoute(route.store as string)) noStore = true;
+    }
     if (found.has('GET')) found.add('HEAD');
     if (found.size > 0) found.add('OPTIONS');
-    return METHOD_ORDER.filter((m) => found.has(m));
+    // A path that names nothing gets no-store, like every unmatched request.
+    return { allow: METHOD_ORDER.filter((m) => found.has(m)), noStore: noStore || found.size === 0 };
   }
 }
 
 function pathOf(request: FastifyRequest): string {
   const q = request.url.indexOf('?');
   return q === -1 ? request.url : request.url.slice(0, q);
+}
+
+type CallbackParser = (
+  request: FastifyRequest,
+  body: string,
+  done: (error: Error | null, value?: unknown) => void,
+) => void;
+
+const SHAPE_DETAIL: Record<JsonShapeProblem, string> = {
+  'duplicate-key': 'An object in the body holds the same key twice',
+  'too-deep': `The body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`,
+};
+
+/**
+ * JSON bodies (both media types): valid UTF-8 only, no key twice in one object, at most
+ * MAX_JSON_DEPTH levels, then Fastify's own parser (secure-json-parse, which refuses `__proto__`
+ * and `constructor.prototype`). Every failure is 400 malformed_json.
+ */
+export function strictJsonParser(app: FastifyInstance): FastifyBodyParser<Buffer> {
+  // Typed as callback-or-promise; Fastify's default JSON parser is the callback kind.
+  const parseJson = app.getDefaultJsonParser('error', 'error') as CallbackParser;
+  return (request: FastifyRequest, body: Buffer, done: (error: Error | null, value?: unknown) => void) => {
+    if (!isUtf8(body)) {
+      done(new ApiError('malformed_json', { detail: 'The request body is not valid UTF-8' }), undefined);
+      return;
+    }
+    const problem = jsonShapeProblem(body);
+    if (problem !== null) {
+      done(new ApiError('malformed_json', { detail: SHAPE_DETAIL[problem] }), undefined);
+      return;
+    }
+    parseJson(request, body.toString('utf8'), done);
+  };
 }
 
 export function installHttpSemantics(app: FastifyInstance): void {
@@ -55,29 +114,35 @@ export function installHttpSemantics(app: FastifyInstance): void {
 
   // Fastify's text/plain parser would let text bodies reach validation instead of a 415.
   app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser(['application/json', MERGE_PATCH], { parseAs: 'buffer' }, strictJsonParser(app));
 
   // Hot-path hooks are callback-style: an async hook costs a promise per request.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     // OPTIONS without a CORS preflight header, and a wrong method on a known path: answer before
     // any body is read, so a bad body cannot turn them into 400/413/415. (A hook that replies
     // does not call done.)
-    const preflight = request.method === 'OPTIONS' && request.headers['access-control-request-method'];
-    if (request.method === 'OPTIONS' && !preflight) {
-      const allow = paths.allowed(pathOf(request));
-      if (allow.length > 0) {
-        reply.code(204).header('allow', allow.join(', ')).send();
+    if (request.method === 'OPTIONS') {
+      // Every OPTIONS falls to the CORS plugin's catch-all route, so the caching plugin cannot
+      // tell its path's routes: decide no-store here, for preflights too.
+      const { allow, noStore } = paths.match(pathOf(request));
+      if (noStore) reply.header('cache-control', 'no-store');
+      if (!request.headers['access-control-request-method']) {
+        // Answered before the CORS plugin's hook: its headers are written here.
+        reply.headers(corsReplyHeaders(app, request.headers.origin));
+        if (allow.length > 0) reply.code(204).header('allow', allow.join(', ')).send();
+        else sendProblem(reply, new ApiError('not_found'));
         return;
       }
-      sendProblem(reply, new ApiError('not_found'));
-      return;
-    }
-    if (request.is404 && request.method !== 'OPTIONS') {
-      const allow = paths.allowed(pathOf(request));
-      if (allow.length > 0) {
+    } else if (request.is404) {
+      // A path the app does not serve is answered here too, before its body is read: parsing
+      // a megabyte of JSON for a 404 is work an anonymous caller should not be able to ask for.
+      const { allow, noStore } = paths.match(pathOf(request));
+      if (noStore) reply.header('cache-control', 'no-store');
+      reply.headers(corsReplyHeaders(app, request.headers.origin));
+      if (allow.length > 0)
         sendProblem(reply, new ApiError('method_not_allowed', { headers: { allow: allow.join(', ') } }));
-        return;
-      }
+      else sendProblem(reply, new ApiError('not_found'));
+      return;
     }
     // A route that takes no body ignores an empty one, whatever its Content-Type says.
     const bodySchema = request.routeOptions.schema?.body as Record<string, unknown> | undefined;

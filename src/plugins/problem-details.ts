@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, PROBLEMS, type ProblemCode, problemSlug } from '../errors.js';
 import { toFieldErrors } from '../lib/validation-errors.js';
+import { corsReplyHeaders, securityHeadersOf } from './security-headers.js';
 
 /**
  * RFC 9457 problem details for every 4xx and 5xx: our own ApiErrors, Fastify's framework errors
@@ -28,9 +29,23 @@ export const BEARER_CHALLENGE = 'Bearer realm="taskforge"';
 export function requestPath(url: string): string {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/g, (c) =>
-    [...Buffer.from(c)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
-  );
+  return path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/gu, percentEncode);
+}
+
+const ASCII_ESCAPES = Array.from(
+  { length: 128 },
+  (_, i) => `%${i.toString(16).toUpperCase().padStart(2, '0')}`,
+);
+
+/**
+ * The UTF-8 bytes of one character as %XX: a table for ASCII (the only kind Node lets into a
+ * path), encodeURIComponent for the rest, and U+FFFD's bytes for a lone surrogate (which
+ * encodeURIComponent refuses).
+ */
+function percentEncode(c: string): string {
+  const unit = c.charCodeAt(0);
+  if (unit < 128) return ASCII_ESCAPES[unit] ?? c;
+  return c.length === 1 && unit >= 0xd800 && unit <= 0xdfff ? '%EF%BF%BD' : encodeURIComponent(c);
 }
 
 export function problemBody(
@@ -71,6 +86,9 @@ const FRAMEWORK_CODES: Record<string, ProblemCode> = {
   FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
   FST_ERR_NOT_FOUND: 'not_found',
+  // A path that cannot be decoded, or a path parameter over the router's limit, names nothing.
+  FST_ERR_BAD_URL: 'not_found',
+  FST_ERR_MAX_PARAM_LENGTH: 'not_found',
 };
 
 /** Any thrown value → the ApiError the client sees. Unknown errors become a bare 500. */
@@ -92,6 +110,26 @@ export function toApiError(error: unknown): ApiError {
   // A body parse error from a parser of ours (e.g. the form parser) carries a 400.
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new ApiError('malformed_json');
   return new ApiError('internal_error', { cause: error });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors it meets while routing (bad percent-encoding, an
+ * over-long path parameter) are answered outside every hook, so the headers every reply carries
+ * are written here. No route matched, so nothing tells a private reply from a cacheable one:
+ * never store it.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const apiError = toApiError(error);
+  if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ code: apiError.code, frameworkCode: error.code }, 'request refused');
+  reply.headers(securityHeadersOf(request.server));
+  reply.headers(corsReplyHeaders(request.server, request.headers.origin));
+  reply.header('x-request-id', request.id).header('cache-control', 'no-store');
+  sendProblem(reply, apiError);
 }
 
 export function installProblemDetails(app: FastifyInstance): void {

@@ -1,10 +1,12 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify';
+import { isEntityTagList } from '../lib/conditional.js';
 import { isDateTime } from '../lib/date-time.js';
 import { isEmail } from '../lib/email.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength } from '../lib/password-policy.js';
 import { trimWhiteSpace } from '../lib/text.js';
+import { MAX_FIELD_ERRORS } from '../lib/validation-errors.js';
 
 /**
  * Request validation without Fastify's defaults (which coerce body types, strip unknown fields and
@@ -16,7 +18,8 @@ import { trimWhiteSpace } from '../lib/text.js';
 // Keywords our schemas carry for the OpenAPI document or for the pre-validation steps below.
 const ANNOTATIONS = ['example', 'x-read-only', 'x-trim', 'x-lowercase', 'x-body-optional'];
 
-function createAjv(coerce: boolean): Ajv {
+/** One of the two Ajv instances (exported so tests can measure the validators they compile). */
+export function createAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({
     allErrors: true,
     coerceTypes: coerce,
@@ -30,6 +33,7 @@ function createAjv(coerce: boolean): Ajv {
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
   // Ours, not ajv-formats': the check must accept exactly what normalizeEmail maps without aliases.
   ajv.addFormat('email', { type: 'string', validate: isEmail });
+  ajv.addFormat('entity-tags', { type: 'string', validate: isEntityTagList });
   ajv.addVocabulary(ANNOTATIONS);
   ajv.addKeyword({
     keyword: 'x-password',
@@ -57,6 +61,7 @@ const checkPassword: KeywordCheck = (_schema, data) => {
 
 interface PropertySchema {
   type?: unknown;
+  maxItems?: number;
   'x-trim'?: boolean;
   'x-lowercase'?: boolean;
   items?: { 'x-lowercase'?: boolean };
@@ -70,42 +75,79 @@ function propertiesOf(schema: unknown): Record<string, PropertySchema> {
 type Normalizer = (value: unknown) => unknown;
 
 /**
+ * A list longer than its `maxItems` is invalid whatever its items hold, and `errors[]` reports at
+ * most MAX_FIELD_ERRORS entries: Ajv (which with allErrors makes one error per bad item) is shown
+ * no more items than could be reported, so 30,000 bad items cost what 70 do.
+ */
+function boundedItems(list: unknown[], maxItems: number | undefined): unknown[] {
+  if (maxItems === undefined) return list;
+  const limit = maxItems + MAX_FIELD_ERRORS;
+  return list.length > limit ? list.slice(0, limit) : list;
+}
+
+/**
  * What happens to a top-level body field before validation: titles and names (`x-trim`) are
  * trimmed of Unicode white space; tags (`x-lowercase` on the items) are lower-cased, so the
- * pattern and duplicate checks see what will be stored.
+ * pattern and duplicate checks see what will be stored; lists are bounded (boundedItems).
  */
 function normalizerFor(prop: PropertySchema): Normalizer | null {
   if (prop['x-trim']) return (v) => (typeof v === 'string' ? trimWhiteSpace(v) : v);
   if (prop['x-lowercase']) return (v) => (typeof v === 'string' ? v.toLowerCase() : v);
-  if (prop.items?.['x-lowercase']) {
-    return (v) =>
-      Array.isArray(v) ? v.map((item) => (typeof item === 'string' ? item.toLowerCase() : item)) : v;
+  const lowerItems = prop.items?.['x-lowercase'] === true;
+  if (lowerItems || (prop.type === 'array' && prop.maxItems !== undefined)) {
+    return (v) => {
+      if (!Array.isArray(v)) return v;
+      const items = boundedItems(v, prop.maxItems);
+      return lowerItems ? items.map((item) => (typeof item === 'string' ? item.toLowerCase() : item)) : items;
+    };
   }
   return null;
 }
 
-function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
+/**
+ * Like boundedItems, for an object that takes no other properties: past its own properties and
+ * MAX_FIELD_ERRORS unknown ones, more keys only make errors nobody is shown. Ajv then sees a copy
+ * with the known properties and the first unknown ones.
+ */
+function boundedKeys(record: Record<string, unknown>, known: Set<string>): Record<string, unknown> {
+  const keys = Object.keys(record);
+  if (keys.length <= known.size + MAX_FIELD_ERRORS) return record;
+  // No prototype: a key such as `constructor` stays a plain own key (`__proto__` never gets here).
+  const copy: Record<string, unknown> = Object.create(null);
+  let unknown = 0;
+  for (const key of keys) {
+    if (known.has(key)) copy[key] = record[key];
+    else if (unknown++ < MAX_FIELD_ERRORS) copy[key] = record[key];
+  }
+  return copy;
+}
+
+export function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
   const compiled = ajv.compile(schema as object);
   // A route whose body is optional (`x-body-optional`) takes no body at all as valid.
   const optional = (schema as Record<string, unknown>)['x-body-optional'] === true;
+  const closed = (schema as Record<string, unknown>).additionalProperties === false;
+  const known = new Set(Object.keys(propertiesOf(schema)));
   const normalizers = Object.entries(propertiesOf(schema)).flatMap(([name, prop]) => {
     const normalize = normalizerFor(prop);
     return normalize ? [[name, normalize] as const] : [];
   });
-  if (!optional && normalizers.length === 0) return compiled;
+  if (!optional && !closed && normalizers.length === 0) return compiled;
   const validate = ((data: unknown) => {
     // Fastify hands a missing body to the validator as null.
     if (optional && (data === undefined || data === null)) {
       validate.errors = null;
       return true;
     }
+    let subject = data;
     if (data !== null && typeof data === 'object' && !Array.isArray(data)) {
       const record = data as Record<string, unknown>;
       for (const [name, normalize] of normalizers) {
         if (Object.hasOwn(record, name)) record[name] = normalize(record[name]);
       }
+      if (closed) subject = boundedKeys(record, known);
     }
-    const ok = compiled(data);
+    const ok = compiled(subject);
     validate.errors = compiled.errors;
     return ok;
   }) as ValidateFunction;
@@ -113,7 +155,7 @@ function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
 }
 
 /** Query strings: split comma lists, and report a repeated single-valued parameter. */
-function queryValidator(ajv: Ajv, schema: unknown): ValidateFunction {
+export function queryValidator(ajv: Ajv, schema: unknown): ValidateFunction {
   const validate = ajv.compile(schema as object);
   const props = propertiesOf(schema);
   const wrapped = ((data: unknown) => {
@@ -125,7 +167,7 @@ function queryValidator(ajv: Ajv, schema: unknown): ValidateFunction {
         if (!prop) continue;
         if (prop.type === 'array') {
           const parts = (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(','));
-          record[name] = parts;
+          record[name] = boundedItems(parts, prop.maxItems);
         } else if (Array.isArray(value)) {
           delete record[name];
           extra.push({

@@ -54,7 +54,8 @@ describe('If-Match', () => {
     expect((await patch(task.id, '"1"', { title: 'a' })).statusCode).toBe(200);
     expect((await patch(task.id, '"9", "2"', { title: 'b' })).statusCode).toBe(200);
     expect((await patch(task.id, '*', { title: 'c' })).statusCode).toBe(200);
-    for (const value of ['W/"4"', '"1"', '4', '"4 "']) {
+    // An unquoted 4 or a space inside the quotes is no entity tag at all: a 422 (test/http/every-reply.test.ts).
+    for (const value of ['W/"4"', '"1"', '"5", W/"4"']) {
       const res = await patch(task.id, value, { title: 'd' });
       expect(res.statusCode, value).toBe(412);
       expect(res.json().code).toBe('precondition_failed');

@@ -7,6 +7,8 @@ import { callerOf, TOKEN_ONLY } from '../../lib/principal.js';
 import { RegisterBody, UserSchema } from '../users/users.schemas.js';
 import { UsersService } from '../users/users.service.js';
 import {
+  CREDENTIAL_BODY_LIMIT,
+  CREDENTIAL_TOO_LARGE,
   LoginBody,
   LogoutBody,
   REUSE_GRACE_DESCRIPTION,
@@ -27,7 +29,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/register',
     {
-      bodyLimit: 65_536,
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       // Closed registration answers before the body is read or validated.
       onRequest: async () => {
         if (!app.config.registrationOpen) throw new ApiError('registration_closed');
@@ -40,7 +42,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         body: RegisterBody,
         response: {
           201: Type.Ref(UserSchema),
-          ...problemResponses(400, 403, 409, 413, 415, 422, 429, 500),
+          ...problemResponses(400, 403, 409, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },
@@ -53,6 +56,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/login',
     {
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       schema: {
         tags,
         operationId: 'login',
@@ -61,7 +65,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         body: LoginBody,
         response: {
           200: Type.Ref(TokenPairSchema),
-          ...problemResponses(400, 401, 403, 413, 415, 422, 429, 500),
+          ...problemResponses(400, 401, 403, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },
@@ -75,6 +80,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/refresh',
     {
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       schema: {
         tags,
         operationId: 'refresh',
@@ -82,7 +88,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         summary: 'Rotate a refresh token: a new pair; the old refresh token is spent',
         description: `The presented refresh token is spent and the reply holds a new pair. ${REUSE_GRACE_DESCRIPTION} Reused → 401 \`refresh_token_reused\`; expired → 401 \`refresh_token_expired\`; of an ended session → 401 \`token_revoked\`; unknown or malformed → 401 \`invalid_token\`.`,
         body: RefreshBody,
-        response: { 200: Type.Ref(TokenPairSchema), ...problemResponses(400, 401, 413, 415, 422, 429, 500) },
+        response: {
+          200: Type.Ref(TokenPairSchema),
+          ...problemResponses(400, 401, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
+        },
       },
     },
     async (request) => auth.refresh(request.body.refreshToken),
@@ -91,6 +101,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/logout',
     {
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       config: SESSION_ONLY,
       schema: {
         tags,
@@ -101,6 +112,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         response: {
           204: { description: 'Logged out', type: 'null' },
           ...problemResponses(400, 401, 403, 415, 422, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },
@@ -115,6 +127,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
   app.post(
     '/auth/logout-all',
     {
+      // It takes no body, but one sent with a JSON Content-Type is still read.
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       config: SESSION_ONLY,
       schema: {
         tags,
@@ -124,6 +138,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
         response: {
           204: { description: 'Logged out everywhere', type: 'null' },
           ...problemResponses(401, 403, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
         },
       },
     },

@@ -1,8 +1,33 @@
 import { Type } from '@sinclair/typebox';
+import { ProblemSchema } from '../../lib/common-schemas.js';
+import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { Email, GivenPassword } from '../users/users.schemas.js';
 
-// No pattern: a malformed refresh token is an unknown one (401 invalid_token), not a 422.
-const RefreshTokenValue = Type.String({ minLength: 1, maxLength: 1000, description: 'opaque refresh token' });
+/**
+ * The body limit of the credential routes (register, login, token, refresh, logout, logout-all,
+ * password-reset*): their bodies are a few short fields, and parsing and validating more is work
+ * an anonymous caller should not be able to ask for.
+ */
+export const CREDENTIAL_BODY_LIMIT = 16_384;
+
+/** The 413 of a credential route, naming its limit. */
+export const CREDENTIAL_TOO_LARGE = {
+  413: {
+    description: 'Body over 16 KiB (problem details)',
+    content: { 'application/problem+json': { schema: Type.Ref(ProblemSchema) } },
+  },
+};
+
+/**
+ * Like every text input, a refresh token with a control character or a lone surrogate is a 422;
+ * any other malformed one is simply unknown (401 invalid_token).
+ */
+const RefreshTokenValue = Type.String({
+  minLength: 1,
+  maxLength: 1000,
+  pattern: SAFE_TEXT_PATTERN,
+  description: 'opaque refresh token',
+});
 
 export const LoginBody = Type.Object(
   { email: Email, password: GivenPassword },
@@ -41,7 +66,7 @@ export const TokenForm = Type.Object(
     // The same address rules as the JSON login: a malformed one is 400 invalid_request.
     username: Type.Optional(Email),
     password: Type.Optional(Type.String({ maxLength: 1024, format: 'password' })),
-    refresh_token: Type.Optional(Type.String({ maxLength: 200 })),
+    refresh_token: Type.Optional(Type.String({ maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
     scope: Type.Optional(Type.String({ maxLength: 500 })),
     client_id: Type.Optional(Type.String({ maxLength: 200 })),
     client_secret: Type.Optional(Type.String({ maxLength: 200, format: 'password' })),

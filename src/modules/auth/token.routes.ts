@@ -6,7 +6,13 @@ import { ApiError, type ProblemCode } from '../../errors.js';
 import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { sendProblem, toApiError } from '../../plugins/problem-details.js';
-import { OAuthTokenSchema, REUSE_GRACE_DESCRIPTION, TokenForm } from './auth.schemas.js';
+import {
+  CREDENTIAL_BODY_LIMIT,
+  CREDENTIAL_TOO_LARGE,
+  OAuthTokenSchema,
+  REUSE_GRACE_DESCRIPTION,
+  TokenForm,
+} from './auth.schemas.js';
 import { AuthService } from './auth.service.js';
 
 /** Codes of the JSON routes that RFC 6749 §5.2 calls `invalid_grant`. */
@@ -47,12 +53,14 @@ function toOAuthError(error: unknown): ApiError {
  * as the docs' Authorize button. Form-encoded only; its own plugin scope holds the form parser.
  */
 export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app) => {
-  await app.register(formbody, { bodyLimit: 8192 });
+  await app.register(formbody, { bodyLimit: CREDENTIAL_BODY_LIMIT });
   const auth = new AuthService(app, app.passwordHasher, app.authState);
 
   app.post(
     '/auth/token',
     {
+      // Also caps a body of another type, which is read before the 415.
+      bodyLimit: CREDENTIAL_BODY_LIMIT,
       preValidation: async (request) => {
         const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
         if (type !== 'application/x-www-form-urlencoded') throw new ApiError('unsupported_media_type');
@@ -68,7 +76,11 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
           `The refresh_token grant rotates like POST /auth/refresh. ${REUSE_GRACE_DESCRIPTION}`,
         body: TokenForm,
         consumes: ['application/x-www-form-urlencoded'],
-        response: { 200: Type.Ref(OAuthTokenSchema), ...problemResponses(400, 413, 415, 429, 500) },
+        response: {
+          200: Type.Ref(OAuthTokenSchema),
+          ...problemResponses(400, 415, 429, 500),
+          ...CREDENTIAL_TOO_LARGE,
+        },
       },
     },
     async (request, reply) => {

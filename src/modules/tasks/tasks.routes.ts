@@ -38,7 +38,12 @@ const CACHE_HEADERS = {
 };
 const IF_MATCH = Type.Object({
   'if-match': Type.Optional(
-    Type.String({ maxLength: 1000, description: 'strong entity tags, a list of them, or *; mismatch → 412' }),
+    Type.String({
+      maxLength: 1000,
+      format: 'entity-tags',
+      description:
+        'a strong entity tag ("3"), a comma-separated list of them, or *; mismatch → 412; a value that is not a list of entity tags (such as an unquoted 3) → 422 on /header/if-match, item code format',
+    }),
   ),
 });
 
@@ -185,7 +190,12 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         params: TaskIdParams,
         headers: Type.Object({
           'if-none-match': Type.Optional(
-            Type.String({ maxLength: 1000, description: 'entity tags or *; a match → 304' }),
+            Type.String({
+              maxLength: 1000,
+              format: 'entity-tags',
+              description:
+                'entity tags ("3", W/"3"), a comma-separated list of them, or *; a match (weak comparison) → 304; a value that is not a list of entity tags → 422 on /header/if-none-match, item code format',
+            }),
           ),
         }),
         response: {
@@ -195,7 +205,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
             headers: { ...ETAG_HEADER, ...CACHE_HEADERS },
             type: 'null',
           },
-          ...problemResponses(401, 403, 404, 429, 500),
+          ...problemResponses(401, 403, 404, 422, 429, 500),
         },
       },
     },
@@ -261,7 +271,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         headers: IF_MATCH,
         response: {
           204: { description: 'Deleted', type: 'null' },
-          ...problemResponses(401, 403, 404, 412, 429, 500),
+          ...problemResponses(401, 403, 404, 412, 422, 429, 500),
         },
       },
     },

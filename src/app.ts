@@ -1,35 +1,23 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
-import type { VersionOptions } from './lib/api-version.js';
+import { API_VERSIONS } from './lib/api-version.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
+import type { AppContext, Module, Services } from './lib/module.js';
 import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
+import { createPorts } from './lib/ports.js';
 import { createRedis } from './lib/redis.js';
-import { installAuthorization, registerAuth } from './modules/auth/auth.hooks.js';
-import { authRoutes } from './modules/auth/auth.routes.js';
-import { OAuthTokenSchema, TokenPairSchema } from './modules/auth/auth.schemas.js';
-import { AuthStateCache } from './modules/auth/auth-state.js';
-import { authStateLoaders } from './modules/auth/auth-state.loaders.js';
-import { tokenRoutes } from './modules/auth/token.routes.js';
-import { healthRoutes } from './modules/health/health.routes.js';
-import { checkSchemaAtStartup } from './modules/health/health.service.js';
-import { problemsRoutes } from './modules/problems/problems.routes.js';
-import { rootRoutes } from './modules/root/root.routes.js';
-import { tasksRoutes } from './modules/tasks/tasks.routes.js';
-import {
-  TaskCursorPageSchema,
-  TaskPageSchema,
-  TaskSchema,
-  TaskStatsSchema,
-} from './modules/tasks/tasks.schemas.js';
-import { usersRoutes } from './modules/users/users.routes.js';
-import { UserCursorPageSchema, UserPageSchema, UserSchema } from './modules/users/users.schemas.js';
-import { UsersService } from './modules/users/users.service.js';
+import { authModule } from './modules/auth/index.js';
+import { healthModule } from './modules/health/index.js';
+import { problemsModule } from './modules/problems/index.js';
+import { rootModule } from './modules/root/index.js';
+import { tasksModule } from './modules/tasks/index.js';
+import { usersModule } from './modules/users/index.js';
 import { installNoStore } from './plugins/caching.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
@@ -40,20 +28,90 @@ import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
 import { installSecurityHeaders, registerCors } from './plugins/security-headers.js';
 import { installValidation } from './plugins/validation.js';
 
-export interface Lifecycle {
-  /** Set when shutdown begins: readiness answers 503 while in-flight requests finish. */
-  draining: boolean;
+/**
+ * Every module of the service, in the order the docs show their sections. A new resource is one
+ * more entry here; its schemas, docs tag, services and routes follow from its module entry.
+ */
+export const MODULES: readonly Module[] = [
+  rootModule,
+  authModule,
+  usersModule,
+  tasksModule,
+  healthModule,
+  problemsModule,
+];
+
+/** Schemas every module's routes may reference by $id (the problem details). */
+const CORE_SCHEMAS = [FieldErrorSchema, ProblemSchema];
+
+export interface ContextOptions {
+  log: FastifyBaseLogger;
+  /** An open database to use instead of opening DATABASE_URL; the caller closes it. */
+  database?: DatabaseHandle;
+  /** An open Redis client to use instead of connecting to REDIS_URL; the caller closes it. */
+  redis?: Redis | null;
+  /** Cheaper password hashing for tests; production uses DEFAULT_HASH_COST. */
+  hashCost?: HashCost;
+  /** Milliseconds since the epoch (tests move it instead of waiting); default Date.now. */
+  clock?: () => number;
+  /** The modules whose services the context holds; default MODULES. */
+  modules?: readonly Module[];
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config;
-    database: DatabaseHandle;
-    redis: Redis | null;
-    lifecycle: Lifecycle;
-    passwordHasher: PasswordHasher;
-    cursors: CursorSigner;
-  }
+export interface ContextHandle {
+  ctx: AppContext;
+  /** Closes what the context opened (and what its modules' services hold). */
+  close(): Promise<void>;
+}
+
+/**
+ * The context the app, the command-line tools and the tests share: configuration, database,
+ * Redis, hashing, cursors and ports, and every module's services, built once, in module order.
+ */
+export function createContext(config: Config, options: ContextOptions): ContextHandle {
+  const modules = options.modules ?? MODULES;
+  const database =
+    options.database ??
+    openDatabase(config.database, {
+      poolSize: config.databasePoolSize,
+      statementTimeoutMs: config.databaseStatementTimeoutMs,
+    });
+  const redis =
+    options.redis !== undefined
+      ? options.redis
+      : config.redisUrl
+        ? createRedis(config.redisUrl, options.log)
+        : null;
+  let cursors: CursorSigner | null = null;
+  const services = {} as Services;
+  const ctx: AppContext = {
+    config,
+    log: options.log,
+    database,
+    redis,
+    lifecycle: { draining: false },
+    passwordHasher: new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST),
+    // Made on first use: the command-line tools share this context without needing a secret.
+    get cursors() {
+      const secret = config.jwtSecret;
+      if (!secret) throw new Error('JWT_SECRET must be resolved before cursors are signed');
+      cursors ??= new CursorSigner(secret);
+      return cursors;
+    },
+    clock: options.clock ?? Date.now,
+    ports: createPorts(),
+    services,
+  };
+  for (const module of modules) Object.assign(services, module.services?.(ctx));
+  for (const module of modules) module.subscribe?.(ctx);
+  return {
+    ctx,
+    async close() {
+      for (const module of modules) await module.close?.(ctx);
+      if (!options.database) await database.close();
+      if (options.redis === undefined) redis?.disconnect();
+    },
+  };
 }
 
 export interface AppOverrides {
@@ -65,53 +123,14 @@ export interface AppOverrides {
   logStream?: DestinationStream;
   /** Called once per completed request (tests record which statuses each route answered). */
   observers?: RequestObserver[];
-  /** Extra route plugins, registered under each API version prefix (used by tests and forks). */
-  apiRoutes?: ApiRoutes[];
-  /** The auth cache's clock in milliseconds (tests move it instead of waiting). */
+  /** Modules after MODULES, registered like them (tests and forks: one line each). */
+  modules?: readonly Module[];
+  /** The context's clock in milliseconds (tests move it instead of waiting). */
   clock?: () => number;
 }
 
-/** Contract §3: a process that cannot learn of a change at once trusts its cache this long. */
-const AUTH_CACHE_MAX_AGE_MS = 5000;
-
-type ApiRoutes = FastifyPluginAsync<VersionOptions>;
-
-/** Schemas referenced by $id from many routes; they become the document's components. */
-const SHARED_SCHEMAS = [
-  FieldErrorSchema,
-  ProblemSchema,
-  UserSchema,
-  UserPageSchema,
-  TokenPairSchema,
-  OAuthTokenSchema,
-  TaskSchema,
-  TaskPageSchema,
-  TaskStatsSchema,
-  TaskCursorPageSchema,
-  UserCursorPageSchema,
-];
-
-/** Every resource's routes, in the order they appear in the docs. */
-const API_ROUTES: ApiRoutes[] = [authRoutes, tokenRoutes, usersRoutes, tasksRoutes];
-
-/** The versioned API: each route plugin is registered once per version prefix. */
-async function registerApi(app: FastifyInstance, routes: ApiRoutes[]): Promise<void> {
-  for (const version of ['v1', 'v2'] as const) {
-    await app.register(
-      async (api) => {
-        for (const plugin of routes) await api.register(plugin, { version });
-      },
-      { prefix: `/api/${version}` },
-    );
-  }
-}
-
-/** Builds the whole service from its arguments; nothing happens at import time. */
-export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
-  // server.ts resolves the development secret before building; a caller that forgets is a bug.
-  const secret = config.jwtSecret;
-  if (!secret) throw new Error('JWT_SECRET must be resolved before the app is built');
-  const serverOptions: FastifyHttpOptions<Server> = {
+function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOptions<Server> {
+  const options: FastifyHttpOptions<Server> = {
     logger: loggerOptions(config.logLevel, overrides.logStream),
     genReqId: requestIdFor,
     requestIdHeader: false,
@@ -131,48 +150,65 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   };
   if (config.tls) {
     // An https server takes the same options plus the key pair; the instance type stays the HTTP one.
-    Object.assign(serverOptions, {
+    Object.assign(options, {
       https: {
-        ...serverOptions.http,
+        ...options.http,
         cert: readFileSync(config.tls.certFile),
         key: readFileSync(config.tls.keyFile),
       },
     });
   }
-  const app = Fastify(serverOptions);
+  return options;
+}
 
-  const database =
-    overrides.database ??
-    openDatabase(config.database, {
-      poolSize: config.databasePoolSize,
-      statementTimeoutMs: config.databaseStatementTimeoutMs,
-    });
-  const redis = config.redisUrl ? createRedis(config.redisUrl, app.log) : null;
+/** The versioned API: each module's routes are registered once per version prefix. */
+async function registerApi(app: FastifyInstance, modules: readonly Module[], ctx: AppContext): Promise<void> {
+  for (const version of API_VERSIONS) {
+    await app.register(
+      async (api) => {
+        for (const module of modules) if (module.routes) await api.register(module.routes, { version, ctx });
+      },
+      { prefix: `/api/${version}` },
+    );
+  }
+}
+
+/** Start-up, once the app is ready: the schema against the code, then the admin bootstrap. */
+async function startUp(ctx: AppContext): Promise<void> {
+  const { config, log, services } = ctx;
+  const schema = await services.health.checkSchemaAtStartup();
+  if (!config.admin) return;
+  if (schema === 'behind') {
+    log.warn('ADMIN_EMAIL: the admin bootstrap waits for a migrated schema (npm run migrate, then restart)');
+    return;
+  }
+  await services.users.ensureAdmin(config.admin.email, config.admin.password, (message) => log.info(message));
+}
+
+/** Builds the whole service from its arguments; nothing happens at import time. */
+export async function buildApp(config: Config, overrides: AppOverrides = {}): Promise<FastifyInstance> {
+  // server.ts resolves the development secret before building; a caller that forgets is a bug.
+  if (!config.jwtSecret) throw new Error('JWT_SECRET must be resolved before the app is built');
+  const app = Fastify(serverOptions(config, overrides));
+  const modules = [...MODULES, ...(overrides.modules ?? [])];
+  const { ctx, close } = createContext(config, {
+    log: app.log,
+    modules,
+    ...(overrides.database ? { database: overrides.database } : {}),
+    ...(overrides.hashCost ? { hashCost: overrides.hashCost } : {}),
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
+  });
   app.decorate('config', config);
-  app.decorate('database', database);
-  app.decorate('redis', redis);
-  app.decorate('lifecycle', { draining: false });
-  app.decorate('passwordHasher', new PasswordHasher(overrides.hashCost ?? DEFAULT_HASH_COST));
+  app.decorate('ctx', ctx);
   // The dummy hash for unknown emails exists before the first login (see PasswordHasher.prepare).
   app.addHook('onReady', async () => {
-    await app.passwordHasher.prepare();
+    await ctx.passwordHasher.prepare();
   });
-  app.decorate('cursors', new CursorSigner(secret));
-  const authState = new AuthStateCache(authStateLoaders(database.db), redis, app.log, {
-    // SQLite tells us when another process committed; PostgreSQL without Redis cannot.
-    dataVersion: database.dataVersion,
-    maxAgeMs: database.dataVersion === null && redis === null ? AUTH_CACHE_MAX_AGE_MS : null,
-    ...(overrides.clock ? { now: overrides.clock } : {}),
-  });
-  app.decorate('authState', authState);
-  authState.start();
-  app.addHook('onClose', async () => {
-    await authState.stop();
-    if (!overrides.database) await database.close();
-    if (redis) redis.disconnect();
-  });
+  app.addHook('onClose', close);
 
-  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+  for (const schema of [...CORE_SCHEMAS, ...modules.flatMap((module) => module.schemas ?? [])]) {
+    app.addSchema(schema);
+  }
   installValidation(app);
   // Hook order is reply-header order: request id and helmet first, so 405s and 401s carry them.
   installRequestIdEcho(app);
@@ -181,27 +217,16 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   installNoStore(app);
   installProblemDetails(app);
   await registerCors(app);
-  await registerOpenApi(app);
-  await registerAuth(app);
-  installAuthorization(app);
+  await registerOpenApi(
+    app,
+    modules.flatMap((module) => (module.tag ? [module.tag] : [])),
+  );
+  for (const module of modules) await module.install?.(app, ctx);
 
-  await app.register(rootRoutes);
-  await app.register(healthRoutes);
-  await app.register(problemsRoutes);
-  await registerApi(app, [...API_ROUTES, ...(overrides.apiRoutes ?? [])]);
+  for (const module of modules) if (module.rootRoutes) await app.register(module.rootRoutes, { ctx });
+  await registerApi(app, modules, ctx);
   await registerDocsRoutes(app);
-  app.addHook('onReady', async () => {
-    const schema = await checkSchemaAtStartup(app);
-    if (!config.admin) return;
-    if (schema === 'behind') {
-      app.log.warn(
-        'ADMIN_EMAIL: the admin bootstrap waits for a migrated schema (npm run migrate, then restart)',
-      );
-      return;
-    }
-    const users = new UsersService(database, app.passwordHasher, authState);
-    await users.ensureAdmin(config.admin.email, config.admin.password, (message) => app.log.info(message));
-  });
+  app.addHook('onReady', () => startUp(ctx));
 
   await app.ready();
   return app;

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { describeDatabase } from './db/target.js';
 import { serviceVersion } from './lib/package-info.js';
-import { enabledAdminExists } from './modules/users/users.repository.js';
 
 /** What a person starting the service needs first, when no admin exists yet. */
 export const NO_ADMIN_HINT =
@@ -24,7 +23,7 @@ export async function logStartup(app: FastifyInstance, warnings: readonly string
   app.log.info({ database }, `database: ${database}`);
   let adminExists: boolean;
   try {
-    adminExists = await enabledAdminExists(app.database.db);
+    adminExists = await app.ctx.services.users.enabledAdminExists();
   } catch {
     // A schema behind the code has no users table yet; readiness already says so.
     app.log.warn('cannot tell whether an admin exists before the schema is migrated (npm run migrate)');

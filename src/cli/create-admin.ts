@@ -1,14 +1,12 @@
 import pino from 'pino';
+import { createContext } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { readEnvironment } from '../lib/environment.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength, weakPasswordReason } from '../lib/password-policy.js';
-import { PasswordHasher } from '../lib/passwords.js';
 import { createRedis, whenReady } from '../lib/redis.js';
-import { AuthStateCache } from '../modules/auth/auth-state.js';
-import { authStateLoaders } from '../modules/auth/auth-state.loaders.js';
-import { describeAdminInstall, UsersService } from '../modules/users/users.service.js';
+import { describeAdminInstall } from '../modules/users/index.js';
 
 /**
  * `npm run create-admin -- <email> [name]`, with the password in ADMIN_PASSWORD (kept out of the
@@ -63,11 +61,11 @@ async function main(): Promise<number> {
     }
     database = openDatabase(config.database, { busyTimeoutMs: 60_000 });
     await migrateToLatest(database);
-    const authState = new AuthStateCache(authStateLoaders(database.db), redis, log);
-    const users = new UsersService(database, new PasswordHasher(), authState);
-    const { outcome, user } = await users.installAdmin(email, password, name);
+    // The app's own context: the same services, and the invalidations they publish over Redis.
+    const { ctx } = createContext(config, { log, database, redis });
+    const { outcome, user } = await ctx.services.users.installAdmin(email, password, name);
     process.stdout.write(`${describeAdminInstall(outcome, user.email)}\n`);
-    if (!(await authState.published())) {
+    if (!(await ctx.services.authState.published())) {
       process.stderr.write(
         'create-admin: the change is saved, but running instances could not be told over REDIS_URL: restart them\n',
       );

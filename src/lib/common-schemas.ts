@@ -1,4 +1,4 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import { PROBLEM_CODES, PROBLEMS } from '../errors.js';
 import { SAFE_TEXT_PATTERN } from './text.js';
 import { MAX_FIELD_ERRORS } from './validation-errors.js';
@@ -103,62 +103,14 @@ export function StringEnum<const T extends readonly string[]>(
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
+/** Every id the API shows or takes: opaque to clients (the server makes UUIDv7s). */
+export const Id = Type.String({
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9-]+$',
+  description: 'opaque id (UUIDv7)',
+});
+
 /** A count or other non-negative integer: bounded, as clients in any language can hold it. */
 export function Count(options: Record<string, unknown> = {}) {
   return Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, format: 'int64', ...options });
-}
-
-/** A v1 page of items: `{ items, total, page, size, pages }`. */
-export function PageOf<T extends TSchema>(item: T, $id: string) {
-  return Type.Object(
-    {
-      items: Type.Array(Type.Ref(item), { maxItems: 100 }),
-      total: Count(),
-      page: Type.Integer({ minimum: 1, maximum: 1_000_000, format: 'int32' }),
-      size: Type.Integer({ minimum: 1, maximum: 100, format: 'int32' }),
-      pages: Count({ description: 'ceil(total / size)' }),
-    },
-    { $id, additionalProperties: false },
-  );
-}
-
-/** A version 2 page: the items, and the cursor of the next page (null exactly when none follows). */
-export function CursorPageOf<T extends TSchema>(item: T, $id: string) {
-  return Type.Object(
-    {
-      items: Type.Array(Type.Ref(item), { maxItems: 100 }),
-      nextCursor: Type.Union([
-        Type.String({ maxLength: 2000, description: 'opaque; pass as ?cursor=' }),
-        Type.Null(),
-      ]),
-    },
-    { $id, additionalProperties: false },
-  );
-}
-
-/** Version 2 list parameters. A cursor has no pattern: a malformed one is 400 invalid_cursor, not a 422. */
-export const CursorParams = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
-  cursor: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 2000,
-      description: 'nextCursor of the previous page (opaque, signed)',
-    }),
-  ),
-};
-
-/** The 200 of a version 2 list: the page, and `Link` to the next one while there is one. */
-export function cursorPageResponse(page: TSchema, what: string, headers: Record<string, TSchema> = {}) {
-  return {
-    description: `A page of ${what} and the cursor of the next one`,
-    headers: {
-      ...headers,
-      Link: Type.String({
-        maxLength: 4000,
-        description: `RFC 8288: <PUBLIC_URL/api/v2/${what}?…&cursor=…>; rel="next"`,
-      }),
-    },
-    content: { 'application/json': { schema: Type.Ref(page) } },
-  };
 }

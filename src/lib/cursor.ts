@@ -1,5 +1,4 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
 import { ApiError } from '../errors.js';
 
 /**
@@ -54,20 +53,4 @@ function digest(binding: unknown): string {
 
 function invalid(detail = 'The cursor is not valid'): ApiError {
   return new ApiError('invalid_cursor', { detail });
-}
-
-/** A version 2 page for the reply: `Link` to the next page while there is one. */
-export function withNextLink<T extends { nextCursor: string | null }>(reply: FastifyReply, page: T): T {
-  const { request } = reply;
-  if (page.nextCursor)
-    reply.header('link', nextLink(request.server.config.publicUrl, request.url, page.nextCursor));
-  return page;
-}
-
-/** RFC 8288 `Link` to the next page: the same request with the new cursor. */
-function nextLink(publicUrl: string, url: string, cursor: string): string {
-  const [path = '', query = ''] = url.split('?');
-  const params = new URLSearchParams(query);
-  params.set('cursor', cursor);
-  return `<${publicUrl}${path}?${params.toString()}>; rel="next"`;
 }

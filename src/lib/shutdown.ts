@@ -13,7 +13,7 @@ export interface ShutdownOptions {
  * drain delay the server stops accepting connections, in-flight requests finish, resources close.
  */
 export async function shutDown(app: FastifyInstance, options: ShutdownOptions): Promise<void> {
-  app.lifecycle.draining = true;
+  app.ctx.lifecycle.draining = true;
   const timer = setTimeout(options.onTimeout, options.drainDelayMs + options.timeoutMs);
   timer.unref();
   try {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import { API_VERSIONS, type ApiVersion, LATEST_VERSION } from '../lib/api-version.js';
 import { problemResponses } from '../lib/common-schemas.js';
 import { serviceVersion } from '../lib/package-info.js';
 import { ICON_DATA_URL, ICON_SVG, LOGO_SVG } from './brand.js';
@@ -11,11 +12,6 @@ import { ICON_DATA_URL, ICON_SVG, LOGO_SVG } from './brand.js';
  * The OpenAPI 3.1 document, generated from the route schemas, and the two pages that render it.
  * Everything is served from installed packages: no page requests anything from another host.
  */
-
-export const API_VERSIONS = ['v1', 'v2'] as const;
-export type ApiVersion = (typeof API_VERSIONS)[number];
-/** The version the docs pages open on: the newest. */
-const LATEST: ApiVersion = 'v2';
 
 interface OpenApiDocument {
   paths?: Record<string, unknown>;
@@ -178,15 +174,6 @@ function securitySchemes(publicUrl: string) {
   };
 }
 
-const TAGS = [
-  { name: 'about', description: 'What answers at the base URL, and where the docs are' },
-  { name: 'auth', description: 'Registration, login, token refresh and logout; the OAuth2 token endpoint' },
-  { name: 'users', description: 'The caller, and user administration (admins)' },
-  { name: 'tasks', description: 'Tasks: owned or assigned; conditional requests with ETag / If-Match' },
-  { name: 'health', description: 'Liveness and readiness probes for orchestrators and load balancers' },
-  { name: 'problems', description: 'Descriptions of the problem types named in error responses' },
-];
-
 /** Browsers see this header only for origins in CORS_ORIGINS. */
 const CORS_HEADER = {
   // Response headers are written as schemas; @fastify/swagger turns each into a header object.
@@ -262,7 +249,14 @@ async function loadRedocBundle(): Promise<string> {
   return source.replaceAll('https://cdn.redoc.ly/redoc/logo-mini.svg', BLANK_SVG);
 }
 
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+/** An OpenAPI tag: a section of the docs. */
+export interface DocsTag {
+  name: string;
+  description: string;
+}
+
+/** `tags` are the document's sections, in the order the docs show them (the modules' order). */
+export async function registerOpenApi(app: FastifyInstance, tags: readonly DocsTag[]): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -281,7 +275,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           url: string;
         },
       ],
-      tags: TAGS,
+      tags: [...tags],
       components: { securitySchemes: securitySchemes(app.config.publicUrl) },
     },
     transform: documentRoute,
@@ -317,7 +311,7 @@ export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
     uiConfig: {
       urls: API_VERSIONS.map((v) => ({ url: `/openapi/${v}.json`, name: v })),
       // Open on the newest version; the option's name is missing from the plugin's types.
-      ...({ 'urls.primaryName': LATEST } as object),
+      ...({ 'urls.primaryName': LATEST_VERSION } as object),
       deepLinking: true,
       persistAuthorization: false,
       displayRequestDuration: true,
@@ -348,7 +342,7 @@ export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async (request, reply) => {
-      const { version = LATEST } = request.query as { version?: ApiVersion };
+      const { version = LATEST_VERSION } = request.query as { version?: ApiVersion };
       return reply.type('text/html; charset=utf-8').send(redocPage(version));
     },
   );

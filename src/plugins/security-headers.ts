@@ -99,7 +99,7 @@ export function installSecurityHeaders(app: FastifyInstance): void {
     if (isDocsPath(request.url)) reply.header('content-security-policy', DOCS_CSP);
     // While draining, every reply closes its connection, so keep-alive clients move elsewhere
     // and the server can finish closing once in-flight requests are done.
-    if (app.lifecycle.draining) reply.header('connection', 'close');
+    if (app.ctx.lifecycle.draining) reply.header('connection', 'close');
     done(null, payload);
   });
 }

@@ -24,10 +24,9 @@ describe('admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
     const t = await buildTestApp();
     try {
       await createUser(t.app, { role: 'admin' });
-      const { UsersService } = await import('../../src/modules/users/users.service.js');
-      const service = new UsersService(t.app.database, t.app.passwordHasher, t.app.authState);
+      const service = t.app.ctx.services.users;
       await service.ensureAdmin('second@example.com', ADMIN_PASSWORD, () => {});
-      const row = await t.app.database.db
+      const row = await t.app.ctx.database.db
         .selectFrom('users')
         .select('id')
         .where('email', '=', 'second@example.com')
@@ -52,9 +51,7 @@ describe('admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
       const oldHeaders = { authorization: `Bearer ${old.accessToken}` };
       const me = () => t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: oldHeaders });
       expect((await me()).statusCode).toBe(200); // the running server has cached this session
-
-      const { UsersService } = await import('../../src/modules/users/users.service.js');
-      const service = new UsersService(t.app.database, t.app.passwordHasher, t.app.authState);
+      const service = t.app.ctx.services.users;
       const logged: string[] = [];
       await service.ensureAdmin('BOSS@example.com', ADMIN_PASSWORD, (line) => logged.push(line));
 
@@ -83,7 +80,7 @@ describe('admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
         headers: { authorization: `Bearer ${admin.accessToken}` },
       });
       expect(asAdmin.statusCode).toBe(200);
-      const row = await t.app.database.db
+      const row = await t.app.ctx.database.db
         .selectFrom('users')
         .select(['role', 'disabled'])
         .where('id', '=', registered.json().id)
@@ -101,9 +98,12 @@ describe('admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
     const t = await buildTestApp();
     try {
       const user = await createUser(t.app, { email: 'old-root@example.com', role: 'admin' });
-      await t.app.database.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute();
-      const { UsersService } = await import('../../src/modules/users/users.service.js');
-      const service = new UsersService(t.app.database, t.app.passwordHasher, t.app.authState);
+      await t.app.ctx.database.db
+        .updateTable('users')
+        .set({ disabled: 1 })
+        .where('id', '=', user.id)
+        .execute();
+      const service = t.app.ctx.services.users;
       const logged: string[] = [];
       await service.ensureAdmin('old-root@example.com', ADMIN_PASSWORD, (line) => logged.push(line));
       expect((await login(t.app, 'old-root@example.com', ADMIN_PASSWORD)).accessToken).toBeTruthy();

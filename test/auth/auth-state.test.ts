@@ -28,11 +28,11 @@ describe('auth state cache', () => {
       const me = () => t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers });
       expect((await me()).statusCode).toBe(200);
       // A write that bypasses the service is not seen: the cache is doing its job...
-      await demoteBehindTheCache(t.app.database.db, user.id);
-      expect((await t.app.authState.user(user.id))?.role).toBe('user');
+      await demoteBehindTheCache(t.app.ctx.database.db, user.id);
+      expect((await t.app.ctx.services.authState.user(user.id))?.role).toBe('user');
       // ...and an invalidation makes the next read go to the database.
-      t.app.authState.userChanged(user.id);
-      expect((await t.app.authState.user(user.id))?.role).toBe('guest');
+      t.app.ctx.services.authState.userChanged(user.id);
+      expect((await t.app.ctx.services.authState.user(user.id))?.role).toBe('guest');
     } finally {
       await t.close();
     }
@@ -42,9 +42,9 @@ describe('auth state cache', () => {
     const t = await buildTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1' } });
     try {
       const { user } = await signedIn(t.app);
-      expect((await t.app.authState.user(user.id))?.role).toBe('user');
-      await demoteBehindTheCache(t.app.database.db, user.id);
-      expect((await t.app.authState.user(user.id))?.role).toBe('guest');
+      expect((await t.app.ctx.services.authState.user(user.id))?.role).toBe('user');
+      await demoteBehindTheCache(t.app.ctx.database.db, user.id);
+      expect((await t.app.ctx.services.authState.user(user.id))?.role).toBe('guest');
     } finally {
       await t.close();
     }

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isEmail, normalizeEmail } from '../../src/lib/email.js';
-import { UsersService } from '../../src/modules/users/users.service.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createUser, PASSWORD, signedIn, uniqueEmail } from '../helpers/factories.js';
 
@@ -121,7 +120,7 @@ describe('one email rule, without Unicode aliases', () => {
       payload: { email: alias, password: PASSWORD, name: 'Not Kate' },
     });
     expect(res.statusCode).toBe(422);
-    const rows = await t.app.database.db
+    const rows = await t.app.ctx.database.db
       .selectFrom('users')
       .select('id')
       .where('email', 'in', [kate, alias])
@@ -130,7 +129,7 @@ describe('one email rule, without Unicode aliases', () => {
   });
 
   it('lets neither the service nor the admin bootstrap map the alias onto the account', async () => {
-    const users = new UsersService(t.app.database, t.app.passwordHasher, t.app.authState);
+    const users = t.app.ctx.services.users;
     await expect(users.create({ email: alias, password: PASSWORD, name: 'Not Kate' })).rejects.toMatchObject({
       code: 'validation_failed',
     });
@@ -220,7 +219,7 @@ describe('the dummy hash for unknown emails', () => {
   it('exists before the first login: the first unknown email costs one verification and no hash', async () => {
     const fresh = await buildTestApp();
     try {
-      const hasher = fresh.app.passwordHasher;
+      const hasher = fresh.app.ctx.passwordHasher;
       const hash = vi.spyOn(hasher, 'hash');
       const verify = vi.spyOn(hasher, 'verify');
       const res = await fresh.app.inject({
@@ -233,7 +232,7 @@ describe('the dummy hash for unknown emails', () => {
       expect(verify).toHaveBeenCalledTimes(1);
       // Of the same cost as a real account's hash: the same argon2id parameters.
       const user = await createUser(fresh.app);
-      const stored = await fresh.app.database.db
+      const stored = await fresh.app.ctx.database.db
         .selectFrom('users')
         .select('password_hash')
         .where('id', '=', user.id)

@@ -40,7 +40,7 @@ function sessionOf(accessToken: string): string {
 }
 /** Moves a spent token's first use into the past, as if that much time had gone by. */
 async function firstUsedAgo(app: FastifyInstance, refreshToken: string, ms: number): Promise<void> {
-  const result = await app.database.db
+  const result = await app.ctx.database.db
     .updateTable('refresh_tokens')
     .set({ spent_at: new Date(Date.now() - ms).toISOString() })
     .where('token_hash', '=', hashToken(refreshToken))
@@ -124,7 +124,7 @@ describe('REFRESH_REUSE_GRACE (default 10s)', () => {
     const replies = await Promise.all(Array.from({ length: 10 }, () => refresh(tokens.refreshToken)));
     expect(replies.map((r) => r.statusCode)).toEqual(Array(10).fill(200));
     expect(new Set(replies.map((r) => r.json().refreshToken)).size).toBe(1);
-    const rows = await t.app.database.db
+    const rows = await t.app.ctx.database.db
       .selectFrom('refresh_tokens')
       .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
       .select(['refresh_tokens.spent_at', 'sessions.ended_at'])
@@ -133,13 +133,13 @@ describe('REFRESH_REUSE_GRACE (default 10s)', () => {
     expect(rows).toHaveLength(2);
     expect(rows.filter((r) => r.spent_at === null)).toHaveLength(1);
     expect(rows.every((r) => r.ended_at === null)).toBe(true);
-    if (testDatabaseUrl) expect(t.app.database.dialect).toBe('postgres');
+    if (testDatabaseUrl) expect(t.app.ctx.database.dialect).toBe('postgres');
   });
 
   it('stores no refresh token in plaintext, successors included', async () => {
     const tokens = await session();
     const rotated = (await refresh(tokens.refreshToken)).json();
-    const rows = await t.app.database.db.selectFrom('refresh_tokens').selectAll().execute();
+    const rows = await t.app.ctx.database.db.selectFrom('refresh_tokens').selectAll().execute();
     const stored = JSON.stringify(rows);
     for (const token of [tokens.refreshToken, rotated.refreshToken]) {
       expect(stored).not.toContain(token);

@@ -182,7 +182,7 @@ describe('POST /auth/login', () => {
   });
 
   it('verifies a dummy hash for an unknown email, so both take the time of one hash', async () => {
-    const hasher = t.app.passwordHasher;
+    const hasher = t.app.ctx.passwordHasher;
     const dummy = vi.spyOn(hasher, 'verifyDummy');
     const verify = vi.spyOn(hasher, 'verify');
     try {
@@ -203,7 +203,7 @@ describe('POST /auth/login', () => {
 
   it('refuses a disabled account with 403 account_disabled, but only with the right password', async () => {
     const user = await createUser(t.app);
-    await t.app.database.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute();
+    await t.app.ctx.database.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute();
     const right = await t.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',

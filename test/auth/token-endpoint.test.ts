@@ -82,7 +82,7 @@ describe('POST /auth/token (RFC 6749)', () => {
 
   it('answers a disabled account with invalid_grant carrying account_disabled', async () => {
     const user = await createUser(t.app);
-    await t.app.database.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute();
+    await t.app.ctx.database.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute();
     const res = await token({ grant_type: 'password', username: user.email, password: PASSWORD });
     expect(res.json()).toMatchObject({ status: 400, error: 'invalid_grant', code: 'account_disabled' });
   });

@@ -86,8 +86,8 @@ describe('access tokens', () => {
     await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout', headers });
     expect401(await me(expired), 'token_expired');
     expect401(await me(headers.authorization), 'token_revoked');
-    await t.app.database.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute();
-    t.app.authState.userChanged(user.id);
+    await t.app.ctx.database.db.updateTable('users').set({ disabled: 1 }).where('id', '=', user.id).execute();
+    t.app.ctx.services.authState.userChanged(user.id);
     expect401(await me(expired), 'account_disabled');
     expect401(await me(headers.authorization), 'account_disabled');
   });

@@ -274,7 +274,7 @@ describe('npm run create-admin', () => {
         const proxy = await heldProxy(new URL(redisUrl));
         const role = async () =>
           (
-            await server.app.database.db
+            await server.app.ctx.database.db
               .selectFrom('users')
               .select('role')
               .where('email', '=', 'boss@example.com')

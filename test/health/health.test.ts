@@ -59,7 +59,7 @@ describe('health', () => {
 
   it('ready answers 503 while shutting down', async () => {
     const t = await start();
-    t.app.lifecycle.draining = true;
+    t.app.ctx.lifecycle.draining = true;
     const res = await t.app.inject({ method: 'GET', url: '/health/ready' });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ code: 'not_ready' });

@@ -6,6 +6,7 @@ import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { defineModule, type Module } from '../../src/lib/module.js';
 import type { RequestObserver } from '../../src/plugins/logging.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
@@ -34,7 +35,20 @@ export interface TestApp {
 export interface TestAppOptions {
   env?: Record<string, string>;
   logStream?: DestinationStream;
+  /** Modules the app registers after its own (test/fixtures holds some). */
+  modules?: Module[];
+  /** Route plugins of a test's own, registered under each API version as a module without a tag. */
   apiRoutes?: FastifyPluginAsync[];
+}
+
+/** Route plugins as one module: registered under each version prefix, and nothing else. */
+function routesModule(plugins: FastifyPluginAsync[]): Module {
+  return defineModule({
+    name: 'test-routes',
+    routes: async (api) => {
+      for (const plugin of plugins) await api.register(plugin);
+    },
+  });
 }
 
 /**
@@ -70,7 +84,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     // The cheapest argon2id the library accepts: tests check behaviour, not hashing strength.
     hashCost: { memoryCost: 1024, timeCost: 1 },
     ...(options.logStream ? { logStream: options.logStream } : {}),
-    ...(options.apiRoutes ? { apiRoutes: options.apiRoutes } : {}),
+    modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
   });
   return {
     app,

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Role } from '../../src/lib/principal.js';
 import type { User } from '../../src/modules/users/users.schemas.js';
-import { UsersService } from '../../src/modules/users/users.service.js';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -17,7 +16,7 @@ export async function createUser(
   app: FastifyInstance,
   options: { role?: Role; email?: string; name?: string; password?: string } = {},
 ): Promise<User> {
-  const service = new UsersService(app.database, app.passwordHasher, app.authState);
+  const service = app.ctx.services.users;
   return service.create({
     email: options.email ?? uniqueEmail(options.role ?? 'user'),
     password: options.password ?? PASSWORD,

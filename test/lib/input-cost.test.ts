@@ -5,12 +5,13 @@ import { likeContains } from '../../src/db/sql.js';
 import { isEntityTagList } from '../../src/lib/conditional.js';
 import { CursorSigner } from '../../src/lib/cursor.js';
 import { isDateTime } from '../../src/lib/date-time.js';
+import { pageQuery } from '../../src/lib/lists.js';
 import { passwordLength } from '../../src/lib/password-policy.js';
 import { jsonShapeProblem } from '../../src/lib/strict-json.js';
 import { isSafeText, MULTILINE_TEXT_PATTERN, trimWhiteSpace } from '../../src/lib/text.js';
 import { MAX_FIELD_ERRORS, toFieldErrors } from '../../src/lib/validation-errors.js';
 import { LoginBody, RefreshBody } from '../../src/modules/auth/auth.schemas.js';
-import { CreateTaskBody, TaskListQuery } from '../../src/modules/tasks/tasks.schemas.js';
+import { CreateTaskBody, TaskListParams } from '../../src/modules/tasks/tasks.schemas.js';
 import { RegisterBody } from '../../src/modules/users/users.schemas.js';
 import { strictJsonParser } from '../../src/plugins/http-semantics.js';
 import { requestPath } from '../../src/plugins/problem-details.js';
@@ -30,7 +31,7 @@ const register = bodyValidator(bodyAjv, RegisterBody);
 const createTask = bodyValidator(bodyAjv, CreateTaskBody);
 const login = bodyValidator(bodyAjv, LoginBody);
 const refresh = bodyValidator(bodyAjv, RefreshBody);
-const taskQuery = queryValidator(queryAjv, TaskListQuery);
+const taskQuery = queryValidator(queryAjv, pageQuery(TaskListParams));
 
 const PASSWORD = 'correct horse battery staple';
 const registerWith = (fields: Record<string, unknown>) => () =>

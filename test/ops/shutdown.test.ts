@@ -32,7 +32,7 @@ describe('graceful shutdown', () => {
         timedOut = true;
       },
     });
-    expect(t.app.lifecycle.draining).toBe(true);
+    expect(t.app.ctx.lifecycle.draining).toBe(true);
     const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { code: string }).code).toBe('not_ready');

@@ -204,7 +204,7 @@ describe('the last admin', () => {
       // The loser is refused either as last_admin (409) or, already demoted, as forbidden (403).
       expect(statuses[0]).toBe(200);
       expect([403, 409]).toContain(statuses[1]);
-      const admins = await own.app.database.db
+      const admins = await own.app.ctx.database.db
         .selectFrom('users')
         .select('id')
         .where('role', '=', 'admin')
@@ -225,7 +225,7 @@ describe('DELETE /users/{id}', () => {
     const after = await req('GET', '/users/me', victim.headers);
     expect(after.statusCode).toBe(401);
     expect(after.json().code).toBe('invalid_token');
-    const sessions = await t.app.database.db
+    const sessions = await t.app.ctx.database.db
       .selectFrom('sessions')
       .select('id')
       .where('user_id', '=', victim.user.id)

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
-import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
+import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_ONLY } from '../../lib/principal.js';
-import { RegisterBody, UserSchema } from '../users/users.schemas.js';
-import { UsersService } from '../users/users.service.js';
+import { RegisterBody, UserSchema } from '../users/index.js';
 import {
   CREDENTIAL_BODY_LIMIT,
   CREDENTIAL_TOO_LARGE,
@@ -15,15 +14,13 @@ import {
   RefreshBody,
   TokenPairSchema,
 } from './auth.schemas.js';
-import { AuthService } from './auth.service.js';
 
 /** Signed in with a session: any role; API keys are refused (no scope given). */
 const SESSION_ONLY = { auth: {} };
 
 /** Registration, login, refresh and logout. Credential routes take no credentials. */
-export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
-  const auth = new AuthService(app, app.passwordHasher, app.authState);
-  const users = new UsersService(app.database, app.passwordHasher, app.authState);
+export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version, ctx }) => {
+  const { auth, users } = ctx.services;
   const tags = ['auth'];
 
   app.post(
@@ -32,7 +29,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       bodyLimit: CREDENTIAL_BODY_LIMIT,
       // Closed registration answers before the body is read or validated.
       onRequest: async () => {
-        if (!app.config.registrationOpen) throw new ApiError('registration_closed');
+        if (!ctx.config.registrationOpen) throw new ApiError('registration_closed');
       },
       schema: {
         tags,

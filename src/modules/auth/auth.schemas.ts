@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { ProblemSchema } from '../../lib/common-schemas.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
-import { Email, GivenPassword } from '../users/users.schemas.js';
+import { Email, GivenPassword } from '../users/index.js';
 
 /**
  * The body limit of the credential routes (register, login, token, refresh, logout, logout-all,

@@ -1,13 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
-import { ApiError, fieldError } from '../../errors.js';
-import { normalizeEmail } from '../../lib/email.js';
-import { weakPasswordReason } from '../../lib/password-policy.js';
-import type { PasswordHasher } from '../../lib/passwords.js';
-import * as users from '../users/users.repository.js';
+import type { Database } from '../../db/schema.js';
+import { ApiError, fieldError, type ProblemCode } from '../../errors.js';
+import type { AppContext } from '../../lib/module.js';
+import type { Principal } from '../../lib/principal.js';
+import type { Credentials } from '../users/index.js';
 import type { AuthStateCache } from './auth-state.js';
 import * as sessions from './sessions.repository.js';
-import { type AccessClaims, hashToken, newRefreshToken, SuccessorTokens } from './tokens.js';
+import { type AccessClaims, AccessTokens, hashToken, newRefreshToken, SuccessorTokens } from './tokens.js';
 
 export interface TokenPair {
   accessToken: string;
@@ -23,35 +23,111 @@ export interface ClientInfo {
 }
 
 const USER_AGENT_MAX = 512;
+const INVALID_TOKEN_CHALLENGE = 'Bearer realm="taskforge", error="invalid_token"';
+/** lastUsedAt may lag by this much: one write per session per interval, never awaited. */
+const TOUCH_INTERVAL_MS = 60_000;
 
-/** Logins, sessions and tokens. */
+/** A 401 about a presented credential, with the RFC 6750 challenge that names the error. */
+export function tokenFailure(code: ProblemCode, detail?: string): ApiError {
+  return new ApiError(code, {
+    status: 401,
+    headers: { 'www-authenticate': INVALID_TOKEN_CHALLENGE },
+    ...(detail ? { detail } : {}),
+  });
+}
+
+function requireSecret(ctx: AppContext): string {
+  const secret = ctx.config.jwtSecret;
+  if (!secret) throw new Error('JWT_SECRET must be resolved before tokens are made or read');
+  return secret;
+}
+
+/** Logins, sessions and tokens, and who a presented credential authenticates. */
 export class AuthService {
-  private readonly successors: SuccessorTokens;
+  // Made on first use: the command-line tools share this context without needing a secret.
+  private successorTokens: SuccessorTokens | null = null;
+  private accessTokens: AccessTokens | null = null;
+  private readonly touched = new Map<string, number>();
 
   constructor(
-    private readonly app: FastifyInstance,
-    private readonly hasher: PasswordHasher,
+    private readonly ctx: AppContext,
     private readonly authState: AuthStateCache,
-  ) {
-    const secret = app.config.jwtSecret;
-    if (!secret) throw new Error('JWT_SECRET must be resolved before the app is built');
-    this.successors = new SuccessorTokens(secret);
+  ) {}
+
+  private get db(): Kysely<Database> {
+    return this.ctx.database.db;
   }
 
-  private get db(): users.Db {
-    return this.app.database.db;
+  private get config() {
+    return this.ctx.config;
+  }
+
+  private get successors(): SuccessorTokens {
+    this.successorTokens ??= new SuccessorTokens(requireSecret(this.ctx));
+    return this.successorTokens;
+  }
+
+  private get tokens(): AccessTokens {
+    this.accessTokens ??= new AccessTokens(requireSecret(this.ctx), this.config.accessTokenTtlMs);
+    return this.accessTokens;
   }
 
   /** Checks a password; unknown emails cost the same (a dummy hash is verified). */
-  async checkCredentials(email: string, password: string): Promise<users.UserRow> {
-    const user = await users.findUserByEmail(this.db, normalizeEmail(email));
+  async checkCredentials(email: string, password: string): Promise<Credentials> {
+    const hasher = this.ctx.passwordHasher;
+    const user = await this.ctx.services.users.credentials(email);
     if (!user) {
-      await this.hasher.verifyDummy(password);
+      await hasher.verifyDummy(password);
       throw new ApiError('invalid_credentials');
     }
-    if (!(await this.hasher.verify(user.password_hash, password))) throw new ApiError('invalid_credentials');
-    if (user.disabled === 1) throw new ApiError('account_disabled');
+    if (!(await hasher.verify(user.passwordHash, password))) throw new ApiError('invalid_credentials');
+    if (user.disabled) throw new ApiError('account_disabled');
     return user;
+  }
+
+  /**
+   * Who an API key authenticates as: the one place that decides what a key is. No route issues
+   * keys yet (the API-key issue adds them and their lookup here), so no value is a known key:
+   * every one, an access token included, is 401 invalid_token.
+   */
+  async authenticateApiKey(_key: string): Promise<Principal | ApiError> {
+    return tokenFailure('invalid_token');
+  }
+
+  /** A bearer value: a JWT is an access token (three dot-separated parts); anything else would be a key. */
+  authenticateBearer(value: string): Promise<Principal | ApiError> {
+    return value.split('.').length === 3
+      ? this.authenticateAccessToken(value)
+      : this.authenticateApiKey(value);
+  }
+
+  private async authenticateAccessToken(token: string): Promise<Principal | ApiError> {
+    const read = this.tokens.read(token);
+    if ('invalid' in read) return tokenFailure('invalid_token');
+    const { claims, expired } = read;
+    // The contract's order: invalid_token (unknown user or session) → account_disabled →
+    // token_expired → token_revoked.
+    const [user, session] = await Promise.all([
+      this.authState.user(claims.sub),
+      this.authState.session(claims.sid),
+    ]);
+    if (!user || !session || session.userId !== claims.sub) return tokenFailure('invalid_token');
+    if (user.disabled) return tokenFailure('account_disabled');
+    if (expired) return tokenFailure('token_expired');
+    if (session.ended) return tokenFailure('token_revoked');
+    return { userId: claims.sub, role: user.role, sessionId: claims.sid, scopes: null };
+  }
+
+  /** Records a session's use (its lastUsedAt), at most once a minute per session, without waiting. */
+  touch(sessionId: string): void {
+    const now = Date.now();
+    const last = this.touched.get(sessionId);
+    if (last !== undefined && now - last < TOUCH_INTERVAL_MS) return;
+    if (this.touched.size > 100_000) this.touched.clear();
+    this.touched.set(sessionId, now);
+    sessions.touchSession(this.db, sessionId, new Date(now).toISOString()).catch((error: Error) => {
+      this.ctx.log.warn({ err: { message: error.message } }, 'could not record session use');
+    });
   }
 
   async login(email: string, password: string, client: ClientInfo): Promise<TokenPair> {
@@ -71,7 +147,7 @@ export class AuthService {
         token_hash: refresh.hash,
         session_id: sessionId,
         created_at: now.toISOString(),
-        expires_at: new Date(now.getTime() + this.app.config.refreshTokenTtlMs).toISOString(),
+        expires_at: new Date(now.getTime() + this.config.refreshTokenTtlMs).toISOString(),
       });
     });
     return this.pair(user.id, sessionId, refresh.token);
@@ -98,7 +174,7 @@ export class AuthService {
         token_hash: next.hash,
         session_id: found.session_id,
         created_at: now.toISOString(),
-        expires_at: new Date(now.getTime() + this.app.config.refreshTokenTtlMs).toISOString(),
+        expires_at: new Date(now.getTime() + this.config.refreshTokenTtlMs).toISOString(),
       });
       await sessions.touchSession(trx, found.session_id, now.toISOString());
       return true;
@@ -119,7 +195,7 @@ export class AuthService {
     spentAt: string,
   ): Promise<TokenPair> {
     const now = Date.now();
-    if (now - Date.parse(spentAt) < this.app.config.refreshReuseGraceMs) {
+    if (now - Date.parse(spentAt) < this.config.refreshReuseGraceMs) {
       const next = this.successors.of(refreshToken);
       const successor = await sessions.findRefreshToken(this.db, next.hash);
       const live =
@@ -149,32 +225,6 @@ export class AuthService {
     this.authState.userSessionsChanged(userId);
   }
 
-  async changePassword(
-    userId: string,
-    sessionId: string | null,
-    current: string,
-    next: string,
-  ): Promise<void> {
-    const user = await users.findUserById(this.db, userId);
-    if (!user) throw new ApiError('not_found');
-    if (!(await this.hasher.verify(user.password_hash, current)))
-      throw new ApiError('current_password_incorrect');
-    const weak = weakPasswordReason(next, user.email);
-    if (weak) {
-      throw new ApiError('weak_password', {
-        detail: `The password ${weak}`,
-        errors: [{ pointer: '/newPassword', code: 'weak_password', detail: weak }],
-      });
-    }
-    const now = new Date().toISOString();
-    const passwordHash = await this.hasher.hash(next);
-    await this.db.transaction().execute(async (trx) => {
-      await users.updateUser(trx, userId, { password_hash: passwordHash, updated_at: now }, false);
-      await sessions.endUserSessions(trx, userId, 'password_change', now, sessionId ?? undefined);
-    });
-    this.authState.userSessionsChanged(userId);
-  }
-
   private async endSession(sessionId: string, reason: string): Promise<void> {
     await sessions.endSession(this.db, sessionId, reason, new Date().toISOString());
     this.authState.sessionChanged(sessionId);
@@ -182,14 +232,13 @@ export class AuthService {
 
   private pair(userId: string, sessionId: string, refreshToken: string): TokenPair {
     const claims: AccessClaims = { sub: userId, sid: sessionId, typ: 'access' };
-    const ttlMs = this.app.config.accessTokenTtlMs;
+    const ttlMs = this.config.accessTokenTtlMs;
     return {
-      // @fastify/jwt takes a numeric expiresIn in seconds.
-      accessToken: this.app.jwt.sign(claims, { expiresIn: Math.floor(ttlMs / 1000) }),
+      accessToken: this.tokens.sign(claims),
       tokenType: 'Bearer',
       expiresIn: Math.floor(ttlMs / 1000),
       refreshToken,
-      refreshExpiresIn: Math.floor(this.app.config.refreshTokenTtlMs / 1000),
+      refreshExpiresIn: Math.floor(this.config.refreshTokenTtlMs / 1000),
     };
   }
 }

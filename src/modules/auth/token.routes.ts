@@ -3,8 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError } from 'fastify';
 import { ApiError, type ProblemCode } from '../../errors.js';
-import type { VersionOptions } from '../../lib/api-version.js';
 import { problemResponses } from '../../lib/common-schemas.js';
+import type { VersionOptions } from '../../lib/module.js';
 import { sendProblem, toApiError } from '../../plugins/problem-details.js';
 import {
   CREDENTIAL_BODY_LIMIT,
@@ -13,7 +13,7 @@ import {
   REUSE_GRACE_DESCRIPTION,
   TokenForm,
 } from './auth.schemas.js';
-import { AuthService } from './auth.service.js';
+import type { TokenPair } from './auth.service.js';
 
 /** Codes of the JSON routes that RFC 6749 §5.2 calls `invalid_grant`. */
 const GRANT_CODES = new Set<ProblemCode>([
@@ -52,9 +52,9 @@ function toOAuthError(error: unknown): ApiError {
  * The OAuth2 token endpoint (RFC 6749 §4.3 password grant, §6 refresh) for OAuth2 clients such
  * as the docs' Authorize button. Form-encoded only; its own plugin scope holds the form parser.
  */
-export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app) => {
+export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { ctx }) => {
   await app.register(formbody, { bodyLimit: CREDENTIAL_BODY_LIMIT });
-  const auth = new AuthService(app, app.passwordHasher, app.authState);
+  const { auth } = ctx.services;
 
   app.post(
     '/auth/token',
@@ -86,7 +86,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     async (request, reply) => {
       const form = request.body;
       reply.header('pragma', 'no-cache');
-      let pair: Awaited<ReturnType<AuthService['login']>>;
+      let pair: TokenPair;
       if (form.grant_type === 'password') {
         if (!form.username || !form.password)
           throw oauthError('invalid_request', 'username and password are required');

@@ -1,4 +1,5 @@
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createDecoder, createSigner, createVerifier } from 'fast-jwt';
 
 export interface RefreshToken {
   token: string;
@@ -54,4 +55,45 @@ export function isAccessClaims(value: unknown): value is AccessClaims & { exp: n
     typeof v.sid === 'string' &&
     typeof v.exp === 'number'
   );
+}
+
+/** What reading an access token found: its claims, or why it is no token of ours. */
+export type ReadToken = { claims: AccessClaims & { exp: number }; expired: boolean } | { invalid: true };
+
+/**
+ * Access tokens: HS256 JWTs with one fixed algorithm (RFC 8725), signed with JWT_SECRET and
+ * expiring after `ttlMs` (whole seconds).
+ */
+export class AccessTokens {
+  private readonly signer: (claims: AccessClaims) => string;
+  private readonly verifier: (token: string) => unknown;
+  private readonly decoder = createDecoder();
+
+  constructor(secret: string, ttlMs: number) {
+    this.signer = createSigner({
+      key: secret,
+      algorithm: 'HS256',
+      expiresIn: Math.floor(ttlMs / 1000) * 1000,
+    });
+    this.verifier = createVerifier({ key: secret, algorithms: ['HS256'] });
+  }
+
+  sign(claims: AccessClaims): string {
+    return this.signer(claims);
+  }
+
+  /** An expired token is still read: whether it was ours decides between two 401 codes. */
+  read(token: string): ReadToken {
+    let claims: unknown;
+    let expired = false;
+    try {
+      claims = this.verifier(token);
+    } catch (error) {
+      // fast-jwt checks the signature before the claims, so an expired token was validly signed.
+      if ((error as { code?: string }).code !== 'FAST_JWT_EXPIRED') return { invalid: true };
+      expired = true;
+      claims = this.decoder(token);
+    }
+    return isAccessClaims(claims) ? { claims, expired } : { invalid: true };
+  }
 }

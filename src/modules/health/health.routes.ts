@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { problemResponses } from '../../lib/common-schemas.js';
-import { checkReadiness } from './health.service.js';
+import type { RootOptions } from '../../lib/module.js';
 
 const Live = Type.Object(
   { status: Type.String({ enum: ['ok'] }) },
@@ -28,7 +28,8 @@ const Ready = Type.Object(
   },
 );
 
-export async function healthRoutes(app: FastifyInstance): Promise<void> {
+export const healthRoutes: FastifyPluginAsync<RootOptions> = async (app, { ctx }) => {
+  const { health } = ctx.services;
   app.get(
     '/health/live',
     {
@@ -61,11 +62,11 @@ export async function healthRoutes(app: FastifyInstance): Promise<void> {
       },
     },
     async () => {
-      const report = await checkReadiness(app);
+      const report = await health.readiness();
       if (report.failing) {
         throw new ApiError('not_ready', { detail: report.failing, headers: { 'retry-after': '5' } });
       }
       return report.body;
     },
   );
-}
+};

@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { type MigrationStatus, migrationStatus, type SchemaState, schemaState } from '../../db/migrator.js';
+import type { AppContext } from '../../lib/module.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -37,9 +37,6 @@ export interface Readiness {
   };
 }
 
-/** The last schema state each app logged, so a probe every few seconds logs only changes. */
-const logged = new WeakMap<FastifyInstance, SchemaState>();
-
 function describeSchema(state: SchemaState, status: MigrationStatus): string {
   if (state === 'behind') {
     return `the database schema is behind this version (pending: ${status.pending.join(', ')}): readiness answers 503 until npm run migrate applies them`;
@@ -50,63 +47,77 @@ function describeSchema(state: SchemaState, status: MigrationStatus): string {
   return 'the database schema is the one this version expects';
 }
 
-function note(app: FastifyInstance, state: SchemaState, status: MigrationStatus): void {
-  const previous = logged.get(app);
-  if (previous === state) return;
-  logged.set(app, state);
-  // At start-up an expected schema goes without saying; a change back to it is worth a line.
-  if (state === 'ok' && previous === undefined) return;
-  const fields = { schema: state, pending: status.pending, unknown: status.unknown };
-  if (state === 'ok') app.log.info(fields, describeSchema(state, status));
-  else app.log.warn(fields, describeSchema(state, status));
-}
+/** Readiness, and the schema against the code. */
+export class HealthService {
+  /** The last schema state logged, so a probe every few seconds logs only changes. */
+  private logged: SchemaState | undefined;
 
-/**
- * Start-up: reads the schema's migrations against the code's and logs when they differ. Null
- * when they cannot be read (the database does not answer: readiness reports it).
- */
-export async function checkSchemaAtStartup(app: FastifyInstance): Promise<SchemaState | null> {
-  try {
-    const status = await migrationStatus(app.database);
+  constructor(private readonly ctx: AppContext) {}
+
+  private note(state: SchemaState, status: MigrationStatus): void {
+    const previous = this.logged;
+    if (previous === state) return;
+    this.logged = state;
+    // At start-up an expected schema goes without saying; a change back to it is worth a line.
+    if (state === 'ok' && previous === undefined) return;
+    const fields = { schema: state, pending: status.pending, unknown: status.unknown };
+    if (state === 'ok') this.ctx.log.info(fields, describeSchema(state, status));
+    else this.ctx.log.warn(fields, describeSchema(state, status));
+  }
+
+  /**
+   * Start-up: reads the schema's migrations against the code's and logs when they differ. Null
+   * when they cannot be read (the database does not answer: readiness reports it).
+   */
+  async checkSchemaAtStartup(): Promise<SchemaState | null> {
+    try {
+      const status = await migrationStatus(this.ctx.database);
+      const state = schemaState(status);
+      this.note(state, status);
+      return state;
+    } catch (error) {
+      this.ctx.log.warn(
+        { err: { message: (error as Error).message } },
+        'cannot read the database schema version',
+      );
+      return null;
+    }
+  }
+
+  /**
+   * The database must answer and hold the schema this version expects, or a newer one; Redis
+   * being down only degrades the service. A newer schema (`ahead`) is served with status ok: it
+   * is what the previous version sees during every rolling deploy, not a fault (it is logged).
+   */
+  async readiness(): Promise<Readiness> {
+    const { database, redis, lifecycle } = this.ctx;
+    if (lifecycle.draining) {
+      return {
+        failing: 'The service is shutting down',
+        body: { status: 'degraded', checks: { database: 'ok', schema: 'ok', redis: 'absent' } },
+      };
+    }
+    const [databaseState, status, redisState] = await Promise.all([
+      probe(() => database.ping()),
+      attempt(() => migrationStatus(database)),
+      redis ? probe(() => redis.ping()) : Promise.resolve('absent' as const),
+    ]);
+    const unready = {
+      status: 'degraded',
+      checks: { database: databaseState, schema: 'ok', redis: redisState },
+    } as const;
+    if (databaseState === 'down') return { failing: 'check database is down', body: unready };
+    if (status === null) return { failing: 'check schema cannot be read from the database', body: unready };
     const state = schemaState(status);
-    note(app, state, status);
-    return state;
-  } catch (error) {
-    app.log.warn({ err: { message: (error as Error).message } }, 'cannot read the database schema version');
-    return null;
+    this.note(state, status);
+    if (state === 'behind') {
+      const pending = status.pending.join(', ');
+      return {
+        failing: `check schema is behind the code (pending: ${pending}): run npm run migrate`,
+        body: unready,
+      };
+    }
+    const checks = { database: databaseState, schema: state, redis: redisState };
+    return { failing: null, body: { status: redisState === 'down' ? 'degraded' : 'ok', checks } };
   }
-}
-
-/**
- * The database must answer and hold the schema this version expects, or a newer one; Redis
- * being down only degrades the service. A newer schema (`ahead`) is served with status ok: it
- * is what the previous version sees during every rolling deploy, not a fault (it is logged).
- */
-export async function checkReadiness(app: FastifyInstance): Promise<Readiness> {
-  if (app.lifecycle.draining) {
-    return {
-      failing: 'The service is shutting down',
-      body: { status: 'degraded', checks: { database: 'ok', schema: 'ok', redis: 'absent' } },
-    };
-  }
-  const redis = app.redis;
-  const [database, status, redisState] = await Promise.all([
-    probe(() => app.database.ping()),
-    attempt(() => migrationStatus(app.database)),
-    redis ? probe(() => redis.ping()) : Promise.resolve('absent' as const),
-  ]);
-  const unready = { status: 'degraded', checks: { database, schema: 'ok', redis: redisState } } as const;
-  if (database === 'down') return { failing: 'check database is down', body: unready };
-  if (status === null) return { failing: 'check schema cannot be read from the database', body: unready };
-  const state = schemaState(status);
-  note(app, state, status);
-  if (state === 'behind') {
-    const pending = status.pending.join(', ');
-    return {
-      failing: `check schema is behind the code (pending: ${pending}): run npm run migrate`,
-      body: unready,
-    };
-  }
-  const checks = { database, schema: state, redis: redisState };
-  return { failing: null, body: { status: redisState === 'down' ? 'degraded' : 'ok', checks } };
 }

@@ -1,8 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { ApiError, PROBLEMS, problemFromSlug, problemSlug } from '../../errors.js';
 import { problemResponses } from '../../lib/common-schemas.js';
+import type { RootOptions } from '../../lib/module.js';
 import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
 
 const ProblemType = Type.Object(
@@ -27,7 +28,7 @@ function wantsJson(accept: string | undefined): boolean {
 }
 
 /** GET /problems/{slug}: what a problem type means, as HTML for people or JSON for programs. */
-export async function problemsRoutes(fastify: FastifyInstance): Promise<void> {
+export const problemsRoutes: FastifyPluginAsync<RootOptions> = async (fastify, { ctx }) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/problems/:slug',
@@ -57,7 +58,7 @@ export async function problemsRoutes(fastify: FastifyInstance): Promise<void> {
       const code = problemFromSlug(request.params.slug);
       if (!code) throw new ApiError('not_found');
       const { status, title, description } = PROBLEMS[code];
-      const type = `${app.config.publicUrl}/problems/${problemSlug(code)}`;
+      const type = `${ctx.config.publicUrl}/problems/${problemSlug(code)}`;
       reply.header('vary', 'Accept').header('cache-control', 'public, max-age=3600');
       if (wantsJson(request.headers.accept)) {
         return reply.type('application/json').send({ type, code, status, title, description });
@@ -72,4 +73,4 @@ export async function problemsRoutes(fastify: FastifyInstance): Promise<void> {
       return reply.type('text/html; charset=utf-8').send(html);
     },
   );
-}
+};

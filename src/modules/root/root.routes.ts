@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
+import { API_VERSIONS } from '../../lib/api-version.js';
+import type { RootOptions } from '../../lib/module.js';
 import { serviceVersion } from '../../lib/package-info.js';
-import { API_VERSIONS } from '../../plugins/docs.js';
 
 const Link = (description: string) => Type.String({ format: 'uri', maxLength: 2000, description });
 
@@ -21,8 +22,8 @@ const ServiceInfo = Type.Object(
 );
 
 /** GET /: so a person who opens the base URL finds the docs. */
-export async function rootRoutes(app: FastifyInstance): Promise<void> {
-  const { publicUrl } = app.config;
+export const rootRoutes: FastifyPluginAsync<RootOptions> = async (app, { ctx }) => {
+  const { publicUrl } = ctx.config;
   const body = {
     name: 'Taskforge' as const,
     version: serviceVersion(),
@@ -45,4 +46,4 @@ export async function rootRoutes(app: FastifyInstance): Promise<void> {
     },
     async () => body,
   );
-}
+};

@@ -1,10 +1,9 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { TasksTable } from '../../db/tables/tasks.table.js';
-import { Count, StringEnum } from '../../lib/common-schemas.js';
+import { Count, Id, StringEnum } from '../../lib/common-schemas.js';
 import { toIsoMillis } from '../../lib/date-time.js';
 import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
-import { UserId } from '../users/users.schemas.js';
 
 /**
  * The one table of task fields: what each is called in the API and in the database, how its value
@@ -50,7 +49,7 @@ const Tag = Type.String({
 const Tags = Type.Array(Tag, { maxItems: 20, uniqueItems: true, description: '0–20 tags, no duplicates' });
 export const StatusSchema = StringEnum(STATUSES, { description: 'todo · in_progress · done' });
 export const PrioritySchema = StringEnum(PRIORITIES, { description: 'low · medium · high' });
-const AssigneeId = Type.Union([UserId, Type.Null()], { description: 'the id of an existing user, or null' });
+const AssigneeId = Type.Union([Id, Type.Null()], { description: 'the id of an existing user, or null' });
 
 /** `decode`/`encode` may be left out only where the column already holds the API value. */
 type Codec<Stored, Api> = ([Stored] extends [Api]
@@ -87,14 +86,14 @@ function field<C extends Column, S extends TSchema>(
 
 /** Every field of a task, in the order replies list them. */
 export const FIELDS = {
-  id: field({ column: 'id', schema: UserId, example: '01935c1e-7a4f-7cc2-a0c3-0c8f4a9e1b2d', fixed: true }),
+  id: field({ column: 'id', schema: Id, example: '01935c1e-7a4f-7cc2-a0c3-0c8f4a9e1b2d', fixed: true }),
   ownerId: field({
     column: 'owner_id',
-    schema: UserId,
+    schema: Id,
     example: '01935c1d-0b1e-7f00-8c55-5b0f3a1d2e3f',
     fixed: true,
   }),
-  assigneeId: field({ column: 'assignee_id', schema: Type.Union([UserId, Type.Null()]), example: null }),
+  assigneeId: field({ column: 'assignee_id', schema: Type.Union([Id, Type.Null()]), example: null }),
   title: field({ column: 'title', schema: Type.String({ maxLength: 200 }), example: 'Buy milk' }),
   description: field({ column: 'description', schema: Type.String({ maxLength: 10_000 }), example: '' }),
   status: field({ column: 'status', schema: StatusSchema, example: 'todo' }),
@@ -235,8 +234,8 @@ export const FILTERS = {
     schema: Type.Array(PrioritySchema, { maxItems: 3, description: 'comma-separated or repeated' }),
   },
   tag: { op: 'tag', schema: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' }) },
-  assigneeId: { op: '=', field: 'assigneeId', schema: UserId },
-  ownerId: { op: '=', field: 'ownerId', schema: UserId },
+  assigneeId: { op: '=', field: 'assigneeId', schema: Id },
+  ownerId: { op: '=', field: 'ownerId', schema: Id },
   dueAfter: {
     op: '>=',
     field: 'dueAt',

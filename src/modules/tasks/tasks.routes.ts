@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
-import type { VersionOptions } from '../../lib/api-version.js';
-import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
+import { problemResponses } from '../../lib/common-schemas.js';
 import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
-import { withNextLink } from '../../lib/cursor.js';
+import { listRoute } from '../../lib/lists.js';
+import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
 import {
   CreateTaskBody,
@@ -12,14 +12,12 @@ import {
   ReplaceTaskBody,
   type Task,
   TaskCursorPageSchema,
-  TaskCursorQuery,
   TaskIdParams,
-  TaskListQuery,
+  TaskListParams,
   TaskPageSchema,
   TaskSchema,
   TaskStatsSchema,
 } from './tasks.schemas.js';
-import { TasksService } from './tasks.service.js';
 
 const READ = { auth: { scope: 'tasks:read' as const } };
 const WRITE = { auth: { roles: ['admin' as const, 'user' as const], scope: 'tasks:write' as const } };
@@ -61,8 +59,8 @@ function withEtag(reply: FastifyReply, task: Task): Task {
 }
 
 /** The task resource: CRUD with conditional requests, lists with filters and sorts, stats. */
-export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
-  const tasks = new TasksService(app.database, app.cursors);
+export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version, ctx }) => {
+  const { tasks } = ctx.services;
   const tags = ['tasks'];
 
   // Every task reply (errors too) is private to its caller and revalidated before reuse.
@@ -104,57 +102,29 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     },
   );
 
-  const LIST_DESCRIPTION =
-    '`status` and `priority` take comma-separated lists or repeated parameters. `dueAfter` ≤ dueAt < `dueBefore`. `q` matches title and description, any case, `%` and `_` literally. Sorts: createdAt, updatedAt, dueAt, priority, title, optionally prefixed with `-`; tasks without dueAt come last both ways; ties by id.';
-
-  if (version === 'v2') {
-    app.get(
-      '/tasks',
-      {
-        config: READ,
-        schema: {
-          tags,
-          operationId: 'listTasks',
-          summary:
-            "The caller's tasks, a cursor page at a time: owned or assigned (admins: all, and may filter by ownerId)",
-          description: `${LIST_DESCRIPTION} \`nextCursor\` is null exactly when nothing follows; while it is not, \`Link: <…>; rel="next"\` names the next page. A cursor is bound to the caller, the filters and the sort (not to \`limit\`): another one → 400 invalid_cursor. Walking the default sort neither repeats nor skips a task that existed when the walk began.`,
-          security: TOKEN_OR_KEY,
-          querystring: TaskCursorQuery,
-          response: {
-            200: cursorPageResponse(TaskCursorPageSchema, 'tasks', CACHE_HEADERS),
-            ...problemResponses(400, 401, 403, 422, 429, 500),
-          },
-        },
-      },
-      async (request, reply) => {
-        return withNextLink(reply, await tasks.listAfter(callerOf(request), request.query));
-      },
-    );
-  } else {
-    app.get(
-      '/tasks',
-      {
-        config: READ,
-        schema: {
-          tags,
-          operationId: 'listTasks',
-          summary: "A page of the caller's tasks: owned or assigned (admins: all, and may filter by ownerId)",
-          description: LIST_DESCRIPTION,
-          security: TOKEN_OR_KEY,
-          querystring: TaskListQuery,
-          response: {
-            200: {
-              description: 'A page of tasks',
-              headers: CACHE_HEADERS,
-              content: { 'application/json': { schema: Type.Ref(TaskPageSchema) } },
-            },
-            ...problemResponses(401, 403, 422, 429, 500),
-          },
-        },
-      },
-      async (request) => tasks.list(callerOf(request), request.query),
-    );
-  }
+  listRoute(app, version, {
+    url: '/tasks',
+    operationId: 'listTasks',
+    tags,
+    security: TOKEN_OR_KEY,
+    config: READ,
+    what: 'tasks',
+    summary: {
+      v1: "A page of the caller's tasks: owned or assigned (admins: all, and may filter by ownerId)",
+      v2: "The caller's tasks, a cursor page at a time: owned or assigned (admins: all, and may filter by ownerId)",
+    },
+    description:
+      '`status` and `priority` take comma-separated lists or repeated parameters. `dueAfter` ≤ dueAt < `dueBefore`. `q` matches title and description, any case, `%` and `_` literally. Sorts: createdAt, updatedAt, dueAt, priority, title, optionally prefixed with `-`; tasks without dueAt come last both ways; ties by id.',
+    cursorBinding: 'the caller, the filters and the sort',
+    cursorNote: 'Walking the default sort neither repeats nor skips a task that existed when the walk began.',
+    filters: TaskListParams,
+    pageSchema: TaskPageSchema,
+    cursorPageSchema: TaskCursorPageSchema,
+    headers: CACHE_HEADERS,
+    problems: [401, 403, 422, 429, 500],
+    page: (request, query, page) => tasks.list(callerOf(request), query, page),
+    cursorPage: (request, query, cursor) => tasks.listAfter(callerOf(request), query, cursor),
+  });
 
   app.get(
     '/tasks/stats',

@@ -1,6 +1,6 @@
 import { type Static, type TObject, type TOptional, type TSchema, Type } from '@sinclair/typebox';
-import { Count, CursorPageOf, CursorParams, PageOf, StringEnum } from '../../lib/common-schemas.js';
-import { UserId } from '../users/users.schemas.js';
+import { Count, Id, StringEnum } from '../../lib/common-schemas.js';
+import { CursorPageOf, PageOf } from '../../lib/lists.js';
 import {
   FIELDS,
   FILTERS,
@@ -101,8 +101,8 @@ export const PatchTaskBody = Type.Object(
 );
 export type TaskInput = Static<typeof PatchTaskBody>;
 
-/** The filters and the sort, shared by both versions' task lists. */
-const taskListFilters = {
+/** The query of both versions' task lists besides the paging: the filters and the sort. */
+export const TaskListParams = {
   ...mapProps<typeof FILTERS, OptionalProps<typeof FILTERS>>(FILTERS, (filter) =>
     Type.Optional(filter.schema),
   ),
@@ -114,23 +114,6 @@ const taskListFilters = {
   ),
 };
 export type TaskListFilters = { [P in FilterName]?: Static<(typeof FILTERS)[P]['schema']> };
+export type TaskListQuery = Static<TObject<typeof TaskListParams>>;
 
-export const TaskListQuery = Type.Object(
-  {
-    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, format: 'int32' })),
-    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
-    ...taskListFilters,
-  },
-  { additionalProperties: false },
-);
-
-/** Version 2: the same filters and sort, with a cursor instead of a page number. */
-export const TaskCursorQuery = Type.Object(
-  { ...CursorParams, ...taskListFilters },
-  { additionalProperties: false },
-);
-export type TaskCursorQueryType = Static<typeof TaskCursorQuery>;
-
-export type TaskListQueryType = Static<typeof TaskListQuery>;
-
-export const TaskIdParams = Type.Object({ id: UserId });
+export const TaskIdParams = Type.Object({ id: Id });

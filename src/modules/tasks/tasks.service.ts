@@ -1,11 +1,9 @@
 import { uuidv7 } from 'uuidv7';
-import type { DatabaseHandle } from '../../db/database.js';
 import { ApiError, type FieldError, fieldError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
-import type { CursorSigner } from '../../lib/cursor.js';
+import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
+import type { AppContext } from '../../lib/module.js';
 import type { Principal } from '../../lib/principal.js';
-import { findUserById } from '../users/users.repository.js';
-import type { CursorPage, Page } from '../users/users.service.js';
 import {
   FIELDS,
   FILTERS,
@@ -23,13 +21,7 @@ import {
   type WritableName,
 } from './task-fields.js';
 import * as repo from './tasks.repository.js';
-import type {
-  Task,
-  TaskCursorQueryType,
-  TaskInput,
-  TaskListFilters,
-  TaskListQueryType,
-} from './tasks.schemas.js';
+import type { Task, TaskInput, TaskListFilters, TaskListQuery } from './tasks.schemas.js';
 
 const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
 /** What an update writes: every field but those fixed at creation. */
@@ -108,13 +100,10 @@ export type WriteMode = 'patch' | 'put';
 
 /** The task rules: visibility, who may change what, versions, the merged-result checks. */
 export class TasksService {
-  constructor(
-    private readonly database: DatabaseHandle,
-    private readonly cursors: CursorSigner,
-  ) {}
+  constructor(private readonly ctx: AppContext) {}
 
   private get db() {
-    return this.database.db;
+    return this.ctx.database.db;
   }
 
   /**
@@ -126,7 +115,8 @@ export class TasksService {
     if (state.startAt !== null && state.dueAt !== null && state.startAt > state.dueAt) {
       errors.push({ pointer: '/dueAt', code: 'invalid_range', detail: 'must not be before startAt' });
     }
-    if (assigneeChanged && state.assigneeId !== null && !(await findUserById(db, state.assigneeId))) {
+    const { users } = this.ctx.services;
+    if (assigneeChanged && state.assigneeId !== null && !(await users.exists(state.assigneeId, db))) {
       errors.push({ pointer: '/assigneeId', code: 'not_found', detail: 'names no user' });
     }
     if (errors.length > 0) {
@@ -169,9 +159,8 @@ export class TasksService {
     return toTask(await this.visible(caller, id));
   }
 
-  async list(caller: Principal, query: TaskListQueryType): Promise<Page<Task>> {
-    const page = query.page ?? 1;
-    const size = query.size ?? 20;
+  async list(caller: Principal, query: TaskListQuery, request: PageRequest): Promise<Page<Task>> {
+    const { page, size } = request;
     const filter = toFilter(query);
     const sort = toSort(query.sort ?? '-createdAt');
     const visibility = visibilityOf(caller);
@@ -179,22 +168,27 @@ export class TasksService {
       repo.listTasks(this.db, visibility, filter, sort, size, (page - 1) * size),
       repo.countTasks(this.db, visibility, filter),
     ]);
-    return { items: rows.map(toTask), total, page, size, pages: Math.ceil(total / size) };
+    return pageOf(rows.map(toTask), total, request);
   }
 
   /** Version 2: a page after the cursor's position; every page costs the same. */
-  async listAfter(caller: Principal, query: TaskCursorQueryType): Promise<CursorPage<Task>> {
-    const { limit = 20, cursor, ...filters } = query;
+  async listAfter(
+    caller: Principal,
+    filters: TaskListQuery,
+    request: CursorRequest,
+  ): Promise<CursorPage<Task>> {
+    const { limit, cursor } = request;
+    const { cursors } = this.ctx;
     const filter = toFilter(filters);
     const sort = toSort(filters.sort ?? '-createdAt');
     // Bound to the caller, the filters and the sort; not to the limit.
     const binding = { list: 'tasks', caller: caller.userId, filter, sort };
-    const after = cursor === undefined ? null : positionFrom(this.cursors.open(binding, cursor), sort);
+    const after = cursor === undefined ? null : positionFrom(cursors.open(binding, cursor), sort);
     const rows = await repo.listTasks(this.db, visibilityOf(caller), filter, sort, limit + 1, 0, after);
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const nextCursor =
-      rows.length > limit && last ? this.cursors.sign(binding, repo.positionOf(last, sort)) : null;
+      rows.length > limit && last ? cursors.sign(binding, repo.positionOf(last, sort)) : null;
     return { items: page.map(toTask), nextCursor };
   }
 
@@ -229,7 +223,7 @@ export class TasksService {
     mode: WriteMode,
     ifMatch: string | undefined,
   ): Promise<Task> {
-    const lock = ifMatch === undefined && this.database.dialect === 'postgres';
+    const lock = ifMatch === undefined && this.ctx.database.dialect === 'postgres';
     for (let attempt = 0; ; attempt += 1) {
       const written = await this.db.transaction().execute(async (trx) => {
         const row = await this.visible(caller, id, trx, lock);

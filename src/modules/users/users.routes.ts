@@ -1,32 +1,28 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
-import type { VersionOptions } from '../../lib/api-version.js';
-import { cursorPageResponse, problemResponses } from '../../lib/common-schemas.js';
-import { withNextLink } from '../../lib/cursor.js';
+import { problemResponses } from '../../lib/common-schemas.js';
+import { listRoute } from '../../lib/lists.js';
+import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../lib/principal.js';
-import { AuthService } from '../auth/auth.service.js';
 import {
   ChangePasswordBody,
   CreateUserBody,
   UpdateMeBody,
   UpdateUserBody,
   UserCursorPageSchema,
-  UserCursorQuery,
   UserIdParams,
-  UserListQuery,
+  UserListParams,
   UserPageSchema,
   UserSchema,
 } from './users.schemas.js';
-import { UsersService } from './users.service.js';
 
 const ADMIN = ['admin' as const];
 const NO_CONTENT = { description: 'Done', type: 'null' } as const;
 
 /** /users/me for everyone signed in; the rest of /users for admins (and keys with users:* scopes). */
-export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version }) => {
-  const users = new UsersService(app.database, app.passwordHasher, app.authState);
-  const auth = new AuthService(app, app.passwordHasher, app.authState);
+export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version, ctx }) => {
+  const { users } = ctx.services;
   const tags = ['users'];
 
   app.get(
@@ -77,7 +73,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     },
     async (request, reply) => {
       const caller = callerOf(request);
-      await auth.changePassword(
+      await users.changePassword(
         caller.userId,
         caller.sessionId,
         request.body.currentPassword,
@@ -87,54 +83,25 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     },
   );
 
-  if (version === 'v2') {
-    app.get(
-      '/users',
-      {
-        config: { auth: { roles: ADMIN, scope: 'users:read' } },
-        schema: {
-          tags,
-          operationId: 'listUsers',
-          summary: 'Users, newest first, a cursor page at a time (admins only); q matches name or email',
-          description:
-            '`nextCursor` is null exactly when nothing follows; while it is not, `Link: <…>; rel="next"` names the next page. A cursor is bound to the caller and the filters (not to `limit`): another one → 400 invalid_cursor.',
-          security: TOKEN_OR_KEY,
-          querystring: UserCursorQuery,
-          response: {
-            200: cursorPageResponse(UserCursorPageSchema, 'users'),
-            ...problemResponses(400, 401, 403, 422, 429, 500),
-          },
-        },
-      },
-      async (request, reply) => {
-        const { limit = 20, cursor, q, role } = request.query;
-        const filter = { ...(q ? { q } : {}), ...(role ? { role } : {}) };
-        return withNextLink(
-          reply,
-          await users.listAfter(app.cursors, callerOf(request).userId, filter, limit, cursor),
-        );
-      },
-    );
-  } else {
-    app.get(
-      '/users',
-      {
-        config: { auth: { roles: ADMIN, scope: 'users:read' } },
-        schema: {
-          tags,
-          operationId: 'listUsers',
-          summary: 'A page of users, newest first (admins only); q matches name or email',
-          security: TOKEN_OR_KEY,
-          querystring: UserListQuery,
-          response: { 200: Type.Ref(UserPageSchema), ...problemResponses(401, 403, 422, 429, 500) },
-        },
-      },
-      async (request) => {
-        const { page = 1, size = 20, q, role } = request.query;
-        return users.list({ ...(q ? { q } : {}), ...(role ? { role } : {}) }, page, size);
-      },
-    );
-  }
+  listRoute(app, version, {
+    url: '/users',
+    operationId: 'listUsers',
+    tags,
+    security: TOKEN_OR_KEY,
+    config: { auth: { roles: ADMIN, scope: 'users:read' } },
+    what: 'users',
+    summary: {
+      v1: 'A page of users, newest first (admins only); q matches name or email',
+      v2: 'Users, newest first, a cursor page at a time (admins only); q matches name or email',
+    },
+    cursorBinding: 'the caller and the filters',
+    filters: UserListParams,
+    pageSchema: UserPageSchema,
+    cursorPageSchema: UserCursorPageSchema,
+    problems: [401, 403, 422, 429, 500],
+    page: (_request, filter, page) => users.list(filter, page),
+    cursorPage: (request, filter, cursor) => users.listAfter(callerOf(request).userId, filter, cursor),
+  });
 
   app.post(
     '/users',

@@ -1,14 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { CursorPageOf, CursorParams, PageOf, StringEnum } from '../../lib/common-schemas.js';
+import { Id, StringEnum } from '../../lib/common-schemas.js';
+import { CursorPageOf, PageOf } from '../../lib/lists.js';
 import { PASSWORD_MAX } from '../../lib/password-policy.js';
 import { ROLES } from '../../lib/principal.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 
-export const UserId = Type.String({
-  maxLength: 64,
-  pattern: '^[A-Za-z0-9-]+$',
-  description: 'opaque id (UUIDv7)',
-});
 export const Email = Type.String({
   format: 'email',
   maxLength: 254,
@@ -39,7 +35,7 @@ const Timestamp = Type.String({ format: 'date-time', maxLength: 30, examples: ['
 
 export const UserSchema = Type.Object(
   {
-    id: UserId,
+    id: Id,
     email: Type.String({ format: 'email', maxLength: 254 }),
     name: Type.String({ maxLength: 100 }),
     role: RoleSchema,
@@ -71,21 +67,9 @@ export const ChangePasswordBody = Type.Object(
   { currentPassword: GivenPassword, newPassword: NewPassword },
   { additionalProperties: false },
 );
-export const UserListQuery = Type.Object(
-  {
-    page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1, format: 'int32' })),
-    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, format: 'int32' })),
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
-    role: Type.Optional(RoleSchema),
-  },
-  { additionalProperties: false },
-);
-export const UserCursorQuery = Type.Object(
-  {
-    ...CursorParams,
-    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
-    role: Type.Optional(RoleSchema),
-  },
-  { additionalProperties: false },
-);
-export const UserIdParams = Type.Object({ id: UserId });
+/** The query of both versions' user lists besides the paging. */
+export const UserListParams = {
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
+  role: Type.Optional(RoleSchema),
+};
+export const UserIdParams = Type.Object({ id: Id });

@@ -1,15 +1,11 @@
 import { uuidv7 } from 'uuidv7';
-import type { DatabaseHandle } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/sql.js';
 import { ApiError } from '../../errors.js';
-import type { CursorSigner } from '../../lib/cursor.js';
 import { isEmail, normalizeEmail } from '../../lib/email.js';
+import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
+import type { AppContext } from '../../lib/module.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
-import type { PasswordHasher } from '../../lib/passwords.js';
 import type { Role } from '../../lib/principal.js';
-import type { AuthStateCache } from '../auth/auth-state.js';
-import { endUserSessions } from '../auth/sessions.repository.js';
-import { unassignAll } from '../tasks/tasks.repository.js';
 import * as repo from './users.repository.js';
 import type { User } from './users.schemas.js';
 
@@ -41,29 +37,37 @@ export interface UserUpdate {
   disabled?: boolean;
 }
 
-export interface CursorPage<T> {
-  items: T[];
-  nextCursor: string | null;
+/** What logging in needs to know of an account. */
+export interface Credentials {
+  id: string;
+  passwordHash: string;
+  disabled: boolean;
 }
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  size: number;
-  pages: number;
+/** What every authenticated request needs to know of its user. */
+export interface UserState {
+  role: Role;
+  disabled: boolean;
 }
 
-/** The rules about users: registration, roles, the last admin, disabling, deletion. */
+/**
+ * The rules about users: registration, roles, the last admin, disabling, deletion, passwords.
+ * What other modules keep per user (sessions, assignments) follows through the users port
+ * (lib/ports.ts): this module knows none of them.
+ */
 export class UsersService {
-  private readonly db: repo.Db;
+  constructor(private readonly ctx: AppContext) {}
 
-  constructor(
-    private readonly database: DatabaseHandle,
-    private readonly hasher: PasswordHasher,
-    private readonly authState: AuthStateCache,
-  ) {
-    this.db = database.db;
+  private get db(): repo.Db {
+    return this.ctx.database.db;
+  }
+
+  private get hasher() {
+    return this.ctx.passwordHasher;
+  }
+
+  private get events() {
+    return this.ctx.ports.users;
   }
 
   async create(input: NewUser): Promise<User> {
@@ -107,22 +111,42 @@ export class UsersService {
     return toUser(row);
   }
 
-  async list(filter: repo.UserFilter, page: number, size: number): Promise<Page<User>> {
+  /** Whether a user with this id exists (in `db`, a transaction of the caller's, when given). */
+  async exists(id: string, db: repo.Db = this.db): Promise<boolean> {
+    return (await repo.findUserById(db, id)) !== undefined;
+  }
+
+  async state(id: string): Promise<UserState | null> {
+    const row = await repo.findUserById(this.db, id);
+    return row ? { role: row.role, disabled: row.disabled === 1 } : null;
+  }
+
+  /** The account of an email address, as login checks it; undefined when none has it. */
+  async credentials(email: string): Promise<Credentials | undefined> {
+    const row = await repo.findUserByEmail(this.db, normalizeEmail(email));
+    return row && { id: row.id, passwordHash: row.password_hash, disabled: row.disabled === 1 };
+  }
+
+  enabledAdminExists(): Promise<boolean> {
+    return repo.enabledAdminExists(this.db);
+  }
+
+  async list(filter: repo.UserFilter, request: PageRequest): Promise<Page<User>> {
     const [rows, total] = await Promise.all([
-      repo.listUsers(this.db, filter, size, (page - 1) * size),
+      repo.listUsers(this.db, filter, request.size, (request.page - 1) * request.size),
       repo.countUsers(this.db, filter),
     ]);
-    return { items: rows.map(toUser), total, page, size, pages: Math.ceil(total / size) };
+    return pageOf(rows.map(toUser), total, request);
   }
 
   /** Version 2: newest first, a cursor page at a time. */
   async listAfter(
-    cursors: CursorSigner,
     callerId: string,
     filter: repo.UserFilter,
-    limit: number,
-    cursor: string | undefined,
+    request: CursorRequest,
   ): Promise<CursorPage<User>> {
+    const { cursors } = this.ctx;
+    const { limit, cursor } = request;
     const binding = { list: 'users', caller: callerId, filter };
     let after: { createdAt: string; id: string } | null = null;
     if (cursor !== undefined) {
@@ -152,8 +176,8 @@ export class UsersService {
 
     const now = new Date().toISOString();
     const guard = wasEnabledAdmin && (demoting || disabling);
-    const updated = await this.db.transaction().execute(async (trx) => {
-      if (guard) await repo.lockEnabledAdmins(trx, this.database.dialect);
+    const updated = await this.events.transaction(this.db, async (trx, emit) => {
+      if (guard) await repo.lockEnabledAdmins(trx, this.ctx.database.dialect);
       const row = await repo.updateUser(
         trx,
         id,
@@ -165,31 +189,31 @@ export class UsersService {
         },
         guard,
       );
-      if (row && disabling && current.disabled === 0) await endUserSessions(trx, id, 'disabled', now);
+      if (row) await emit('changed', { userId: id });
+      if (row && disabling && current.disabled === 0) await emit('disabled', { userId: id, at: now });
       return row;
     });
     if (!updated) {
       if (!(await repo.findUserById(this.db, id))) throw new ApiError('not_found');
       throw new ApiError('last_admin', { detail: 'This change would leave no enabled admin' });
     }
-    this.authState.userChanged(id);
-    if (disabling) this.authState.userSessionsChanged(id);
     return toUser(updated);
   }
 
-  /** Deletes a user with its sessions (and, by foreign keys, what it owns). */
+  /**
+   * Deletes a user. Listeners of `deleted` run first, in the same transaction, while its row still
+   * exists (tasks assigned to it lose the assignee with a new version); what it owns goes with it
+   * by foreign keys.
+   */
   async delete(id: string, callerId: string): Promise<void> {
     if (id === callerId) throw new ApiError('conflict', { detail: 'An admin cannot delete itself' });
     const current = await repo.findUserById(this.db, id);
     if (!current) throw new ApiError('not_found');
     const wasEnabledAdmin = current.role === 'admin' && current.disabled === 0;
-    const deleted = await this.db
-      .transaction()
-      .execute(async (trx) => {
-        if (wasEnabledAdmin) await repo.lockEnabledAdmins(trx, this.database.dialect);
-        // Tasks assigned to it lose the assignee with a new version (before the foreign key's
-        // ON DELETE SET NULL could do it without one); its own tasks go with it.
-        await unassignAll(trx, id, new Date().toISOString());
+    const deleted = await this.events
+      .transaction(this.db, async (trx, emit) => {
+        if (wasEnabledAdmin) await repo.lockEnabledAdmins(trx, this.ctx.database.dialect);
+        await emit('deleted', { userId: id, at: new Date().toISOString() });
         const gone = await repo.deleteUserRow(trx, id, wasEnabledAdmin);
         if (!gone) throw new KeptUser();
         return gone;
@@ -202,8 +226,6 @@ export class UsersService {
       if (!(await repo.findUserById(this.db, id))) throw new ApiError('not_found');
       throw new ApiError('last_admin', { detail: 'Deleting this user would leave no enabled admin' });
     }
-    this.authState.userChanged(id);
-    this.authState.userSessionsChanged(id);
   }
 
   /**
@@ -240,26 +262,45 @@ export class UsersService {
 
   /**
    * Hands an existing account to the operator: an enabled admin whose password is `password`,
-   * with every credential of its previous holder ended in the same transaction (today its
-   * sessions; a module that adds credentials ends them here too).
+   * with every credential of its previous holder ended in the same transaction (the listeners of
+   * `takenOver`: today the auth module's sessions; a module that adds credentials listens too).
    */
   async takeOverAccount(id: string, password: string): Promise<User> {
     const passwordHash = await this.hasher.hash(password);
     const now = new Date().toISOString();
-    const row = await this.db.transaction().execute(async (trx) => {
+    const row = await this.events.transaction(this.db, async (trx, emit) => {
       const updated = await repo.updateUser(
         trx,
         id,
         { role: 'admin', disabled: 0, password_hash: passwordHash, updated_at: now },
         false,
       );
-      if (updated) await endUserSessions(trx, id, 'admin_takeover', now);
+      if (updated) await emit('takenOver', { userId: id, at: now });
       return updated;
     });
     if (!row) throw new ApiError('not_found');
-    this.authState.userChanged(id);
-    this.authState.userSessionsChanged(id);
     return toUser(row);
+  }
+
+  /** The caller changes its own password; every other session ends (the listeners of `passwordChanged`). */
+  async changePassword(userId: string, keepSessionId: string | null, current: string, next: string) {
+    const user = await repo.findUserById(this.db, userId);
+    if (!user) throw new ApiError('not_found');
+    if (!(await this.hasher.verify(user.password_hash, current)))
+      throw new ApiError('current_password_incorrect');
+    const weak = weakPasswordReason(next, user.email);
+    if (weak) {
+      throw new ApiError('weak_password', {
+        detail: `The password ${weak}`,
+        errors: [{ pointer: '/newPassword', code: 'weak_password', detail: weak }],
+      });
+    }
+    const now = new Date().toISOString();
+    const passwordHash = await this.hasher.hash(next);
+    await this.events.transaction(this.db, async (trx, emit) => {
+      await repo.updateUser(trx, userId, { password_hash: passwordHash, updated_at: now }, false);
+      await emit('passwordChanged', { userId, at: now, keepSessionId });
+    });
   }
 }
 

@@ -1,0 +1,93 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { DatabaseHandle } from '../db/database.js';
+import type { ApiVersion } from './api-version.js';
+import type { CursorSigner } from './cursor.js';
+import type { PasswordHasher } from './passwords.js';
+import type { Ports } from './ports.js';
+
+/**
+ * How a module plugs into the app: what it brings (routes per API version, shared schemas, a docs
+ * tag, services built from the context) is declared in its entry, `modules/<name>/index.ts`, and
+ * the composition root (app.ts) derives everything else from its list of modules.
+ */
+
+export interface Lifecycle {
+  /** Set when shutdown begins: readiness answers 503 while in-flight requests finish. */
+  draining: boolean;
+}
+
+/**
+ * The services of every module, by name. Empty here: each module adds its own with
+ * `declare module '../../lib/module.js' { interface Services { … } }`, so the context is typed
+ * without this file knowing any module.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging in each module's entry
+export interface Services {}
+
+/** What the app, the command-line tools and the tests share: built once, from the configuration. */
+export interface AppContext {
+  readonly config: Config;
+  readonly log: FastifyBaseLogger;
+  readonly database: DatabaseHandle;
+  readonly redis: Redis | null;
+  readonly lifecycle: Lifecycle;
+  readonly passwordHasher: PasswordHasher;
+  readonly cursors: CursorSigner;
+  /** Milliseconds since the epoch; tests move it instead of waiting. */
+  readonly clock: () => number;
+  /** Where modules meet without importing each other (user lifecycle events). */
+  readonly ports: Ports;
+  /** Filled in module order before any route is registered; read it when called, not at import. */
+  readonly services: Services;
+}
+
+/** Options every versioned route plugin receives. */
+export interface VersionOptions {
+  version: ApiVersion;
+  ctx: AppContext;
+}
+
+/** Options of a module's routes outside the API versions. */
+export interface RootOptions {
+  ctx: AppContext;
+}
+
+export interface ModuleTag {
+  name: string;
+  description: string;
+}
+
+export interface Module {
+  readonly name: string;
+  /** The docs section of its operations; sections appear in the order of the module list. */
+  readonly tag?: ModuleTag;
+  /** Schemas its routes reference by $id; they become components of the OpenAPI document. */
+  readonly schemas?: readonly TSchema[];
+  /** Its services, built once per app from the context (other modules' services may not exist yet). */
+  readonly services?: (ctx: AppContext) => Partial<Services>;
+  /** Once every service exists: subscriptions to the ports (see lib/ports.ts). */
+  readonly subscribe?: (ctx: AppContext) => void;
+  /** Hooks on the whole app, added before any route is registered (the auth module's). */
+  readonly install?: (app: FastifyInstance, ctx: AppContext) => Promise<void>;
+  /** Routes outside the API versions (`/`, `/health/…`, `/problems/…`). */
+  readonly rootRoutes?: FastifyPluginAsync<RootOptions>;
+  /** Routes registered once under each version prefix, `/api/<version>`. */
+  readonly routes?: FastifyPluginAsync<VersionOptions>;
+  /** Releases what its services hold when the app or the tool closes. */
+  readonly close?: (ctx: AppContext) => Promise<void>;
+}
+
+/** A module entry, checked against the Module interface where it is written. */
+export function defineModule<const M extends Module>(module: M): M {
+  return module;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    ctx: AppContext;
+  }
+}

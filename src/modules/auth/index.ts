@@ -1,0 +1,74 @@
+import { defineModule } from '../../lib/module.js';
+import { installAuthentication, installAuthorization } from './auth.hooks.js';
+import { authRoutes } from './auth.routes.js';
+import { OAuthTokenSchema, TokenPairSchema } from './auth.schemas.js';
+import { AuthService } from './auth.service.js';
+import { AuthStateCache } from './auth-state.js';
+import { authStateLoaders } from './auth-state.loaders.js';
+import { endUserSessions } from './sessions.repository.js';
+import { tokenRoutes } from './token.routes.js';
+
+/** Contract §3: a process that cannot learn of a change at once trusts its cache this long. */
+const AUTH_CACHE_MAX_AGE_MS = 5000;
+
+/**
+ * Auth: registration, logins, sessions and tokens, and the hooks that tell every route who is
+ * calling (lib/principal.ts is what the routes see of it).
+ */
+export const authModule = defineModule({
+  name: 'auth',
+  tag: {
+    name: 'auth',
+    description: 'Registration, login, token refresh and logout; the OAuth2 token endpoint',
+  },
+  schemas: [TokenPairSchema, OAuthTokenSchema],
+  services: (ctx) => {
+    const { database, redis } = ctx;
+    const authState = new AuthStateCache(authStateLoaders(ctx), redis, ctx.log, {
+      // SQLite tells us when another process committed; PostgreSQL without Redis cannot.
+      dataVersion: database.dataVersion,
+      maxAgeMs: database.dataVersion === null && redis === null ? AUTH_CACHE_MAX_AGE_MS : null,
+      now: ctx.clock,
+    });
+    return { authState, auth: new AuthService(ctx, authState) };
+  },
+  subscribe: (ctx) => {
+    const { authState } = ctx.services;
+    const users = ctx.ports.users;
+    // A user's sessions end in the transaction of the change that ends them...
+    users.on('disabled', (trx, { userId, at }) => endUserSessions(trx, userId, 'disabled', at));
+    users.on('takenOver', (trx, { userId, at }) => endUserSessions(trx, userId, 'admin_takeover', at));
+    users.on('passwordChanged', (trx, { userId, at, keepSessionId }) =>
+      endUserSessions(trx, userId, 'password_change', at, keepSessionId ?? undefined),
+    );
+    // ...(a deleted user's go with its row, by foreign key) and this process's cache, and the
+    // other processes' over Redis, forget them once it has committed.
+    users.afterCommit('changed', ({ userId }) => authState.userChanged(userId));
+    users.afterCommit('disabled', ({ userId }) => authState.userSessionsChanged(userId));
+    for (const event of ['deleted', 'takenOver'] as const) {
+      users.afterCommit(event, ({ userId }) => {
+        authState.userChanged(userId);
+        authState.userSessionsChanged(userId);
+      });
+    }
+    users.afterCommit('passwordChanged', ({ userId }) => authState.userSessionsChanged(userId));
+  },
+  install: async (app, ctx) => {
+    ctx.services.authState.start();
+    installAuthentication(app, ctx.services.auth);
+    installAuthorization(app);
+  },
+  routes: async (app, options) => {
+    await app.register(authRoutes, options);
+    await app.register(tokenRoutes, options);
+  },
+  close: (ctx) => ctx.services.authState.stop(),
+});
+
+declare module '../../lib/module.js' {
+  interface Services {
+    auth: AuthService;
+    /** What each request needs of its user and session, cached (see auth-state.ts). */
+    authState: AuthStateCache;
+  }
+}

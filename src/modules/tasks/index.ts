@@ -1,0 +1,27 @@
+import { defineModule } from '../../lib/module.js';
+import { unassignAll } from './tasks.repository.js';
+import { tasksRoutes } from './tasks.routes.js';
+import { TaskCursorPageSchema, TaskPageSchema, TaskSchema, TaskStatsSchema } from './tasks.schemas.js';
+import { TasksService } from './tasks.service.js';
+
+/** Tasks: owned or assigned, with conditional requests, filtered and sorted lists, and stats. */
+export const tasksModule = defineModule({
+  name: 'tasks',
+  tag: { name: 'tasks', description: 'Tasks: owned or assigned; conditional requests with ETag / If-Match' },
+  schemas: [TaskSchema, TaskPageSchema, TaskStatsSchema, TaskCursorPageSchema],
+  services: (ctx) => ({ tasks: new TasksService(ctx) }),
+  subscribe: (ctx) => {
+    // Tasks assigned to a deleted user lose the assignee with a new version (before the foreign
+    // key's ON DELETE SET NULL could do it without one); the tasks it owns go with it.
+    ctx.ports.users.on('deleted', (trx, { userId, at }) => unassignAll(trx, userId, at));
+  },
+  routes: tasksRoutes,
+});
+
+declare module '../../lib/module.js' {
+  interface Services {
+    tasks: TasksService;
+  }
+}
+
+export type { Task } from './tasks.schemas.js';

@@ -18,7 +18,7 @@ import { problemsModule } from './modules/problems/index.js';
 import { rootModule } from './modules/root/index.js';
 import { tasksModule } from './modules/tasks/index.js';
 import { usersModule } from './modules/users/index.js';
-import { installNoStore } from './plugins/caching.js';
+import { installAccountNoStore } from './plugins/account-no-store.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
@@ -214,7 +214,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   installRequestIdEcho(app);
   installSecurityHeaders(app);
   installHttpSemantics(app);
-  installNoStore(app);
+  installAccountNoStore(app);
   installProblemDetails(app);
   await registerCors(app);
   await registerOpenApi(

@@ -46,9 +46,3 @@ export const SAFE_TEXT_PATTERN = '^[^\\p{Cc}\\p{Cs}]*$';
  * tens of megabytes).
  */
 export const MULTILINE_TEXT_PATTERN = '^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\p{Cs}]*$';
-
-const SAFE_TEXT = new RegExp(SAFE_TEXT_PATTERN, 'u');
-
-export function isSafeText(value: string): boolean {
-  return SAFE_TEXT.test(value);
-}

@@ -9,7 +9,7 @@ import type {
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { ApiError } from '../errors.js';
 import { type JsonShapeProblem, jsonShapeProblem, MAX_JSON_DEPTH } from '../lib/strict-json.js';
-import { isPrivateRoute } from './caching.js';
+import { isAccountRoute } from './account-no-store.js';
 import { sendProblem } from './problem-details.js';
 import { corsReplyHeaders } from './security-headers.js';
 
@@ -31,7 +31,7 @@ const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'
 interface PathMatch {
   /** The methods the path takes, for `Allow`; empty when the app serves no such path. */
   allow: string[];
-  /** Whether a matched route template is private (Cache-Control: no-store), as the caching plugin decides. */
+  /** Whether a matched route template is private (Cache-Control: no-store), as account-no-store.ts decides. */
   noStore: boolean;
 }
 
@@ -54,7 +54,7 @@ class PathMethods {
       const route = this.router.find(method as HTTPMethod, path);
       if (route === null) continue;
       found.add(method);
-      if (isPrivateRoute(route.store as string)) noStore = true;
+      if (isAccountRoute(route.store as string)) noStore = true;
     }
     if (found.has('GET')) found.add('HEAD');
     if (found.size > 0) found.add('OPTIONS');
@@ -122,7 +122,7 @@ export function installHttpSemantics(app: FastifyInstance): void {
     // any body is read, so a bad body cannot turn them into 400/413/415. (A hook that replies
     // does not call done.)
     if (request.method === 'OPTIONS') {
-      // Every OPTIONS falls to the CORS plugin's catch-all route, so the caching plugin cannot
+      // Every OPTIONS falls to the CORS plugin's catch-all route, so account-no-store.ts cannot
       // tell its path's routes: decide no-store here, for preflights too.
       const { allow, noStore } = paths.match(pathOf(request));
       if (noStore) reply.header('cache-control', 'no-store');

@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { isEntityTagList } from '../lib/conditional.js';
-import { isDateTime } from '../lib/date-time.js';
+import { isDateTime, toIsoMillis } from '../lib/date-time.js';
 import { isEmail } from '../lib/email.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength } from '../lib/password-policy.js';
 import { trimWhiteSpace } from '../lib/text.js';
@@ -12,7 +12,8 @@ import { MAX_FIELD_ERRORS } from '../lib/validation-errors.js';
  * Request validation without Fastify's defaults (which coerce body types, strip unknown fields and
  * stop at the first error). Bodies: no coercion, no removal, every error. Query and path: strings
  * coerced to the declared scalar types; comma lists split before validation; a single-valued
- * parameter given twice is an error of its own.
+ * parameter given twice is an error of its own. Also the one place input text is normalised
+ * (textNormalizer, storedForm): services receive it trimmed, lower-cased, with canonical date-times.
  */
 
 // Keywords our schemas carry for the OpenAPI document or for the pre-validation steps below.
@@ -61,6 +62,8 @@ const checkPassword: KeywordCheck = (_schema, data) => {
 
 interface PropertySchema {
   type?: unknown;
+  format?: unknown;
+  anyOf?: PropertySchema[];
   maxItems?: number;
   'x-trim'?: boolean;
   'x-lowercase'?: boolean;
@@ -85,14 +88,61 @@ function boundedItems(list: unknown[], maxItems: number | undefined): unknown[] 
   return list.length > limit ? list.slice(0, limit) : list;
 }
 
+/** A date-time, or a date-time or null (a union of the two). */
+function isDateTimeProperty(prop: PropertySchema): boolean {
+  return prop.format === 'date-time' || (prop.anyOf ?? []).some((branch) => branch.format === 'date-time');
+}
+
+/** A valid date-time in its canonical form (UTC, milliseconds). */
+function canonicalDateTime(text: string): string {
+  return isDateTime(text) ? toIsoMillis(text) : text;
+}
+
 /**
- * What happens to a top-level body field before validation: titles and names (`x-trim`) are
- * trimmed of Unicode white space; tags (`x-lowercase` on the items) are lower-cased, so the
- * pattern and duplicate checks see what will be stored; lists are bounded (boundedItems).
+ * How a top-level text field (of a body or a query) is normalised before validation, so the
+ * schema's checks see what will be stored: titles and names (`x-trim`) are trimmed of Unicode
+ * white space, tags (`x-lowercase`) lower-cased.
+ */
+function textNormalizer(prop: PropertySchema): ((text: string) => string) | null {
+  if (prop['x-trim']) return trimWhiteSpace;
+  if (prop['x-lowercase']) return (text) => text.toLowerCase();
+  return null;
+}
+
+/**
+ * How a valid top-level text field is stored, after validation (the schema bounds what was sent):
+ * date-times in their canonical form, so they compare as text.
+ */
+function storedForm(prop: PropertySchema): ((text: string) => string) | null {
+  return isDateTimeProperty(prop) ? canonicalDateTime : null;
+}
+
+type Canonical = readonly (readonly [string, (text: string) => string])[];
+
+function canonicalFields(props: Record<string, PropertySchema>): Canonical {
+  return Object.entries(props).flatMap(([name, prop]) => {
+    const form = storedForm(prop);
+    return form ? [[name, form] as const] : [];
+  });
+}
+
+/** After a successful validation: each field in its stored form. */
+function canonicalize(data: unknown, fields: Canonical): void {
+  if (fields.length === 0 || data === null || typeof data !== 'object') return;
+  const record = data as Record<string, unknown>;
+  for (const [name, form] of fields) {
+    const value = record[name];
+    if (typeof value === 'string') record[name] = form(value);
+  }
+}
+
+/**
+ * What happens to a top-level body field before validation: its text normalised (textNormalizer),
+ * the items of a list of tags (`x-lowercase` on the items) lower-cased, lists bounded (boundedItems).
  */
 function normalizerFor(prop: PropertySchema): Normalizer | null {
-  if (prop['x-trim']) return (v) => (typeof v === 'string' ? trimWhiteSpace(v) : v);
-  if (prop['x-lowercase']) return (v) => (typeof v === 'string' ? v.toLowerCase() : v);
+  const text = textNormalizer(prop);
+  if (text) return (v) => (typeof v === 'string' ? text(v) : v);
   const lowerItems = prop.items?.['x-lowercase'] === true;
   if (lowerItems || (prop.type === 'array' && prop.maxItems !== undefined)) {
     return (v) => {
@@ -132,7 +182,8 @@ export function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
     const normalize = normalizerFor(prop);
     return normalize ? [[name, normalize] as const] : [];
   });
-  if (!optional && !closed && normalizers.length === 0) return compiled;
+  const canonical = canonicalFields(propertiesOf(schema));
+  if (!optional && !closed && normalizers.length === 0 && canonical.length === 0) return compiled;
   const validate = ((data: unknown) => {
     // Fastify hands a missing body to the validator as null.
     if (optional && (data === undefined || data === null)) {
@@ -149,15 +200,17 @@ export function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
     }
     const ok = compiled(subject);
     validate.errors = compiled.errors;
+    if (ok) canonicalize(data, canonical);
     return ok;
   }) as ValidateFunction;
   return validate;
 }
 
-/** Query strings: split comma lists, and report a repeated single-valued parameter. */
+/** Query strings: split comma lists, report a repeated single-valued parameter, normalise text. */
 export function queryValidator(ajv: Ajv, schema: unknown): ValidateFunction {
   const validate = ajv.compile(schema as object);
   const props = propertiesOf(schema);
+  const canonical = canonicalFields(props);
   const wrapped = ((data: unknown) => {
     const extra: ErrorObject[] = [];
     if (data !== null && typeof data === 'object') {
@@ -177,13 +230,17 @@ export function queryValidator(ajv: Ajv, schema: unknown): ValidateFunction {
             params: {},
             message: 'must be given at most once',
           });
+        } else if (typeof value === 'string') {
+          const normalize = textNormalizer(prop);
+          if (normalize) record[name] = normalize(value);
         }
       }
     }
-    const ok = validate(data);
+    const ok = validate(data) && extra.length === 0;
     const errors = [...extra, ...(validate.errors ?? [])];
     wrapped.errors = errors.length > 0 ? errors : null;
-    return ok && extra.length === 0;
+    if (ok) canonicalize(data, canonical);
+    return ok;
   }) as ValidateFunction;
   return wrapped;
 }

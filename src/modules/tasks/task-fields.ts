@@ -2,7 +2,6 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { Insertable, Selectable, Updateable } from 'kysely';
 import type { TasksTable } from '../../db/tables/tasks.table.js';
 import { Count, Id, StringEnum } from '../../lib/common-schemas.js';
-import { toIsoMillis } from '../../lib/date-time.js';
 import { MULTILINE_TEXT_PATTERN, SAFE_TEXT_PATTERN } from '../../lib/text.js';
 
 /**
@@ -134,15 +133,11 @@ type Unmapped = Exclude<Column, (typeof FIELDS)[FieldName]['column'] | ServerCol
 const everyColumnMapped: [Unmapped] extends [never] ? true : Unmapped = true;
 void everyColumnMapped;
 
-/** Date-times are kept in one canonical form (UTC, milliseconds), so they compare as strings. */
-const canonicalTime = (value: string) => toIsoMillis(value);
-
 interface Input<K extends FieldName> {
   /** What a body may hold, where it differs from the reply's schema; its value must be the field's. */
   schema?: TSchema & { static: TaskValues[K] };
   /** Where a create or a PUT leaves it out; a field without one is required there. */
   default?: TaskValues[K];
-  normalize?: (value: string) => string;
 }
 
 /** What a caller may write, in the order bodies list it; every other field is read-only. */
@@ -151,8 +146,8 @@ export const INPUTS = {
   description: { schema: Description, default: '' },
   status: { schema: StatusSchema, default: 'todo' },
   priority: { schema: PrioritySchema, default: 'medium' },
-  startAt: { schema: NullableTimestamp, default: null, normalize: canonicalTime },
-  dueAt: { schema: NullableTimestamp, default: null, normalize: canonicalTime },
+  startAt: { schema: NullableTimestamp, default: null },
+  dueAt: { schema: NullableTimestamp, default: null },
   tags: { schema: Tags, default: [] },
   assigneeId: { schema: AssigneeId, default: null },
 } satisfies { [K in FieldName]?: Input<K> };
@@ -233,7 +228,10 @@ export const FILTERS = {
     field: 'priority',
     schema: Type.Array(PrioritySchema, { maxItems: 3, description: 'comma-separated or repeated' }),
   },
-  tag: { op: 'tag', schema: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$' }) },
+  tag: {
+    op: 'tag',
+    schema: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$', 'x-lowercase': true }),
+  },
   assigneeId: { op: '=', field: 'assigneeId', schema: Id },
   ownerId: { op: '=', field: 'ownerId', schema: Id },
   dueAfter: {

@@ -65,23 +65,8 @@ const DEFAULTS = Object.fromEntries(
   Object.entries(INPUTS).flatMap(([name, input]) => ('default' in input ? [[name, input.default]] : [])),
 ) as Record<string, unknown> as Defaults;
 
-/** Per-field input normalisation, for bodies and for query values alike. */
-const NORMALIZERS: Partial<Record<FieldName, (value: string) => string>> = Object.fromEntries(
-  Object.entries(INPUTS).flatMap(([name, input]) => ('normalize' in input ? [[name, input.normalize]] : [])),
-);
-
 function stateOf(task: Task): State {
   return Object.fromEntries(WRITABLE.map((name) => [name, task[name]])) as State;
-}
-
-/** Input values in their canonical form (date-times: UTC, milliseconds). */
-function normalized(input: TaskInput): TaskInput {
-  const out: Record<string, unknown> = { ...input };
-  for (const [name, normalize] of Object.entries(NORMALIZERS)) {
-    const value = out[name];
-    if (typeof value === 'string') out[name] = normalize(value);
-  }
-  return out as TaskInput;
 }
 
 function sameState(a: State, b: State): boolean {
@@ -139,7 +124,7 @@ export class TasksService {
   }
 
   async create(caller: Principal, input: TaskInput & { title: string }): Promise<Task> {
-    const state: State = { ...DEFAULTS, ...stripUndefined(normalized(input)), title: input.title };
+    const state: State = { ...DEFAULTS, ...stripUndefined(input), title: input.title };
     await this.checkState(state, true);
     const now = new Date().toISOString();
     const task: Task = {
@@ -228,8 +213,9 @@ export class TasksService {
       const written = await this.db.transaction().execute(async (trx) => {
         const row = await this.visible(caller, id, trx, lock);
         const current = toTask(row);
-        const isOwner = row.owner_id === caller.userId || caller.role === 'admin';
-        if (!isOwner) {
+        // The owner and admins may change everything.
+        const mayEditAll = row.owner_id === caller.userId || caller.role === 'admin';
+        if (!mayEditAll) {
           // The assignee may change the status and nothing else, even to its current value.
           const fields = Object.keys(input);
           if (mode === 'put' || fields.some((f) => f !== 'status') || caller.role === 'guest') {
@@ -239,7 +225,7 @@ export class TasksService {
         if (ifMatch !== undefined && !ifMatchPasses(ifMatch, current.version)) {
           throw new ApiError('precondition_failed', { headers: { etag: etagOf(current.version) } });
         }
-        const given = stripUndefined(normalized(input));
+        const given = stripUndefined(input);
         const next: State =
           mode === 'put'
             ? { ...DEFAULTS, ...given, title: input.title ?? current.title }
@@ -305,11 +291,10 @@ function visibilityOf(caller: Principal): repo.Visibility {
   return caller.role === 'admin' ? { all: true } : { all: false, userId: caller.userId };
 }
 
-/** A query value as the field stores it: normalised like the field's input, then encoded. */
+/** A query value (normalised by validation, like a body's) as the field stores it. */
 function storedValue(name: FieldName, value: unknown): unknown {
-  const normalize = NORMALIZERS[name];
   const f: Field = FIELDS[name];
-  return f.encode(typeof value === 'string' && normalize ? normalize(value) : value);
+  return f.encode(value);
 }
 
 /** The query's filters as stored values; a range's upper bound must be above its lower one. */
@@ -320,7 +305,10 @@ function toFilter(query: TaskListFilters): TaskFilter {
     const raw = query[name];
     if (raw === undefined) continue;
     const spec = FILTERS[name];
-    if (spec.op === 'tag' || spec.op === 'search') {
+    if (spec.op === 'tag') {
+      filter[name] = String(raw);
+    } else if (spec.op === 'search') {
+      // Matched against the search text, which is stored lower-cased.
       filter[name] = String(raw).toLowerCase();
     } else if (spec.op === 'in') {
       filter[name] = [...new Set(raw as unknown[])].map((v) => storedValue(spec.field, v));

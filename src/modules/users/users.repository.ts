@@ -1,22 +1,15 @@
-import { type Kysely, type SqlBool, sql } from 'kysely';
+import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Dialect } from '../../db/database.js';
 import type { Database } from '../../db/schema.js';
 import { likeContains, toCount } from '../../db/sql.js';
+import type { UsersTable } from '../../db/tables/users.table.js';
 import type { Role } from '../../lib/principal.js';
 
 /** All SQL about users. Every function takes the executor, so the service decides transactions. */
 export type Db = Kysely<Database>;
 
-export interface UserRow {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  disabled: number;
-  password_hash: string;
-  created_at: string;
-  updated_at: string;
-}
+/** A user as the service reads it: every column but the search text, which only SQL reads. */
+export type UserRow = Omit<Selectable<UsersTable>, 'search_text'>;
 
 const COLUMNS = [
   'id',
@@ -27,7 +20,11 @@ const COLUMNS = [
   'password_hash',
   'created_at',
   'updated_at',
-] as const;
+] as const satisfies readonly (keyof UserRow)[];
+// A column added to UsersTable but not read here fails to compile, naming the column.
+type Unread = Exclude<keyof UserRow, (typeof COLUMNS)[number]>;
+const everyColumnRead: [Unread] extends [never] ? true : Unread = true;
+void everyColumnRead;
 
 export function searchText(name: string, email: string): string {
   return `${name} ${email}`.toLowerCase();

@@ -32,10 +32,16 @@ type Document = { paths?: Record<string, Record<string, { responses?: Record<str
 /** The document as the service serves it (built here without test/helpers, which need a worker). */
 async function openApiDocument(): Promise<Document> {
   const { buildApp } = await import('../src/app.js');
+  // The fixture modules' routes are held to the same rule as the service's own.
+  const { notesModule } = await import('./fixtures/notes-module/index.js');
+  const { widgetsModule } = await import('./fixtures/widgets-module.js');
   const { loadConfig } = await import('../src/config.js');
   const { openDatabase } = await import('../src/db/database.js');
   const database = openDatabase({ kind: 'sqlite', filename: ':memory:' });
-  const app = await buildApp(loadConfig({ JWT_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' }), { database });
+  const app = await buildApp(loadConfig({ JWT_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent' }), {
+    database,
+    modules: [widgetsModule, notesModule],
+  });
   try {
     const res = await app.inject({ method: 'GET', url: '/openapi.json' });
     if (res.statusCode !== 200) throw new Error(`GET /openapi.json answered ${res.statusCode}: ${res.body}`);
@@ -62,7 +68,7 @@ export async function teardown(): Promise<void> {
     for (const { method, route, status } of observed.values()) {
       const operations = document.paths?.[route.replace(/:(\w+)/g, '{$1}')];
       const operation = operations?.[method.toLowerCase()];
-      // Routes of the tests' own (sample routes) and hidden ones (docs) are not in the document.
+      // The tests' sample routes (no module of their own) and hidden ones (docs) are not in the document.
       if (!operation) continue;
       if (!operation.responses?.[String(status)] && !operation.responses?.default) {
         missing.push(`${method} ${route} → ${status}`);

@@ -143,6 +143,8 @@ export interface ListRoute<F extends TProperties, T> {
   cursorNote?: string;
   /** The query parameters besides the paging ones, the same in both versions. */
   filters: F;
+  /** The path parameters of a list under another resource (`/tasks/:taskId/comments`). */
+  params?: TSchema;
   pageSchema: TSchema;
   cursorPageSchema: TSchema;
   /** Headers of the 200 reply, in both versions. */
@@ -187,6 +189,7 @@ export function listRoute<F extends TProperties, T>(
         schema: {
           ...common,
           ...(spec.description ? { description: spec.description } : {}),
+          ...(spec.params ? { params: spec.params } : {}),
           querystring: pageQuery(spec.filters),
           response: {
             200: {
@@ -215,6 +218,7 @@ export function listRoute<F extends TProperties, T>(
       schema: {
         ...common,
         description: [spec.description, cursors, spec.cursorNote].filter(Boolean).join(' '),
+        ...(spec.params ? { params: spec.params } : {}),
         querystring: cursorQuery(spec.filters),
         response: {
           200: cursorPageResponse(spec.cursorPageSchema, spec.what, spec.headers),

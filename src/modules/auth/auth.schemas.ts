@@ -65,11 +65,13 @@ export const TokenForm = Type.Object(
     grant_type: Type.String({ maxLength: 50, pattern: '^[a-z_]+$' }),
     // The same address rules as the JSON login: a malformed one is 400 invalid_request.
     username: Type.Optional(Email),
-    password: Type.Optional(Type.String({ maxLength: 1024, format: 'password' })),
+    password: Type.Optional(GivenPassword),
     refresh_token: Type.Optional(Type.String({ maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
-    scope: Type.Optional(Type.String({ maxLength: 500 })),
-    client_id: Type.Optional(Type.String({ maxLength: 200 })),
-    client_secret: Type.Optional(Type.String({ maxLength: 200, format: 'password' })),
+    scope: Type.Optional(Type.String({ maxLength: 500, pattern: SAFE_TEXT_PATTERN })),
+    client_id: Type.Optional(Type.String({ maxLength: 200, pattern: SAFE_TEXT_PATTERN })),
+    client_secret: Type.Optional(
+      Type.String({ maxLength: 200, format: 'password', pattern: SAFE_TEXT_PATTERN }),
+    ),
   },
   { additionalProperties: true },
 );

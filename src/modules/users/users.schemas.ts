@@ -27,10 +27,17 @@ export const NewPassword = Type.String({
   maxLength: PASSWORD_MAX * 4,
   'x-password': true,
   format: 'password',
-  description: '12–128 code points after NFC; not a common password; not containing the email local part',
+  pattern: SAFE_TEXT_PATTERN,
+  description:
+    '12–128 code points after NFC, without control characters; not a common password; not containing the email local part',
 });
-/** A password being checked, not set: only bounded, so any wrong one is simply wrong. */
-export const GivenPassword = Type.String({ minLength: 1, maxLength: 1024, format: 'password' });
+/** A password being checked, not set: bounded and free of control characters, like every text input. */
+export const GivenPassword = Type.String({
+  minLength: 1,
+  maxLength: 1024,
+  format: 'password',
+  pattern: SAFE_TEXT_PATTERN,
+});
 const Timestamp = Type.String({ format: 'date-time', maxLength: 30, examples: ['2026-11-22T01:15:37.000Z'] });
 
 export const UserSchema = Type.Object(

@@ -31,6 +31,21 @@ async function cpuCost(request: Inject): Promise<number> {
   return best;
 }
 
+/** The bound every hostile request is held to: at most this many times a normal request's cost. */
+const BOUND = 5;
+
+/**
+ * The hostile request's CPU cost over the normal one's: the smallest ratio of up to five tries,
+ * so a busy machine does not fail a cheap rule (a costly one cannot get lucky five times).
+ */
+async function relativeCost(hostile: Inject, normal: Inject): Promise<number> {
+  let ratio = Number.POSITIVE_INFINITY;
+  for (let attempt = 0; attempt < 5 && ratio >= BOUND; attempt++) {
+    ratio = Math.min(ratio, (await cpuCost(hostile)) / (await cpuCost(normal)));
+  }
+  return ratio;
+}
+
 describe('a 60,000-space title', () => {
   // An ordinary title of the same size is the normal request it is compared with.
   const ordinary = 'a'.repeat(60_002);
@@ -54,10 +69,8 @@ describe('a 60,000-space title', () => {
     const res = await t.app.inject(request(title));
     expect(res.statusCode).toBe(422);
     expect(fieldItems(res)).toEqual([['/title', code]]);
-    const normal = await cpuCost(request(ordinary));
-    const hostile = await cpuCost(request(title));
     // Measured before the fix: about 3.8 s against 10 ms for the letters around spaces.
-    expect(hostile / normal).toBeLessThan(5);
+    expect(await relativeCost(request(title), request(ordinary))).toBeLessThan(BOUND);
   });
 });
 
@@ -122,15 +135,15 @@ describe('credential routes take bodies of at most 16 KiB', () => {
       payload,
     });
     expect(res.statusCode).toBe(413);
-    const normal = await cpuCost({
+    const normal: Inject = {
       method: 'POST',
       url: '/api/v1/auth/login',
       headers: JSON_TYPE,
       payload: JSON.stringify({ email: 'nobody@example.com' }),
-    });
-    const hostile = await cpuCost({ method: 'POST', url: '/api/v1/auth/login', headers: JSON_TYPE, payload });
+    };
+    const hostile: Inject = { method: 'POST', url: '/api/v1/auth/login', headers: JSON_TYPE, payload };
     // Measured before the fix: about 300 ms against 1 ms.
-    expect(hostile / normal).toBeLessThan(5);
+    expect(await relativeCost(hostile, normal)).toBeLessThan(BOUND);
   });
 });
 
@@ -146,9 +159,7 @@ describe('other hostile bodies', () => {
     const res = await t.app.inject(request(`${payload.slice(0, -1)},`));
     expect(res.statusCode).toBe(404); // a malformed body is not even looked at
     expect(res.headers['cache-control']).toBe('no-store');
-    const hostile = await cpuCost(request(payload));
-    const normal = await cpuCost(request('{}'));
-    expect(hostile / normal).toBeLessThan(5);
+    expect(await relativeCost(request(payload), request('{}'))).toBeLessThan(BOUND);
   });
 
   it('a task body of 30,000 bad tags or 6,000 unknown keys costs about what a normal task does', async () => {
@@ -165,18 +176,17 @@ describe('other hostile bodies', () => {
     expect(fieldItems(bad)).toContainEqual(['/tags', 'too_long']);
     expect(bad.json().errors).toHaveLength(50);
     // The normal request: a refused body of the same size.
-    const normal = await cpuCost(
-      post(JSON.stringify({ title: 'x', description: `${'y'.repeat(60_000)}\u0001` })),
-    );
-    expect((await cpuCost(tags)) / normal).toBeLessThan(5);
-    expect((await cpuCost(keys)) / normal).toBeLessThan(5);
+    const normal = post(JSON.stringify({ title: 'x', description: `${'y'.repeat(60_000)}\u0001` }));
+    expect(await relativeCost(tags, normal)).toBeLessThan(BOUND);
+    expect(await relativeCost(keys, normal)).toBeLessThan(BOUND);
   });
 
   it('a query of 16,000 commas costs about what a normal list does', async () => {
     const list = (query: string): Inject => ({ method: 'GET', url: `/api/v1/tasks?${query}`, headers: auth });
     const res = await t.app.inject(list(`status=${','.repeat(16_000)}`));
     expect(res.statusCode).toBe(422);
-    const normal = await cpuCost(list(`q=${'a'.repeat(16_000)}`));
-    expect((await cpuCost(list(`status=${','.repeat(16_000)}`))) / normal).toBeLessThan(5);
+    expect(
+      await relativeCost(list(`status=${','.repeat(16_000)}`), list(`q=${'a'.repeat(16_000)}`)),
+    ).toBeLessThan(BOUND);
   });
 });

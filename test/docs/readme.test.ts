@@ -62,6 +62,13 @@ describe('README.md', () => {
     expect(text).toContain('/redoc');
   });
 
+  it('starts with the two commands of the quick start', () => {
+    const [, quickStart = ''] = text.split('## Quick start');
+    const block = quickStart.split('```')[1] ?? '';
+    expect(block).toMatch(/^npm ci && npm start\b/m);
+    expect(block).toMatch(/^npm ci && npm test\b/m);
+  });
+
   it('names every variable of the configuration, and marks those without effect', () => {
     for (const name of Object.keys(EnvSchema.properties)) expect(text, name).toContain(`\`${name}\``);
     const [, inert = ''] = text.split('**Accepted but without effect in this version.**');

@@ -9,9 +9,9 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../test/helpers/free-port.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const DOCUMENTED_ORIGIN = 'http://127.0.0.1:3000';
@@ -61,18 +61,6 @@ function walks(): Walk[] {
       expected: [/"precondition_failed"/, /"pointer": "\/title"/, /"code": "validation_failed"/],
     },
   ];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function start(dir: string, port: number): Promise<ChildProcess> {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { freePort } from '../helpers/free-port.js';
 
 /**
  * The real entry point refusing a database it cannot use. Root writes through any file mode, so
@@ -63,16 +63,6 @@ async function migratedFolder(name: string): Promise<{ folder: string; file: str
     chownSync(file, NOBODY, NOBODY);
   }
   return { folder, file };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The exit code, or 'serving' once the server answers: it should have refused to start. */

@@ -13,6 +13,7 @@ import { insertTask } from '../../src/modules/tasks/tasks.repository.js';
 import type { Task } from '../../src/modules/tasks/tasks.schemas.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createUser, signedIn } from '../helpers/factories.js';
+import { compareCodePoints } from '../helpers/order.js';
 
 type Headers = Record<string, string>;
 
@@ -91,17 +92,6 @@ async function walk(t: TestApp, headers: Headers, query: string, size: number): 
 }
 
 // --- the order the contract asks for, computed here independently of SQL -----------------------
-
-/** Binary (UTF-8) order is code-point order; JavaScript's `<` compares UTF-16 units instead. */
-function compareCodePoints(a: string, b: string): number {
-  const x = Array.from(a, (c) => c.codePointAt(0) ?? 0);
-  const y = Array.from(b, (c) => c.codePointAt(0) ?? 0);
-  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
-}
 
 type Sortable = Pick<Task, 'id' | 'title' | 'priority' | 'dueAt' | 'createdAt' | 'updatedAt'>;
 

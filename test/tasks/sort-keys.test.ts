@@ -8,6 +8,7 @@ import type { Task } from '../../src/modules/tasks/tasks.schemas.js';
 import { toRow } from '../../src/modules/tasks/tasks.service.js';
 import { buildTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
 import { signedIn } from '../helpers/factories.js';
+import { compareCodePoints } from '../helpers/order.js';
 
 /**
  * Every sort key of the table of task fields, in both directions, walked through version 2 a few
@@ -21,17 +22,6 @@ type Stored = string | number | null;
 
 const LIMIT = 3;
 const SORT_PARAMS = SORTS.flatMap((key) => [key, `-${key}`]);
-
-/** Binary (UTF-8) order is code-point order; JavaScript's `<` compares UTF-16 units instead. */
-function compareCodePoints(a: string, b: string): number {
-  const x = Array.from(a, (c) => c.codePointAt(0) ?? 0);
-  const y = Array.from(b, (c) => c.codePointAt(0) ?? 0);
-  for (let i = 0; i < Math.min(x.length, y.length); i += 1) {
-    const d = (x[i] ?? 0) - (y[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
-}
 
 /** Mixed case and `-`: binary order differs from any locale's order for such ids. */
 const ID_CHARS = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

@@ -72,6 +72,11 @@ export interface UserEvents {
   takenOver: UserChange;
   /** It changed its own password: every session but `keepSessionId` ends. */
   passwordChanged: UserChange & { keepSessionId: string | null };
+  /**
+   * Its password was reset through a mailed link (contract §3): every session ends, and the
+   * login-failure counter of `email` (normalised) clears.
+   */
+  passwordReset: UserChange & { email: string };
 }
 
 export interface Ports {

@@ -7,6 +7,7 @@ import { callerOf, TOKEN_ONLY } from '../../lib/principal.js';
 import { RegisterBody, UserSchema } from '../users/index.js';
 import {
   CREDENTIAL_BODY_LIMIT,
+  CREDENTIAL_ROUTE,
   CREDENTIAL_TOO_LARGE,
   LoginBody,
   LogoutBody,
@@ -27,6 +28,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
     '/auth/register',
     {
       bodyLimit: CREDENTIAL_BODY_LIMIT,
+      config: CREDENTIAL_ROUTE,
       // Closed registration answers before the body is read or validated.
       onRequest: async () => {
         if (!ctx.config.registrationOpen) throw new ApiError('registration_closed');
@@ -54,6 +56,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
     '/auth/login',
     {
       bodyLimit: CREDENTIAL_BODY_LIMIT,
+      config: CREDENTIAL_ROUTE,
       schema: {
         tags,
         operationId: 'login',
@@ -78,6 +81,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
     '/auth/refresh',
     {
       bodyLimit: CREDENTIAL_BODY_LIMIT,
+      config: CREDENTIAL_ROUTE,
       schema: {
         tags,
         operationId: 'refresh',

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ProblemSchema } from '../../lib/common-schemas.js';
+import type { RateLimitPolicy } from '../../lib/rate-limit-policy.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { Email, GivenPassword } from '../users/index.js';
 
@@ -9,6 +10,9 @@ import { Email, GivenPassword } from '../users/index.js';
  * an anonymous caller should not be able to ask for.
  */
 export const CREDENTIAL_BODY_LIMIT = 16_384;
+
+/** The route config of a credential route: limited per client IP (contract §4), no credentials. */
+export const CREDENTIAL_ROUTE: { rateLimitPolicy: RateLimitPolicy } = { rateLimitPolicy: 'credentials' };
 
 /** The 413 of a credential route, naming its limit. */
 export const CREDENTIAL_TOO_LARGE = {

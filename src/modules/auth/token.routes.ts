@@ -8,6 +8,7 @@ import type { VersionOptions } from '../../lib/module.js';
 import { sendProblem, toApiError } from '../../plugins/problem-details.js';
 import {
   CREDENTIAL_BODY_LIMIT,
+  CREDENTIAL_ROUTE,
   CREDENTIAL_TOO_LARGE,
   OAuthTokenSchema,
   REUSE_GRACE_DESCRIPTION,
@@ -61,6 +62,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     {
       // Also caps a body of another type, which is read before the 415.
       bodyLimit: CREDENTIAL_BODY_LIMIT,
+      config: CREDENTIAL_ROUTE,
       preValidation: async (request) => {
         const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
         if (type !== 'application/x-www-form-urlencoded') throw new ApiError('unsupported_media_type');

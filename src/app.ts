@@ -12,6 +12,7 @@ import type { AppContext, Module, Services } from './lib/module.js';
 import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
 import { createRedis } from './lib/redis.js';
+import { apiKeysModule } from './modules/api-keys/index.js';
 import { authModule } from './modules/auth/index.js';
 import { healthModule } from './modules/health/index.js';
 import { problemsModule } from './modules/problems/index.js';
@@ -37,6 +38,7 @@ export const MODULES: readonly Module[] = [
   authModule,
   usersModule,
   tasksModule,
+  apiKeysModule,
   healthModule,
   problemsModule,
 ];

@@ -10,7 +10,20 @@ import { ApiError } from '../errors.js';
 export const ROLES = ['admin', 'user', 'guest'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Scope = 'tasks:read' | 'tasks:write' | 'users:read' | 'users:write';
+export const SCOPES = ['tasks:read', 'tasks:write', 'users:read', 'users:write'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** The scopes each role allows an API key (contract §2): guest reads tasks, user writes them, admin all. */
+export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
+  guest: ['tasks:read'],
+  user: ['tasks:read', 'tasks:write'],
+  admin: SCOPES,
+};
+
+/** What a key may do now: its scopes intersected with its owner's current role. */
+export function effectiveScopes(scopes: readonly Scope[], role: Role): Scope[] {
+  return scopes.filter((scope) => ROLE_SCOPES[role].includes(scope));
+}
 
 export interface AuthPolicy {
   /** Roles that may call the route (all when absent). */
@@ -24,7 +37,10 @@ export interface Principal {
   role: Role;
   /** The login session of an access token; null for an API key. */
   sessionId: string | null;
-  /** The scopes of an API key; null for an access token (its role decides). */
+  /**
+   * The effective scopes of an API key (its scopes ∩ its owner's current role); null for an
+   * access token (its role decides).
+   */
   scopes: Scope[] | null;
 }
 

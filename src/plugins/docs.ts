@@ -96,19 +96,6 @@ function impliedProblemStatuses(schema: DocumentedSchema): number[] {
  */
 const NOT_YET_ANSWERED = new Set(['429']);
 
-/** The security schemes the service offers today (API keys join when they exist). */
-const OFFERED_SCHEMES = new Set(['bearerAuth', 'oauth2']);
-
-/** A route's security requirements, without those that name a scheme not offered yet. */
-function offeredSecurity(security: Record<string, string[]>[] | undefined) {
-  if (security === undefined) return undefined;
-  const offered = security.filter((requirement) =>
-    Object.keys(requirement).every((name) => OFFERED_SCHEMES.has(name)),
-  );
-  // A route with requirements that names none offered would read as public: keep it as it is.
-  return offered.length > 0 || security.length === 0 ? offered : security;
-}
-
 /**
  * Documents each route as the framework serves it: the implied problem responses are added where
  * the route does not list them, and a route registered under several version prefixes gets an
@@ -131,8 +118,6 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
     ...source,
     response: withCorsHeader({ ...declared, ...problemResponses(...missing) }),
   };
-  const security = offeredSecurity((source as { security?: Record<string, string[]>[] }).security);
-  if (security !== undefined) (documented as { security?: unknown }).security = security;
   // Operations without a description of their own repeat their summary.
   if (!source.description && typeof (source as { summary?: unknown }).summary === 'string') {
     (documented as { description?: string }).description = (source as { summary: string }).summary;
@@ -149,7 +134,7 @@ function serverDescription(production: boolean): string {
   return production ? 'production (PUBLIC_URL)' : 'local development (PUBLIC_URL)';
 }
 
-/** How callers authenticate: access tokens, also through the OAuth2 password flow. */
+/** How callers authenticate: access tokens (also through the OAuth2 password flow) and API keys. */
 function securitySchemes(publicUrl: string) {
   return {
     bearerAuth: {
@@ -157,7 +142,7 @@ function securitySchemes(publicUrl: string) {
       scheme: 'bearer',
       bearerFormat: 'JWT',
       description:
-        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once). Tokens follow the JWT best current practices of RFC8725 (RFC 8725): one fixed algorithm (HS256), typed claims, expiry always checked. One credential per request: Authorization and X-API-Key together are ambiguous and answered 401 invalid_token. The X-API-Key header carries API keys only, which this version does not issue yet: any value there is 401 invalid_token.',
+        'A short-lived HS256 access token from POST /api/v1/auth/login, bound to a session (logout ends it at once), or an API key (`tf_…`, from POST /api/v1/api-keys) as the bearer value. Tokens follow the JWT best current practices of RFC8725 (RFC 8725): one fixed algorithm (HS256), typed claims, expiry always checked. One credential per request: Authorization and X-API-Key together are ambiguous and answered 401 invalid_token.',
     },
     oauth2: {
       type: 'oauth2' as const,
@@ -170,6 +155,13 @@ function securitySchemes(publicUrl: string) {
           scopes: {},
         },
       },
+    },
+    apiKey: {
+      type: 'apiKey' as const,
+      in: 'header' as const,
+      name: 'X-API-Key',
+      description:
+        "An API key (`tf_<prefix>_<secret>`) from POST /api/v1/api-keys, here or as `Authorization: Bearer`. This header carries API keys only: an access token or anything else in it → 401 invalid_token. A key may do what its scopes (tasks:read, tasks:write, users:read, users:write) and its owner's current role both allow; each operation names the scope it needs, and keys cannot call the account routes (API keys, sessions, logout, password, PATCH /users/me: 403 forbidden). Expired or revoked → 401 invalid_token; owner disabled → 401 account_disabled.",
     },
   };
 }

@@ -333,15 +333,19 @@ describe('response headers and security', () => {
     const document = doc('/openapi.json') as OpenApi & {
       components: { securitySchemes?: Record<string, { type: string; flows?: unknown }> };
     };
-    // API keys do not exist yet: Authorize must not offer them.
-    expect(Object.keys(document.components.securitySchemes ?? {}).sort()).toEqual(['bearerAuth', 'oauth2']);
-    for (const [path, method, op] of operations(document)) {
-      for (const requirement of op.security ?? []) {
-        expect(Object.keys(requirement as object), `${method} ${path}`).not.toContain('apiKey');
-      }
-    }
+    expect(Object.keys(document.components.securitySchemes ?? {}).sort()).toEqual([
+      'apiKey',
+      'bearerAuth',
+      'oauth2',
+    ]);
+    expect(document.components.securitySchemes?.apiKey).toMatchObject({ in: 'header', name: 'X-API-Key' });
     const tasks = document.paths['/api/v1/tasks']?.get as { security?: unknown[] };
-    expect(tasks.security).toEqual([{ bearerAuth: [] }, { oauth2: [] }]);
+    expect(tasks.security).toEqual([{ bearerAuth: [] }, { oauth2: [] }, { apiKey: [] }]);
+    // The routes closed to keys do not offer them.
+    for (const closed of ['/api/v1/api-keys', '/api/v2/auth/sessions']) {
+      const op = document.paths[closed]?.get as { security?: unknown[] };
+      expect(op.security, closed).toEqual([{ bearerAuth: [] }, { oauth2: [] }]);
+    }
     expect(document.components.securitySchemes?.oauth2?.flows).toMatchObject({
       password: {
         tokenUrl: expect.stringMatching(/\/api\/v1\/auth\/token$/),

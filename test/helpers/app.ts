@@ -39,6 +39,8 @@ export interface TestAppOptions {
   modules?: Module[];
   /** Route plugins of a test's own, registered under each API version as a module without a tag. */
   apiRoutes?: FastifyPluginAsync[];
+  /** The app's clock in milliseconds (expiry tests move it instead of waiting). */
+  clock?: () => number;
 }
 
 /** Route plugins as one module: registered under each version prefix, and nothing else. */
@@ -84,6 +86,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     // The cheapest argon2id the library accepts: tests check behaviour, not hashing strength.
     hashCost: { memoryCost: 1024, timeCost: 1 },
     ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
   });
   return {

@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Lru } from '../../lib/lru.js';
-import type { Role } from '../../lib/principal.js';
+import type { Role, Scope } from '../../lib/principal.js';
 
 /**
  * What every authenticated request needs besides the token: the user's current role and disabled
- * flag, and whether the session has ended. Read from the database once and cached in-process;
+ * flag, whether the session has ended, and an API key's stored state (a revoked key is gone). Read from the database once and cached in-process;
  * local writes invalidate at once. Changes committed by another process (another instance, the
  * command-line tools) arrive by one of three ways, per the contract's "whichever process made it":
  * - SQLite: the connection's data_version moves when another connection commits; the cache is
@@ -24,9 +24,19 @@ export interface SessionState {
   ended: boolean;
 }
 
+/** An API key as its lookup by public prefix finds it (the secret only as its hash). */
+export interface ApiKeyState {
+  id: string;
+  userId: string;
+  secretHash: string;
+  scopes: Scope[];
+  expiresAt: string | null;
+}
+
 export interface AuthStateLoaders {
   user(id: string): Promise<UserState | null>;
   session(id: string): Promise<SessionState | null>;
+  apiKey(prefix: string): Promise<ApiKeyState | null>;
 }
 
 export interface AuthStateOptions {
@@ -49,11 +59,15 @@ interface Entry<T> {
 type Message =
   | { kind: 'user'; id: string }
   | { kind: 'session'; id: string }
-  | { kind: 'user-sessions'; id: string };
+  | { kind: 'user-sessions'; id: string }
+  | { kind: 'api-key'; id: string }
+  | { kind: 'user-api-keys'; id: string };
 
 export class AuthStateCache {
   private readonly users = new Lru<string, Entry<UserState>>(20_000);
   private readonly sessions = new Lru<string, Entry<SessionState>>(50_000);
+  /** By public prefix. */
+  private readonly apiKeys = new Lru<string, Entry<ApiKeyState>>(20_000);
   /** Bumped by every invalidation: a load that started before one must not fill the cache. */
   private generation = 0;
   private subscriber: Redis | null = null;
@@ -124,6 +138,11 @@ export class AuthStateCache {
     return this.cached(this.sessions, id, this.loaders.session);
   }
 
+  /** The key with this public prefix, if it exists (expiry and the secret are the caller's to check). */
+  apiKey(prefix: string): Promise<ApiKeyState | null> {
+    return this.cached(this.apiKeys, prefix, this.loaders.apiKey);
+  }
+
   private async cached<T>(
     cache: Lru<string, Entry<T>>,
     id: string,
@@ -158,6 +177,16 @@ export class AuthStateCache {
     this.publish({ kind: 'user-sessions', id: userId });
   }
 
+  /** The key with this public prefix was created or revoked. */
+  apiKeyChanged(prefix: string): void {
+    this.publish({ kind: 'api-key', id: prefix });
+  }
+
+  /** Some or all API keys of a user were revoked (its deletion, a takeover). */
+  userApiKeysChanged(userId: string): void {
+    this.publish({ kind: 'user-api-keys', id: userId });
+  }
+
   private publish(message: Message): void {
     this.apply(message);
     if (!this.redis) return;
@@ -182,6 +211,9 @@ export class AuthStateCache {
     this.generation += 1;
     if (message.kind === 'user') this.users.delete(message.id);
     else if (message.kind === 'session') this.sessions.delete(message.id);
+    else if (message.kind === 'api-key') this.apiKeys.delete(message.id);
+    else if (message.kind === 'user-api-keys')
+      this.apiKeys.deleteWhere((entry) => entry.value !== MISSING && entry.value.userId === message.id);
     else this.sessions.deleteWhere((entry) => entry.value !== MISSING && entry.value.userId === message.id);
   }
 
@@ -189,5 +221,6 @@ export class AuthStateCache {
     this.generation += 1;
     this.users.clear();
     this.sessions.clear();
+    this.apiKeys.clear();
   }
 }

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { ProblemSchema } from '../../lib/common-schemas.js';
+import { Id, ProblemSchema } from '../../lib/common-schemas.js';
+import { CursorPageOf, PageOf } from '../../lib/lists.js';
 import type { RateLimitPolicy } from '../../lib/rate-limit-policy.js';
 import { SAFE_TEXT_PATTERN } from '../../lib/text.js';
 import { Email, GivenPassword } from '../users/index.js';
@@ -93,3 +94,30 @@ export const OAuthTokenSchema = Type.Object(
 /** The reuse grace as clients see it, on POST /auth/refresh and the token endpoint's refresh grant. */
 export const REUSE_GRACE_DESCRIPTION =
   'Presenting a spent refresh token again ends its whole session (`refresh_token_reused`), except within `REFRESH_REUSE_GRACE` (default 10 s; `0s` turns it off) of its first use while the new refresh token of that first use is itself still unspent: then the reply is a success with **that same new refresh token** and a fresh access token of the same session, so two tabs refreshing at once, or a client retrying after a lost reply, keep their session.';
+
+const Timestamp = Type.String({ format: 'date-time', maxLength: 30, examples: ['2026-11-22T01:15:37.000Z'] });
+
+/** One login, as its user sees it. */
+export const SessionSchema = Type.Object(
+  {
+    id: Id,
+    createdAt: Timestamp,
+    lastUsedAt: Type.String({ format: 'date-time', maxLength: 30, description: 'may lag by up to 60 s' }),
+    userAgent: Type.Union([
+      Type.String({ maxLength: 2048, description: 'truncated to 512 code points' }),
+      Type.Null(),
+    ]),
+    ip: Type.Union([
+      Type.String({
+        maxLength: 64,
+        description: 'the client address at login (under TRUST_PROXY, from X-Forwarded-For)',
+      }),
+      Type.Null(),
+    ]),
+    current: Type.Boolean({ description: 'the session of the access token making this request' }),
+  },
+  { $id: 'Session', additionalProperties: false },
+);
+export const SessionPageSchema = PageOf(SessionSchema, 'SessionPage');
+export const SessionCursorPageSchema = CursorPageOf(SessionSchema, 'SessionCursorPage');
+export const SessionIdParams = Type.Object({ id: Id });

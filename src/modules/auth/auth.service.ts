@@ -2,8 +2,10 @@ import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../../db/schema.js';
 import { ApiError, fieldError, type ProblemCode } from '../../errors.js';
+import { LastUsedRecorder } from '../../lib/last-used.js';
+import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
-import type { Principal } from '../../lib/principal.js';
+import { effectiveScopes, type Principal } from '../../lib/principal.js';
 import type { Credentials } from '../users/index.js';
 import type { AuthStateCache } from './auth-state.js';
 import * as sessions from './sessions.repository.js';
@@ -17,6 +19,27 @@ export interface TokenPair {
   refreshExpiresIn: number;
 }
 
+/** A live session as its user sees it (contract §2). */
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  userAgent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
+function toSessionView(row: sessions.SessionRow, currentId: string | null): SessionView {
+  return {
+    id: row.id,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    userAgent: row.user_agent,
+    ip: row.ip,
+    current: row.id === currentId,
+  };
+}
+
 export interface ClientInfo {
   userAgent: string | null;
   ip: string | null;
@@ -24,8 +47,6 @@ export interface ClientInfo {
 
 const USER_AGENT_MAX = 512;
 const INVALID_TOKEN_CHALLENGE = 'Bearer realm="taskforge", error="invalid_token"';
-/** lastUsedAt may lag by this much: one write per session per interval, never awaited. */
-const TOUCH_INTERVAL_MS = 60_000;
 
 /** A 401 about a presented credential, with the RFC 6750 challenge that names the error. */
 export function tokenFailure(code: ProblemCode, detail?: string): ApiError {
@@ -47,12 +68,18 @@ export class AuthService {
   // Made on first use: the command-line tools share this context without needing a secret.
   private successorTokens: SuccessorTokens | null = null;
   private accessTokens: AccessTokens | null = null;
-  private readonly touched = new Map<string, number>();
+  private readonly sessionsUsed: LastUsedRecorder;
 
   constructor(
     private readonly ctx: AppContext,
     private readonly authState: AuthStateCache,
-  ) {}
+  ) {
+    this.sessionsUsed = new LastUsedRecorder(
+      (id, at) => sessions.touchSession(this.db, id, at),
+      ctx.log,
+      ctx.clock,
+    );
+  }
 
   private get db(): Kysely<Database> {
     return this.ctx.database.db;
@@ -86,12 +113,23 @@ export class AuthService {
   }
 
   /**
-   * Who an API key authenticates as: the one place that decides what a key is. No route issues
-   * keys yet (the API-key issue adds them and their lookup here), so no value is a known key:
-   * every one, an access token included, is 401 invalid_token.
+   * Who an API key authenticates as. The api-keys module says whether the key is valid (malformed,
+   * unknown, revoked, expired: 401 invalid_token) and whose it is; its owner's current state decides
+   * the rest: disabled → 401 account_disabled; the scopes are the key's ∩ the owner's current role.
    */
-  async authenticateApiKey(_key: string): Promise<Principal | ApiError> {
-    return tokenFailure('invalid_token');
+  async authenticateApiKey(value: string): Promise<Principal | ApiError> {
+    const identity = await this.ctx.services.apiKeys.authenticate(value);
+    if (!identity) return tokenFailure('invalid_token');
+    const user = await this.authState.user(identity.userId);
+    if (!user) return tokenFailure('invalid_token');
+    if (user.disabled) return tokenFailure('account_disabled');
+    this.ctx.services.apiKeys.recordUse(identity.keyId);
+    return {
+      userId: identity.userId,
+      role: user.role,
+      sessionId: null,
+      scopes: effectiveScopes(identity.scopes, user.role),
+    };
   }
 
   /** A bearer value: a JWT is an access token (three dot-separated parts); anything else would be a key. */
@@ -118,16 +156,9 @@ export class AuthService {
     return { userId: claims.sub, role: user.role, sessionId: claims.sid, scopes: null };
   }
 
-  /** Records a session's use (its lastUsedAt), at most once a minute per session, without waiting. */
+  /** Records a session's use (its lastUsedAt), batched like API keys' (see LastUsedRecorder). */
   touch(sessionId: string): void {
-    const now = Date.now();
-    const last = this.touched.get(sessionId);
-    if (last !== undefined && now - last < TOUCH_INTERVAL_MS) return;
-    if (this.touched.size > 100_000) this.touched.clear();
-    this.touched.set(sessionId, now);
-    sessions.touchSession(this.db, sessionId, new Date(now).toISOString()).catch((error: Error) => {
-      this.ctx.log.warn({ err: { message: error.message } }, 'could not record session use');
-    });
+    this.sessionsUsed.record(sessionId);
   }
 
   async login(email: string, password: string, client: ClientInfo): Promise<TokenPair> {
@@ -223,6 +254,54 @@ export class AuthService {
   async logoutAll(userId: string): Promise<void> {
     await sessions.endUserSessions(this.db, userId, 'logout_all', new Date().toISOString());
     this.authState.userSessionsChanged(userId);
+  }
+
+  /** The caller's live sessions, newest first; `current` marks the caller's own. */
+  async listSessions(
+    userId: string,
+    currentId: string | null,
+    request: PageRequest,
+  ): Promise<Page<SessionView>> {
+    const [rows, total] = await Promise.all([
+      sessions.listLiveSessions(this.db, userId, request.size, (request.page - 1) * request.size),
+      sessions.countLiveSessions(this.db, userId),
+    ]);
+    return pageOf(
+      rows.map((row) => toSessionView(row, currentId)),
+      total,
+      request,
+    );
+  }
+
+  /** Version 2: newest first, a cursor page at a time. */
+  async listSessionsAfter(
+    userId: string,
+    currentId: string | null,
+    request: CursorRequest,
+  ): Promise<CursorPage<SessionView>> {
+    const { cursors } = this.ctx;
+    const { limit, cursor } = request;
+    const binding = { list: 'sessions', caller: userId };
+    let after: { createdAt: string; id: string } | null = null;
+    if (cursor !== undefined) {
+      const p = cursors.open(binding, cursor) as { v?: unknown; id?: unknown } | null;
+      if (typeof p?.v !== 'string' || typeof p.id !== 'string') throw new ApiError('invalid_cursor');
+      after = { createdAt: p.v, id: p.id };
+    }
+    const rows = await sessions.listLiveSessions(this.db, userId, limit + 1, 0, after);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > limit && last ? cursors.sign(binding, { v: last.created_at, id: last.id }) : null;
+    return { items: page.map((row) => toSessionView(row, currentId)), nextCursor };
+  }
+
+  /** Ends one of the user's live sessions at once, on every instance; anything else is not found. */
+  async endUserSession(userId: string, sessionId: string): Promise<void> {
+    if (!(await sessions.endOwnSession(this.db, userId, sessionId, new Date().toISOString()))) {
+      throw new ApiError('not_found');
+    }
+    this.authState.sessionChanged(sessionId);
   }
 
   private async endSession(sessionId: string, reason: string): Promise<void> {

@@ -1,11 +1,18 @@
 import { defineModule } from '../../lib/module.js';
 import { installAuthentication, installAuthorization } from './auth.hooks.js';
 import { authRoutes } from './auth.routes.js';
-import { OAuthTokenSchema, TokenPairSchema } from './auth.schemas.js';
+import {
+  OAuthTokenSchema,
+  SessionCursorPageSchema,
+  SessionPageSchema,
+  SessionSchema,
+  TokenPairSchema,
+} from './auth.schemas.js';
 import { AuthService } from './auth.service.js';
 import { AuthStateCache } from './auth-state.js';
 import { authStateLoaders } from './auth-state.loaders.js';
 import { endUserSessions } from './sessions.repository.js';
+import { sessionsRoutes } from './sessions.routes.js';
 import { tokenRoutes } from './token.routes.js';
 
 /** Contract §3: a process that cannot learn of a change at once trusts its cache this long. */
@@ -19,9 +26,10 @@ export const authModule = defineModule({
   name: 'auth',
   tag: {
     name: 'auth',
-    description: 'Registration, login, token refresh and logout; the OAuth2 token endpoint',
+    description:
+      "Registration, login, token refresh and logout; the caller's sessions; the OAuth2 token endpoint",
   },
-  schemas: [TokenPairSchema, OAuthTokenSchema],
+  schemas: [TokenPairSchema, OAuthTokenSchema, SessionSchema, SessionPageSchema, SessionCursorPageSchema],
   services: (ctx) => {
     const { database, redis } = ctx;
     const authState = new AuthStateCache(authStateLoaders(ctx), redis, ctx.log, {
@@ -61,6 +69,7 @@ export const authModule = defineModule({
   routes: async (app, options) => {
     await app.register(authRoutes, options);
     await app.register(tokenRoutes, options);
+    await app.register(sessionsRoutes, options);
   },
   close: (ctx) => ctx.services.authState.stop(),
 });

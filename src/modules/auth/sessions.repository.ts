@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, type SqlBool, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
 
 /** All SQL about sessions and refresh tokens. */
@@ -94,6 +94,56 @@ export async function spendRefreshToken(db: Db, tokenHash: string, at: string): 
     .set({ spent_at: at })
     .where('token_hash', '=', tokenHash)
     .where('spent_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+export interface SessionRow {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+function liveSessions(db: Db, userId: string) {
+  return db.selectFrom('sessions').where('user_id', '=', userId).where('ended_at', 'is', null);
+}
+
+/** A user's live sessions, newest first; version 2 passes the last one seen (keyset on the index). */
+export async function listLiveSessions(
+  db: Db,
+  userId: string,
+  limit: number,
+  offset: number,
+  after: { createdAt: string; id: string } | null = null,
+): Promise<SessionRow[]> {
+  let query = liveSessions(db, userId);
+  if (after) query = query.where(sql<SqlBool>`(created_at, id) < (${after.createdAt}, ${after.id})`);
+  return query
+    .select(['id', 'created_at', 'last_used_at', 'user_agent', 'ip'])
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .offset(offset)
+    .execute();
+}
+
+export async function countLiveSessions(db: Db, userId: string): Promise<number> {
+  const row = await liveSessions(db, userId)
+    .select((eb) => eb.fn.countAll().as('count'))
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}
+
+/** Ends one live session of this user; false when it is not one (another's, ended, unknown). */
+export async function endOwnSession(db: Db, userId: string, id: string, at: string): Promise<boolean> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ ended_at: at, ended_reason: 'revoked' })
+    .where('id', '=', id)
+    .where('user_id', '=', userId)
+    .where('ended_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }

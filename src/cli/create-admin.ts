@@ -11,7 +11,7 @@ import { describeAdminInstall } from '../modules/users/index.js';
 /**
  * `npm run create-admin -- <email> [name]`, with the password in ADMIN_PASSWORD (kept out of the
  * shell history and the process list). Creates the admin, or takes an existing account over:
- * it becomes an enabled admin with that password and its sessions end.
+ * it becomes an enabled admin with that password and its sessions and API keys end.
  */
 async function main(): Promise<number> {
   const [email, name = 'Administrator'] = process.argv.slice(2);

@@ -87,7 +87,7 @@ describe('admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
         .executeTakeFirstOrThrow();
       expect(row).toEqual({ role: 'admin', disabled: 0 });
       expect(logged).toEqual([
-        'promoted boss@example.com to admin: password set, its sessions ended (ADMIN_EMAIL)',
+        'promoted boss@example.com to admin: password set, its sessions and API keys ended (ADMIN_EMAIL)',
       ]);
     } finally {
       await t.close();
@@ -108,7 +108,7 @@ describe('admin bootstrap from ADMIN_EMAIL / ADMIN_PASSWORD', () => {
       await service.ensureAdmin('old-root@example.com', ADMIN_PASSWORD, (line) => logged.push(line));
       expect((await login(t.app, 'old-root@example.com', ADMIN_PASSWORD)).accessToken).toBeTruthy();
       expect(logged).toEqual([
-        'enabled the disabled admin old-root@example.com: password updated, its sessions ended (ADMIN_EMAIL)',
+        'enabled the disabled admin old-root@example.com: password updated, its sessions and API keys ended (ADMIN_EMAIL)',
       ]);
     } finally {
       await t.close();

@@ -147,7 +147,13 @@ describe('auth state cache', () => {
       /** The request the running instance answers before and after. */
       probe: { method: 'GET'; url: string };
       before: number;
-      change(a: FastifyInstance, target: { id: string; headers: Headers }, admin: Headers): Promise<unknown>;
+      /** The probe presents an API key with these scopes (issued on a) instead of the access token. */
+      key?: string[];
+      change(
+        a: FastifyInstance,
+        target: { id: string; headers: Headers; keyId: string | null },
+        admin: Headers,
+      ): Promise<unknown>;
       after: { status: number; code?: string };
     }
 
@@ -197,6 +203,44 @@ describe('auth state cache', () => {
           a.inject({ method: 'DELETE', url: `/api/v1/users/${target.id}`, headers: admin }),
         after: { status: 401, code: 'invalid_token' },
       },
+      {
+        name: 'revoking an API key',
+        role: 'user',
+        key: ['tasks:read'],
+        probe: { method: 'GET', url: '/api/v1/users/me' },
+        before: 200,
+        change: (a, target) =>
+          a.inject({ method: 'DELETE', url: `/api/v1/api-keys/${target.keyId}`, headers: target.headers }),
+        after: { status: 401, code: 'invalid_token' },
+      },
+      {
+        name: "disabling a key's owner",
+        role: 'user',
+        key: ['tasks:read'],
+        probe: { method: 'GET', url: '/api/v1/users/me' },
+        before: 200,
+        change: (a, target, admin) => patch(a, target.id, admin, { disabled: true }),
+        after: { status: 401, code: 'account_disabled' },
+      },
+      {
+        name: "lowering a key's owner's role",
+        role: 'admin',
+        key: ['users:read'],
+        probe: { method: 'GET', url: '/api/v1/users' },
+        before: 200,
+        change: (a, target, admin) => patch(a, target.id, admin, { role: 'user' }),
+        after: { status: 403, code: 'forbidden' },
+      },
+      {
+        name: "deleting a key's owner",
+        role: 'user',
+        key: ['tasks:read'],
+        probe: { method: 'GET', url: '/api/v1/tasks' },
+        before: 200,
+        change: (a, target, admin) =>
+          a.inject({ method: 'DELETE', url: `/api/v1/users/${target.id}`, headers: admin }),
+        after: { status: 401, code: 'invalid_token' },
+      },
     ];
 
     /** Sets the scenario up, warms b's cache, makes the change on a; returns b's probe. */
@@ -204,11 +248,24 @@ describe('auth state cache', () => {
       const { a, b } = instances;
       const admin = await signedIn(a, 'admin');
       const target = await signedIn(a, scenario.role);
-      const probe = () => b.inject({ ...scenario.probe, headers: target.headers });
+      let keyId: string | null = null;
+      let probeHeaders: Headers = target.headers;
+      if (scenario.key) {
+        const issued = await a.inject({
+          method: 'POST',
+          url: '/api/v1/api-keys',
+          headers: target.headers,
+          payload: { name: 'probe', scopes: scenario.key },
+        });
+        expect(issued.statusCode).toBe(201);
+        keyId = issued.json().id;
+        probeHeaders = { 'x-api-key': issued.json().key };
+      }
+      const probe = () => b.inject({ ...scenario.probe, headers: probeHeaders });
       expect((await probe()).statusCode).toBe(scenario.before); // b has cached the old state
       const changed = (await scenario.change(
         a,
-        { id: target.user.id, headers: target.headers },
+        { id: target.user.id, headers: target.headers, keyId },
         admin.headers,
       )) as LightMyRequestResponse | undefined;
       expect(changed?.statusCode).toBeLessThan(300);

@@ -80,7 +80,9 @@ describe('npm run create-admin', () => {
     );
     const again = run(['root@example.com'], { ADMIN_PASSWORD: 'another admin passphrase' });
     expect(again.stderr).toBe('');
-    expect(again.stdout).toBe('root@example.com is already an admin: password updated, its sessions ended\n');
+    expect(again.stdout).toBe(
+      'root@example.com is already an admin: password updated, its sessions and API keys ended\n',
+    );
     // What it says is what it did: the new password is the one that works.
     const stored = passwordHashOf(file, 'root@example.com');
     expect(await hasher.verify(stored, 'another admin passphrase')).toBe(true);
@@ -114,7 +116,9 @@ describe('npm run create-admin', () => {
     }
     const taken = run(['BOSS@example.com'], { ADMIN_PASSWORD: 'the operator chose this' }, file);
     expect(taken.stderr).toBe('');
-    expect(taken.stdout).toBe('promoted boss@example.com to admin: password set, its sessions ended\n');
+    expect(taken.stdout).toBe(
+      'promoted boss@example.com to admin: password set, its sessions and API keys ended\n',
+    );
     const after = new Database(file, { readonly: true });
     try {
       expect(after.prepare("select role, disabled from users where id = 'squatter'").get()).toEqual({

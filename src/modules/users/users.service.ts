@@ -313,7 +313,7 @@ export interface AdminInstall {
 
 /** What installAdmin did, in words an operator reads. */
 export function describeAdminInstall(outcome: AdminOutcome, email: string): string {
-  const ended = 'its sessions ended';
+  const ended = 'its sessions and API keys ended';
   switch (outcome) {
     case 'created':
       return `created admin ${email}`;

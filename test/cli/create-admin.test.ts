@@ -146,6 +146,8 @@ describe('npm run create-admin', () => {
       /** The registrant's old tokens, and a request the server has answered (and cached) with them. */
       old: { accessToken: string; refreshToken: string };
       me(): Promise<LightMyRequestResponse>;
+      /** A request with the registrant's API key (answered, and cached, once already). */
+      withKey(): Promise<LightMyRequestResponse>;
       close(): Promise<void>;
     }
 
@@ -175,11 +177,22 @@ describe('npm run create-admin', () => {
           headers: { authorization: `Bearer ${old.accessToken}` },
         });
       expect((await me()).statusCode).toBe(403); // cached: a user, with a live session
+      const issued = await app.inject({
+        method: 'POST',
+        url: '/api/v1/api-keys',
+        headers: { authorization: `Bearer ${old.accessToken}` },
+        payload: { name: 'squatter key', scopes: ['tasks:read'] },
+      });
+      expect(issued.statusCode).toBe(201);
+      const withKey = () =>
+        app.inject({ method: 'GET', url: '/api/v1/tasks', headers: { 'x-api-key': issued.json().key } });
+      expect((await withKey()).statusCode).toBe(200); // cached: a live key
       return {
         app,
         databaseUrl: db.url ?? `sqlite:${file}`,
         old,
         me,
+        withKey,
         async close() {
           await app.close();
           await db.drop();
@@ -197,6 +210,9 @@ describe('npm run create-admin', () => {
         payload: { refreshToken: server.old.refreshToken },
       });
       expect(refresh.json().code).toBe('token_revoked');
+      const key = await server.withKey();
+      expect(key.statusCode).toBe(401);
+      expect(key.json().code).toBe('invalid_token');
       const oldPassword = await server.app.inject({
         method: 'POST',
         url: '/api/v1/auth/login',

@@ -83,6 +83,9 @@ interface DocumentedSchema extends FastifySchema {
  */
 function impliedProblemStatuses(schema: DocumentedSchema): number[] {
   const statuses: number[] = [];
+  // A route that takes API keys refuses one without its scope (403).
+  const security = (schema as { security?: Record<string, string[]>[] }).security;
+  if (security?.some((requirement) => 'apiKey' in requirement)) statuses.push(403);
   if (schema.params) statuses.push(404);
   if (schema.body) statuses.push(400, 413, 415);
   if (schema.body || schema.querystring) statuses.push(422);

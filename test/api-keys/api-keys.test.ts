@@ -282,6 +282,17 @@ describe('authenticating with a key', () => {
     expect((await listUsers()).statusCode).toBe(200);
   });
 
+  it('refuses a key whose owner’s role now allows none of its scopes, even on GET /users/me', async () => {
+    const admin = await signedIn(t.app, 'admin');
+    const owner = await signedIn(t.app, 'admin');
+    const key = await issueKey(t.app, owner.headers, ['users:read']);
+    expect((await me(bearer(key.key))).statusCode).toBe(200);
+    expect((await req('PATCH', `/users/${owner.user.id}`, admin.headers, { role: 'user' })).statusCode).toBe(
+      200,
+    );
+    expectProblem(await me(bearer(key.key)), 403, 'forbidden');
+  });
+
   it('answers a disabled owner’s key with 401 account_disabled; re-enabled, it works again', async () => {
     const admin = await signedIn(t.app, 'admin');
     const owner = await signedIn(t.app);

@@ -88,8 +88,12 @@ function refusal(policy: AuthPolicy, request: FastifyRequest): ApiError | null {
   if (!principal) return new ApiError('unauthorized');
   if (policy.roles && !policy.roles.includes(principal.role)) return new ApiError('forbidden');
   if (principal.scopes !== null) {
+    // `any` still needs one effective scope: a key whose owner's role now allows none of its
+    // scopes may do nothing.
     const allowed =
-      policy.scope === 'any' || (policy.scope !== undefined && principal.scopes.includes(policy.scope));
+      policy.scope === 'any'
+        ? principal.scopes.length > 0
+        : policy.scope !== undefined && principal.scopes.includes(policy.scope);
     if (!allowed) return new ApiError('forbidden', { detail: 'This API key may not call this route' });
   }
   return null;

@@ -1,10 +1,12 @@
 import { defineModule } from '../../lib/module.js';
+import { installCallerRateLimit } from '../../plugins/rate-limit.js';
 import { installAuthentication, installAuthorization } from './auth.hooks.js';
 import { authRoutes } from './auth.routes.js';
 import { OAuthTokenSchema, TokenPairSchema } from './auth.schemas.js';
 import { AuthService } from './auth.service.js';
 import { AuthStateCache } from './auth-state.js';
 import { authStateLoaders } from './auth-state.loaders.js';
+import { LoginFailures } from './login-failures.js';
 import { endUserSessions } from './sessions.repository.js';
 import { tokenRoutes } from './token.routes.js';
 
@@ -30,7 +32,8 @@ export const authModule = defineModule({
       maxAgeMs: database.dataVersion === null && redis === null ? AUTH_CACHE_MAX_AGE_MS : null,
       now: ctx.clock,
     });
-    return { authState, auth: new AuthService(ctx, authState) };
+    const loginFailures = new LoginFailures(ctx, ctx.config.rateLimit.loginFailuresMax);
+    return { authState, loginFailures, auth: new AuthService(ctx, authState, loginFailures) };
   },
   subscribe: (ctx) => {
     const { authState } = ctx.services;
@@ -52,10 +55,14 @@ export const authModule = defineModule({
       });
     }
     users.afterCommit('passwordChanged', ({ userId }) => authState.userSessionsChanged(userId));
+    // A reset password starts its email's failed logins again (contract §3); clear() never throws.
+    users.afterCommit('passwordReset', ({ email }) => void ctx.services.loginFailures.clear(email));
   },
   install: async (app, ctx) => {
     ctx.services.authState.start();
     installAuthentication(app, ctx.services.auth);
+    // The general rate limit, keyed by the caller just authenticated: a 429 before any 401/403.
+    installCallerRateLimit(app);
     installAuthorization(app);
   },
   routes: async (app, options) => {
@@ -70,5 +77,7 @@ declare module '../../lib/module.js' {
     auth: AuthService;
     /** What each request needs of its user and session, cached (see auth-state.ts). */
     authState: AuthStateCache;
+    /** Failed logins per email (contract §4), cleared by a password reset. */
+    loginFailures: LoginFailures;
   }
 }

@@ -4,6 +4,7 @@ import { ApiError } from '../errors.js';
 import type { AppContext } from '../lib/module.js';
 import type { Principal } from '../lib/principal.js';
 import { rateLimitedWarning } from '../lib/rate-limited-log.js';
+import { corsReplyHeaders } from './security-headers.js';
 
 /**
  * The request rate limits of the contract (§4), on @fastify/rate-limit's counters (its Redis
@@ -88,14 +89,20 @@ class RequestLimiter {
     return new ApiError('rate_limited', { headers: { 'retry-after': String(Math.max(1, reset)) } });
   }
 
-  /** An onRequest hook that limits the requests `applies` selects. */
-  hook(applies: (request: FastifyRequest) => boolean) {
+  /**
+   * An onRequest hook that limits the requests `applies` selects. `beforeCors`: it runs before the
+   * CORS plugin's hook, so a 429 writes the CORS headers itself (a browser must read Retry-After).
+   */
+  hook(applies: (request: FastifyRequest) => boolean, beforeCors = false) {
     return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
       if (!applies(request)) {
         done();
         return;
       }
-      this.check(request, reply).then((refusal) => done(refusal ?? undefined), done);
+      this.check(request, reply).then((refusal) => {
+        if (refusal && beforeCors) reply.headers(corsReplyHeaders(request.server, request.headers.origin));
+        done(refusal ?? undefined);
+      }, done);
     };
   }
 }
@@ -124,7 +131,7 @@ export async function installRateLimits(app: FastifyInstance, ctx: AppContext): 
   app.decorate('requestLimiter', limiter);
   app.addHook(
     'onRequest',
-    limiter.hook((request) => !request.routeOptions.config.auth && !isUnlimited(request)),
+    limiter.hook((request) => !request.routeOptions.config.auth && !isUnlimited(request), true),
   );
 }
 

@@ -295,3 +295,32 @@ describe('the unlimited paths', () => {
     expect(limits(api)).toMatchObject({ remaining: '0' });
   });
 });
+
+describe('CORS', () => {
+  it('lets an allowed origin read the RateLimit-* headers and Retry-After, on the 429 too', async () => {
+    const origin = 'https://app.example.com';
+    const t = await appWith({ RATE_LIMIT_MAX: '1', AUTH_RATE_LIMIT_MAX: '1', CORS_ORIGINS: origin });
+    for (const url of ['/api/v1/users/me', '/api/v1/auth/login']) {
+      const method = url.endsWith('login') ? 'POST' : 'GET';
+      const request = from('192.0.2.60', {
+        method,
+        url,
+        headers: { origin },
+        payload: method === 'POST' ? {} : undefined,
+      });
+      for (const res of [await t.app.inject(request), await t.app.inject(request)]) {
+        expect(res.headers['access-control-allow-origin'], url).toBe(origin);
+        const exposed = String(res.headers['access-control-expose-headers']).split(/, */);
+        expect(exposed).toEqual(
+          expect.arrayContaining([
+            'RateLimit-Limit',
+            'RateLimit-Remaining',
+            'RateLimit-Reset',
+            'Retry-After',
+          ]),
+        );
+      }
+      expect((await t.app.inject(request)).statusCode).toBe(429);
+    }
+  });
+});

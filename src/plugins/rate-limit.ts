@@ -46,7 +46,7 @@ function judgedPath(request: FastifyRequest): string {
   }
 }
 
-export function isUnlimited(request: FastifyRequest): boolean {
+function isUnlimited(request: FastifyRequest): boolean {
   return UNLIMITED.test(judgedPath(request));
 }
 

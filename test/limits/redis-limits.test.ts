@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -125,6 +126,51 @@ describe.skipIf(!redisUrl)('rate limits on Redis', () => {
     // Back: the client reconnects and the limits apply again.
     proxy.setMode('pass');
     await waitFor(async () => (await t.app.inject(me('203.0.113.93'))).headers['ratelimit-limit'] === '3');
+  });
+});
+
+describe('rate limits with a REDIS_URL where no Redis answers', () => {
+  it('fail open from the first request: no 500, no stall, one warning line per counter', async () => {
+    // A server that takes the connection and never answers: the client never becomes ready.
+    const silent = createServer(() => {});
+    const sockets: Socket[] = [];
+    silent.on('connection', (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const lines: { level: number; msg: string }[] = [];
+      const logStream = new Writable({
+        write(chunk: Buffer, _encoding, callback) {
+          for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+          callback();
+        },
+      });
+      const t = await instance({
+        env: { ...env, LOG_LEVEL: 'warn', REDIS_URL: `redis://127.0.0.1:${port}` },
+        logStream,
+      });
+      const user = await createUser(t.app);
+      for (let i = 0; i < 5; i += 1) {
+        const res = await t.app.inject(me('203.0.113.95'));
+        expect(res.statusCode).toBe(401);
+        expect(res.headers['ratelimit-limit']).toBeUndefined();
+      }
+      for (let i = 0; i < 3; i += 1)
+        expect((await t.app.inject(wrongLogin(user.email))).statusCode).toBe(401);
+      const login = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password: PASSWORD },
+      });
+      expect(login.statusCode).toBe(200);
+      const warnings = (text: string) => lines.filter((line) => line.level === 40 && line.msg.includes(text));
+      expect(warnings('rate limits are not enforced')).toHaveLength(1);
+      expect(warnings('login lock-outs are not enforced')).toHaveLength(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
 

@@ -25,6 +25,7 @@ import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
 import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-details.js';
+import { installRateLimits } from './plugins/rate-limit.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
 import { installSecurityHeaders, registerCors } from './plugins/security-headers.js';
 import { installValidation } from './plugins/validation.js';
@@ -58,7 +59,12 @@ export interface ContextOptions {
   clock?: () => number;
   /** The modules whose services the context holds; default MODULES. */
   modules?: readonly Module[];
+  /** What this app's Redis keys start with; default DEFAULT_KEY_PREFIX (see AppContext.keyPrefix). */
+  keyPrefix?: string;
 }
+
+/** The Redis key prefix of the service: every instance shares its rate-limit counters. */
+export const DEFAULT_KEY_PREFIX = 'taskforge:';
 
 export interface ContextHandle {
   ctx: AppContext;
@@ -91,6 +97,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     log: options.log,
     database,
     redis,
+    keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
     lifecycle: { draining: false },
     passwordHasher: new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST),
     // Made on first use: the command-line tools share this context without needing a secret.
@@ -129,6 +136,8 @@ export interface AppOverrides {
   modules?: readonly Module[];
   /** The context's clock in milliseconds (tests move it instead of waiting). */
   clock?: () => number;
+  /** What this app's Redis keys start with (tests on one Redis give each app its own). */
+  keyPrefix?: string;
 }
 
 function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOptions<Server> {
@@ -199,6 +208,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     ...(overrides.database ? { database: overrides.database } : {}),
     ...(overrides.hashCost ? { hashCost: overrides.hashCost } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
+    ...(overrides.keyPrefix ? { keyPrefix: overrides.keyPrefix } : {}),
   });
   app.decorate('config', config);
   app.decorate('ctx', ctx);
@@ -215,6 +225,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // Hook order is reply-header order: request id and helmet first, so 405s and 401s carry them.
   installRequestIdEcho(app);
   installSecurityHeaders(app);
+  // Before http-semantics answers 404, 405 and OPTIONS: those are limited too (contract §4).
+  await installRateLimits(app, ctx);
   installHttpSemantics(app);
   installAccountNoStore(app);
   installProblemDetails(app);

@@ -33,6 +33,11 @@ export interface AppContext {
   readonly log: FastifyBaseLogger;
   readonly database: DatabaseHandle;
   readonly redis: Redis | null;
+  /**
+   * What every Redis key this app writes starts with: apps that share it share their counters
+   * (the instances of one service), apps that do not (tests on one Redis) never do.
+   */
+  readonly keyPrefix: string;
   readonly lifecycle: Lifecycle;
   readonly passwordHasher: PasswordHasher;
   readonly cursors: CursorSigner;

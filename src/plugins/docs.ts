@@ -79,9 +79,10 @@ interface DocumentedSchema extends FastifySchema {
 /**
  * The problem responses the framework itself can give on a route, whatever its handler does:
  * a path parameter that fails its schema names nothing (404), a body can be malformed, too large or
- * of the wrong type, a body or query can fail validation, and anything can fail unexpectedly.
+ * of the wrong type, a body or query can fail validation, a rate limit can refuse it (every route
+ * under /api/), and anything can fail unexpectedly.
  */
-function impliedProblemStatuses(schema: DocumentedSchema): number[] {
+function impliedProblemStatuses(schema: DocumentedSchema, limited: boolean): number[] {
   const statuses: number[] = [];
   // A route that takes API keys refuses one without its scope (403).
   const security = (schema as { security?: Record<string, string[]>[] }).security;
@@ -89,15 +90,48 @@ function impliedProblemStatuses(schema: DocumentedSchema): number[] {
   if (schema.params) statuses.push(404);
   if (schema.body) statuses.push(400, 413, 415);
   if (schema.body || schema.querystring) statuses.push(422);
+  if (limited) statuses.push(429);
   statuses.push(500);
   return statuses;
 }
 
-/**
- * Statuses routes may list for features that are not built yet (429: rate limits); the document
- * describes only what the service answers. When rate limits exist, 429 joins the implied statuses.
- */
-const NOT_YET_ANSWERED = new Set(['429']);
+/** A whole number header: the RateLimit-* counts and seconds, and Retry-After's seconds. */
+const WholeNumber = (description: string) => ({
+  type: 'integer',
+  minimum: 0,
+  maximum: 2_147_483_647,
+  format: 'int32',
+  description,
+});
+
+/** The headers of every reply of a limited operation (contract §4). */
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': WholeNumber(
+    'requests per window of the policy that applied (general, or credential routes)',
+  ),
+  'RateLimit-Remaining': WholeNumber('requests left in the current window'),
+  'RateLimit-Reset': WholeNumber('whole seconds until the current window ends'),
+};
+
+const RETRY_AFTER = {
+  'Retry-After': WholeNumber('whole seconds to wait before trying again'),
+};
+
+/** Every route under /api/ is rate limited; the paths outside it are not (contract §4). */
+function isLimited(url: string): boolean {
+  return url.startsWith('/api/');
+}
+
+/** The RateLimit-* headers on every response of a limited operation, and Retry-After on its 429. */
+function withRateLimitHeaders(responses: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      const r = response as { headers?: Record<string, unknown> };
+      const headers = { ...r.headers, ...RATE_LIMIT_HEADERS, ...(status === '429' ? RETRY_AFTER : {}) };
+      return [status, { ...r, headers }];
+    }),
+  );
+}
 
 /**
  * Documents each route as the framework serves it: the implied problem responses are added where
@@ -111,15 +145,13 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
 } {
   const source = (schema ?? {}) as DocumentedSchema;
   if (source.hide) return { schema: source, url };
-  const declared = Object.fromEntries(
-    Object.entries((source.response ?? {}) as Record<string, unknown>).filter(
-      ([status]) => !NOT_YET_ANSWERED.has(status),
-    ),
-  );
-  const missing = impliedProblemStatuses(source).filter((status) => declared[status] === undefined);
+  const limited = isLimited(url);
+  const declared = (source.response ?? {}) as Record<string, unknown>;
+  const missing = impliedProblemStatuses(source, limited).filter((status) => declared[status] === undefined);
+  const responses = { ...declared, ...problemResponses(...missing) };
   const documented: DocumentedSchema = {
     ...source,
-    response: withCorsHeader({ ...declared, ...problemResponses(...missing) }),
+    response: withCorsHeader(limited ? withRateLimitHeaders(responses) : responses),
   };
   // Operations without a description of their own repeat their summary.
   if (!source.description && typeof (source as { summary?: unknown }).summary === 'string') {

@@ -133,17 +133,29 @@ describe.each(DOCUMENTS)('GET %s', (url) => {
     expect(res.statusCode).toBe(200);
   });
 
-  it('documents no 429 while rate limits are not built', () => {
+  it('documents 429 with Retry-After, and the RateLimit-* headers on every reply, of every limited operation', () => {
+    let limited = 0;
     for (const [path, method, op] of operations(doc(url))) {
-      expect(Object.keys(op.responses), `${method} ${path}`).not.toContain('429');
-      for (const response of Object.values(op.responses)) {
+      const isLimited = path.startsWith('/api/');
+      if (isLimited) limited += 1;
+      expect(Object.keys(op.responses).includes('429'), `${method} ${path}`).toBe(isLimited);
+      for (const [status, response] of Object.entries(op.responses)) {
         const headers = Object.keys((response as { headers?: object }).headers ?? {});
+        const expected = isLimited
+          ? [
+              'RateLimit-Limit',
+              'RateLimit-Remaining',
+              'RateLimit-Reset',
+              ...(status === '429' ? ['Retry-After'] : []),
+            ]
+          : [];
         expect(
-          headers.filter((h) => /^ratelimit/i.test(h)),
-          `${method} ${path}`,
-        ).toEqual([]);
+          headers.filter((h) => /^(ratelimit-|retry-after)/i.test(h)),
+          `${method} ${path} ${status}`,
+        ).toEqual(expected);
       }
     }
+    expect(limited).toBeGreaterThan(0);
   });
 
   it('leaves the docs routes themselves out', () => {
@@ -208,9 +220,18 @@ describe('the document of every version', () => {
     const { paths } = doc('/openapi.json');
     const statuses = (op: Operation | undefined) => Object.keys(op?.responses ?? {}).sort();
     // A body: malformed, too large, wrong type, invalid; anything: unexpected.
-    expect(statuses(paths['/api/v1/widgets']?.post)).toEqual(['201', '400', '413', '415', '422', '500']);
+    // Under /api/, a rate limit can refuse anything (429).
+    expect(statuses(paths['/api/v1/widgets']?.post)).toEqual([
+      '201',
+      '400',
+      '413',
+      '415',
+      '422',
+      '429',
+      '500',
+    ]);
     // A path parameter that fails its schema names nothing (404); a query can be invalid (422).
-    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual(['200', '404', '422', '500']);
+    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual(['200', '404', '422', '429', '500']);
     expect(statuses(paths['/health/live']?.get)).toEqual(['200', '500']);
     expect(statuses(paths['/health/ready']?.get)).toEqual(['200', '500', '503']);
   });
@@ -321,7 +342,8 @@ describe('response headers and security', () => {
           (response as { headers?: Record<string, { schema?: Record<string, unknown> }> }).headers ?? {};
         for (const [name, header] of Object.entries(headers)) {
           seen += 1;
-          expect(header.schema?.type, `${method} ${path} ${status} ${name}`).toBe('string');
+          // Scalars: text, or a whole number (the RateLimit-* counts and seconds, Retry-After).
+          expect(['string', 'integer'], `${method} ${path} ${status} ${name}`).toContain(header.schema?.type);
           expect(header.schema?.schema, `${method} ${path} ${status} ${name}`).toBeUndefined();
         }
       }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
@@ -39,8 +40,15 @@ export interface TestAppOptions {
   modules?: Module[];
   /** Route plugins of a test's own, registered under each API version as a module without a tag. */
   apiRoutes?: FastifyPluginAsync[];
-  /** The app's clock in milliseconds (expiry tests move it instead of waiting). */
+  /**
+   * What the app's Redis keys start with. Each test app gets a random one, so tests sharing the
+   * CI Redis never share counters; apps meant to share them (two instances) pass the same one.
+   */
+  keyPrefix?: string;
+  /** The context's clock (tests move it instead of waiting). */
   clock?: () => number;
+  /** An open database to use instead of a fresh one (a second instance of the same service). */
+  database?: TestDatabase;
 }
 
 /** Route plugins as one module: registered under each version prefix, and nothing else. */
@@ -76,8 +84,9 @@ function statusRecorder(): { observer: RequestObserver; flush(): void } {
 
 /** A ready app on a fresh, migrated database of its own. */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const db = await createTestDatabase();
-  await migrateToLatest(db.handle);
+  const shared = options.database;
+  const db = shared ?? (await createTestDatabase());
+  if (!shared) await migrateToLatest(db.handle);
   const config = loadConfig(testEnv(options.env));
   const recorder = statusRecorder();
   const app = await buildApp(config, {
@@ -85,6 +94,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     database: db.handle,
     // The cheapest argon2id the library accepts: tests check behaviour, not hashing strength.
     hashCost: { memoryCost: 1024, timeCost: 1 },
+    keyPrefix: options.keyPrefix ?? `test-${randomBytes(6).toString('hex')}:`,
+    ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
@@ -95,7 +106,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     async close() {
       recorder.flush();
       await app.close();
-      await db.drop();
+      // A shared database belongs to the app that made it.
+      if (!shared) await db.drop();
     },
   };
 }

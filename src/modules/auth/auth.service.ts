@@ -2,12 +2,14 @@ import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../../db/schema.js';
 import { ApiError, fieldError, type ProblemCode } from '../../errors.js';
+import { normalizeEmail } from '../../lib/email.js';
 import { LastUsedRecorder } from '../../lib/last-used.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { effectiveScopes, type Principal } from '../../lib/principal.js';
 import type { Credentials } from '../users/index.js';
 import type { AuthStateCache } from './auth-state.js';
+import type { LoginFailures } from './login-failures.js';
 import * as sessions from './sessions.repository.js';
 import { type AccessClaims, AccessTokens, hashToken, newRefreshToken, SuccessorTokens } from './tokens.js';
 
@@ -73,6 +75,7 @@ export class AuthService {
   constructor(
     private readonly ctx: AppContext,
     private readonly authState: AuthStateCache,
+    private readonly loginFailures: LoginFailures,
   ) {
     this.sessionsUsed = new LastUsedRecorder(
       (id, at) => sessions.touchSession(this.db, id, at),
@@ -161,8 +164,28 @@ export class AuthService {
     this.sessionsUsed.record(sessionId);
   }
 
+  /**
+   * A login, unless the email is locked out by its failed logins (contract §4: 429 even with the
+   * right password). Every wrong password counts, known email or not; the lock is checked before
+   * any hashing, so a locked email costs the same whether or not it has an account.
+   */
   async login(email: string, password: string, client: ClientInfo): Promise<TokenPair> {
-    const user = await this.checkCredentials(email, password);
+    const normalized = normalizeEmail(email);
+    const wait = await this.loginFailures.lockedFor(normalized);
+    if (wait > 0) {
+      throw new ApiError('rate_limited', {
+        detail: 'Too many failed logins for this email; try again later',
+        headers: { 'retry-after': String(wait) },
+      });
+    }
+    let user: Credentials;
+    try {
+      user = await this.checkCredentials(email, password);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'invalid_credentials')
+        await this.loginFailures.record(normalized);
+      throw error;
+    }
     const now = new Date();
     const sessionId = uuidv7();
     const refresh = newRefreshToken();

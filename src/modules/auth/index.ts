@@ -1,4 +1,5 @@
 import { defineModule } from '../../lib/module.js';
+import { installCallerRateLimit } from '../../plugins/rate-limit.js';
 import { installAuthentication, installAuthorization } from './auth.hooks.js';
 import { authRoutes } from './auth.routes.js';
 import {
@@ -11,6 +12,7 @@ import {
 import { AuthService } from './auth.service.js';
 import { AuthStateCache } from './auth-state.js';
 import { authStateLoaders } from './auth-state.loaders.js';
+import { LoginFailures } from './login-failures.js';
 import { endUserSessions } from './sessions.repository.js';
 import { sessionsRoutes } from './sessions.routes.js';
 import { tokenRoutes } from './token.routes.js';
@@ -38,7 +40,8 @@ export const authModule = defineModule({
       maxAgeMs: database.dataVersion === null && redis === null ? AUTH_CACHE_MAX_AGE_MS : null,
       now: ctx.clock,
     });
-    return { authState, auth: new AuthService(ctx, authState) };
+    const loginFailures = new LoginFailures(ctx, ctx.config.rateLimit.loginFailuresMax);
+    return { authState, loginFailures, auth: new AuthService(ctx, authState, loginFailures) };
   },
   subscribe: (ctx) => {
     const { authState } = ctx.services;
@@ -60,10 +63,14 @@ export const authModule = defineModule({
       });
     }
     users.afterCommit('passwordChanged', ({ userId }) => authState.userSessionsChanged(userId));
+    // A reset password starts its email's failed logins again (contract §3); clear() never throws.
+    users.afterCommit('passwordReset', ({ email }) => void ctx.services.loginFailures.clear(email));
   },
   install: async (app, ctx) => {
     ctx.services.authState.start();
     installAuthentication(app, ctx.services.auth);
+    // The general rate limit, keyed by the caller just authenticated: a 429 before any 401/403.
+    installCallerRateLimit(app);
     installAuthorization(app);
   },
   routes: async (app, options) => {
@@ -79,5 +86,7 @@ declare module '../../lib/module.js' {
     auth: AuthService;
     /** What each request needs of its user and session, cached (see auth-state.ts). */
     authState: AuthStateCache;
+    /** Failed logins per email (contract §4), cleared by a password reset. */
+    loginFailures: LoginFailures;
   }
 }

@@ -1,0 +1,36 @@
+import type { FastifyBaseLogger } from 'fastify';
+
+/** How often a failure that repeats on every request is logged again: once a minute. */
+export const REPEAT_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * A warning for a failure that would otherwise be logged on every request (a Redis that does not
+ * answer): the first one at once, then at most one line per interval, with how many were left out.
+ */
+export function rateLimitedWarning(
+  log: FastifyBaseLogger,
+  message: string,
+  intervalMs = REPEAT_LOG_INTERVAL_MS,
+): (error: Error) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  let suppressed = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed += 1;
+      return;
+    }
+    last = now;
+    log.warn({ err: { message: error.message }, suppressed }, message);
+    suppressed = 0;
+  };
+}
+
+/** Settles like `promise`, or rejects after `ms`: a dependency that does not answer holds nothing. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,111 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { AppContext } from '../../lib/module.js';
+import { rateLimitedWarning, withTimeout } from '../../lib/rate-limited-log.js';
+
+/** Contract §4: failed logins count within a sliding 15 minutes. */
+export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000;
+/** A Redis command of the counter that takes longer fails, and the login goes ahead (fail open). */
+const REDIS_TIMEOUT_MS = 200;
+/** The in-process counter forgets the oldest emails beyond this many. */
+const LOCAL_EMAILS = 100_000;
+
+/**
+ * Failed logins per normalised email (contract §4), whether or not the account exists: after
+ * LOGIN_FAILURES_MAX failures within the window, logins for that email are refused until the
+ * oldest failures leave the window. Locked attempts are not counted (they would keep an account
+ * locked for ever). A password reset clears the counter. With Redis the failures are a sorted
+ * set per email (scores: the app's clock), shared by every instance; otherwise they live in this
+ * process. A counter that cannot be reached locks nobody out (fail open, logged once a minute).
+ */
+export class LoginFailures {
+  private readonly local = new Map<string, number[]>();
+  private readonly warn: (error: Error) => void;
+
+  constructor(
+    private readonly ctx: Pick<AppContext, 'redis' | 'clock' | 'log' | 'keyPrefix'>,
+    private readonly max: number,
+  ) {
+    this.warn = rateLimitedWarning(
+      ctx.log,
+      'login lock-outs are not enforced: their counter does not answer',
+    );
+  }
+
+  private get redis(): Redis | null {
+    return this.ctx.redis;
+  }
+
+  /** The email's key: hashed, so Redis holds no address. */
+  private key(email: string): string {
+    return `${this.ctx.keyPrefix}login-failures:${createHash('sha256').update(email).digest('base64url')}`;
+  }
+
+  /** Seconds until `email` may log in again; 0 when it is not locked out. */
+  async lockedFor(email: string): Promise<number> {
+    const now = this.ctx.clock();
+    const since = now - LOGIN_FAILURE_WINDOW_MS;
+    let times: number[];
+    if (this.redis) {
+      try {
+        const scores = await withTimeout(
+          this.redis.zrangebyscore(this.key(email), `(${since}`, '+inf', 'WITHSCORES'),
+          REDIS_TIMEOUT_MS,
+          'login failures',
+        );
+        times = scores.filter((_value, i) => i % 2 === 1).map(Number);
+      } catch (error) {
+        this.warn(error as Error);
+        return 0;
+      }
+    } else {
+      times = (this.local.get(email) ?? []).filter((time) => time > since);
+    }
+    if (times.length < this.max) return 0;
+    // Unlocked once enough of the oldest failures have left the window.
+    const freeing = times[times.length - this.max] ?? now;
+    return Math.max(1, Math.ceil((freeing + LOGIN_FAILURE_WINDOW_MS - now) / 1000));
+  }
+
+  async record(email: string): Promise<void> {
+    const now = this.ctx.clock();
+    const since = now - LOGIN_FAILURE_WINDOW_MS;
+    if (this.redis) {
+      const key = this.key(email);
+      try {
+        await withTimeout(
+          this.redis
+            .multi()
+            .zadd(key, now, `${now}:${randomBytes(6).toString('hex')}`)
+            .zremrangebyscore(key, '-inf', since)
+            .pexpire(key, LOGIN_FAILURE_WINDOW_MS)
+            .exec(),
+          REDIS_TIMEOUT_MS,
+          'login failures',
+        );
+      } catch (error) {
+        this.warn(error as Error);
+      }
+      return;
+    }
+    const times = (this.local.get(email) ?? []).filter((time) => time > since);
+    times.push(now);
+    this.local.delete(email); // re-inserted last: the map's order is least recently failed first
+    this.local.set(email, times);
+    if (this.local.size > LOCAL_EMAILS) {
+      const oldest = this.local.keys().next().value;
+      if (oldest !== undefined) this.local.delete(oldest);
+    }
+  }
+
+  /** After a password reset: the email starts again with no failures. Never throws. */
+  async clear(email: string): Promise<void> {
+    this.local.delete(email);
+    if (!this.redis) return;
+    try {
+      await withTimeout(this.redis.del(this.key(email)), REDIS_TIMEOUT_MS, 'login failures');
+    } catch (error) {
+      this.warn(error as Error);
+    }
+  }
+}

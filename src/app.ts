@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
+import { createJobQueue } from './jobs/index.js';
 import { API_VERSIONS } from './lib/api-version.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
@@ -84,6 +85,8 @@ export function createContext(config: Config, options: ContextOptions): ContextH
         : null;
   let cursors: CursorSigner | null = null;
   const services = {} as Services;
+  const clock = options.clock ?? Date.now;
+  const jobs = createJobQueue(database, { log: options.log, clock });
   const ctx: AppContext = {
     config,
     log: options.log,
@@ -98,7 +101,8 @@ export function createContext(config: Config, options: ContextOptions): ContextH
       cursors ??= new CursorSigner(secret);
       return cursors;
     },
-    clock: options.clock ?? Date.now,
+    clock,
+    jobs,
     ports: createPorts(),
     services,
   };
@@ -107,6 +111,8 @@ export function createContext(config: Config, options: ContextOptions): ContextH
   return {
     ctx,
     async close() {
+      // Running jobs first (they use the services and the database): finish, or go back to the queue.
+      await jobs.stop(Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)));
       for (const module of modules) await module.close?.(ctx);
       if (!options.database) await database.close();
       if (options.redis === undefined) redis?.disconnect();
@@ -227,6 +233,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await registerApi(app, modules, ctx);
   await registerDocsRoutes(app);
   app.addHook('onReady', () => startUp(ctx));
+  // WORKER=off: this process only enqueues; `npm run worker` runs the jobs.
+  if (config.worker === 'inline') app.addHook('onReady', () => ctx.jobs.start());
 
   await app.ready();
   return app;

@@ -1,3 +1,4 @@
+import type { JobsTable } from './tables/jobs.table.js';
 import type { RefreshTokensTable } from './tables/refresh-tokens.table.js';
 import type { SessionsTable } from './tables/sessions.table.js';
 import type { TasksTable, TaskTagsTable } from './tables/tasks.table.js';
@@ -10,4 +11,5 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   tasks: TasksTable;
   task_tags: TaskTagsTable;
+  jobs: JobsTable;
 }

@@ -9,12 +9,14 @@ import { createJobQueue } from './jobs/index.js';
 import { API_VERSIONS } from './lib/api-version.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
+import { createMailer } from './lib/mail.js';
 import type { AppContext, Module, Services } from './lib/module.js';
 import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
 import { createRedis } from './lib/redis.js';
 import { authModule } from './modules/auth/index.js';
 import { healthModule } from './modules/health/index.js';
+import { passwordResetModule } from './modules/password-reset/index.js';
 import { problemsModule } from './modules/problems/index.js';
 import { rootModule } from './modules/root/index.js';
 import { tasksModule } from './modules/tasks/index.js';
@@ -36,6 +38,7 @@ import { installValidation } from './plugins/validation.js';
 export const MODULES: readonly Module[] = [
   rootModule,
   authModule,
+  passwordResetModule,
   usersModule,
   tasksModule,
   healthModule,
@@ -87,6 +90,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
   const services = {} as Services;
   const clock = options.clock ?? Date.now;
   const jobs = createJobQueue(database, { log: options.log, clock });
+  const mailer = createMailer(config.smtp, config.dataDir, options.log);
   const ctx: AppContext = {
     config,
     log: options.log,
@@ -103,6 +107,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     },
     clock,
     jobs,
+    mailer,
     ports: createPorts(),
     services,
   };
@@ -113,6 +118,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     async close() {
       // Running jobs first (they use the services and the database): finish, or go back to the queue.
       await jobs.stop(Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)));
+      mailer.close();
       for (const module of modules) await module.close?.(ctx);
       if (!options.database) await database.close();
       if (options.redis === undefined) redis?.disconnect();

@@ -39,6 +39,10 @@ export interface TestAppOptions {
   modules?: Module[];
   /** Route plugins of a test's own, registered under each API version as a module without a tag. */
   apiRoutes?: FastifyPluginAsync[];
+  /** The context's clock (tests move it instead of waiting). */
+  clock?: () => number;
+  /** A database of the test's own (kept when the app closes: a second app may open it). */
+  db?: TestDatabase;
 }
 
 /** Route plugins as one module: registered under each version prefix, and nothing else. */
@@ -74,7 +78,7 @@ function statusRecorder(): { observer: RequestObserver; flush(): void } {
 
 /** A ready app on a fresh, migrated database of its own. */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const db = await createTestDatabase();
+  const db = options.db ?? (await createTestDatabase());
   await migrateToLatest(db.handle);
   const config = loadConfig(testEnv(options.env));
   const recorder = statusRecorder();
@@ -84,6 +88,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     // The cheapest argon2id the library accepts: tests check behaviour, not hashing strength.
     hashCost: { memoryCost: 1024, timeCost: 1 },
     ...(options.logStream ? { logStream: options.logStream } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
     modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
   });
   return {
@@ -92,7 +97,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     async close() {
       recorder.flush();
       await app.close();
-      await db.drop();
+      if (!options.db) await db.drop();
     },
   };
 }

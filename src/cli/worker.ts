@@ -20,7 +20,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = pino({ level: config.logLevel, base: { process: 'worker' } });
+  // Synchronous: the last lines before process.exit must not be lost.
+  const log = pino({ level: config.logLevel, base: { process: 'worker' } }, pino.destination({ sync: true }));
   const { ctx, close } = createContext(config, { log });
   let stopping = false;
   const stop = async (signal: string) => {

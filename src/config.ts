@@ -381,9 +381,6 @@ export const NOT_YET_IN_EFFECT: Readonly<Record<string, string>> = {
   API_V1_SUNSET: 'the version 1 deprecation headers are not built yet',
   METRICS_PORT: 'the /metrics endpoint is not built yet',
   OTEL_EXPORTER_OTLP_ENDPOINT: 'tracing is not built yet',
-  SMTP_URL: 'mail (password reset) is not built yet',
-  MAIL_FROM: 'mail (password reset) is not built yet',
-  PASSWORD_RESET_URL: 'password reset is not built yet',
 };
 
 /** Names that libraries read from the environment themselves: never reported as unknown. */

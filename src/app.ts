@@ -240,7 +240,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await registerDocsRoutes(app);
   app.addHook('onReady', () => startUp(ctx));
   // WORKER=off: this process only enqueues; `npm run worker` runs the jobs.
-  if (config.worker === 'inline') app.addHook('onReady', () => ctx.jobs.start());
+  app.addHook('onReady', () => (config.worker === 'inline' ? ctx.jobs.start() : ctx.jobs.prepare()));
 
   await app.ready();
   return app;

@@ -126,6 +126,12 @@ export class PgBossJobQueue implements JobQueue {
     }
   }
 
+  async prepare(): Promise<void> {
+    await this.ready().catch((error: unknown) => {
+      this.options.log.error({ err: error }, 'job queue: cannot open pg-boss (is the schema migrated?)');
+    });
+  }
+
   async start(): Promise<void> {
     if (this.working) return;
     this.working = true;

@@ -78,6 +78,8 @@ export class SqliteJobQueue implements JobQueue {
     return id;
   }
 
+  async prepare(): Promise<void> {}
+
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
@@ -199,7 +201,8 @@ export class SqliteJobQueue implements JobQueue {
         .set({ state: 'queued', attempts: job.attempts - 1, locked_by: null, locked_until: null })
         .where('id', '=', job.id)
         .where('locked_by', '=', this.owner)
-        .execute();
+        .execute()
+        .catch((error: unknown) => log.error({ err: error }, 'job queue: cannot release an unknown job'));
       return;
     }
     try {

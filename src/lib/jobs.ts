@@ -55,6 +55,11 @@ export interface JobQueue {
    * Returns the job's id.
    */
   enqueue<P>(trx: Executor, name: string, payload: P, options?: EnqueueOptions): Promise<string>;
+  /**
+   * Opens the engine, so that the first enqueue costs no more than the next (a process that only
+   * enqueues: WORKER=off). Never throws: a failure is logged, and enqueue tries again.
+   */
+  prepare(): Promise<void>;
   /** Runs the handlers from now on (WORKER=inline, or `npm run worker`). */
   start(): Promise<void>;
   /**

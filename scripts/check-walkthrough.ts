@@ -58,7 +58,13 @@ function walks(): Walk[] {
       name: 'docs/api.md examples',
       script: shellBlocks(guide).join('\n'),
       captured: ['AT', 'RT', 'ID'],
-      expected: [/"precondition_failed"/, /"pointer": "\/title"/, /"code": "validation_failed"/],
+      expected: [
+        /"precondition_failed"/,
+        /"pointer": "\/title"/,
+        /"code": "validation_failed"/,
+        /reset → 202/,
+        /confirm → 400/,
+      ],
     },
   ];
 }

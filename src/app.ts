@@ -5,9 +5,11 @@ import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
+import { createJobQueue } from './jobs/index.js';
 import { API_VERSIONS } from './lib/api-version.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
+import { createMailer } from './lib/mail.js';
 import type { AppContext, Module, Services } from './lib/module.js';
 import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
@@ -15,6 +17,7 @@ import { createRedis } from './lib/redis.js';
 import { apiKeysModule } from './modules/api-keys/index.js';
 import { authModule } from './modules/auth/index.js';
 import { healthModule } from './modules/health/index.js';
+import { passwordResetModule } from './modules/password-reset/index.js';
 import { problemsModule } from './modules/problems/index.js';
 import { rootModule } from './modules/root/index.js';
 import { tasksModule } from './modules/tasks/index.js';
@@ -37,6 +40,7 @@ import { installValidation } from './plugins/validation.js';
 export const MODULES: readonly Module[] = [
   rootModule,
   authModule,
+  passwordResetModule,
   usersModule,
   tasksModule,
   apiKeysModule,
@@ -92,6 +96,9 @@ export function createContext(config: Config, options: ContextOptions): ContextH
         : null;
   let cursors: CursorSigner | null = null;
   const services = {} as Services;
+  const clock = options.clock ?? Date.now;
+  const jobs = createJobQueue(database, { log: options.log, clock });
+  const mailer = createMailer(config.smtp, config.dataDir, options.log);
   const ctx: AppContext = {
     config,
     log: options.log,
@@ -107,7 +114,9 @@ export function createContext(config: Config, options: ContextOptions): ContextH
       cursors ??= new CursorSigner(secret);
       return cursors;
     },
-    clock: options.clock ?? Date.now,
+    clock,
+    jobs,
+    mailer,
     ports: createPorts(),
     services,
   };
@@ -116,6 +125,9 @@ export function createContext(config: Config, options: ContextOptions): ContextH
   return {
     ctx,
     async close() {
+      // Running jobs first (they use the services and the database): finish, or go back to the queue.
+      await jobs.stop(Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)));
+      mailer.close();
       for (const module of modules) await module.close?.(ctx);
       if (!options.database) await database.close();
       if (options.redis === undefined) redis?.disconnect();
@@ -241,6 +253,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await registerApi(app, modules, ctx);
   await registerDocsRoutes(app);
   app.addHook('onReady', () => startUp(ctx));
+  // WORKER=off: this process only enqueues; `npm run worker` runs the jobs.
+  app.addHook('onReady', () => (config.worker === 'inline' ? ctx.jobs.start() : ctx.jobs.prepare()));
 
   await app.ready();
   return app;

@@ -85,6 +85,11 @@ export const EnvSchema = Type.Object({
     Type.String({ pattern: '^https?://.+\\{token\\}', 'x-accepts': `${HTTP_URL} that contains {token}` }),
   ),
   WEB_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+  WORKER: Type.String({
+    enum: ['inline', 'off'],
+    default: 'inline',
+    'x-accepts': 'must be inline (background jobs run in this process) or off (npm run worker runs them)',
+  }),
   // Not in the contract's table; documented in the README.
   REQUEST_TIMEOUT: Duration('30s'),
   SHUTDOWN_DRAIN_DELAY: Duration('0s', '5s'),
@@ -286,6 +291,7 @@ function toConfig(env: Env, report: Report) {
     smtp: env.SMTP_URL && env.MAIL_FROM ? { url: env.SMTP_URL, from: env.MAIL_FROM } : null,
     passwordResetUrl: env.PASSWORD_RESET_URL ?? `${publicUrl}/reset-password#token={token}`,
     webConcurrency: env.WEB_CONCURRENCY,
+    worker: env.WORKER as 'inline' | 'off',
     requestTimeoutMs: parseDuration(env.REQUEST_TIMEOUT),
     shutdownDrainDelayMs: parseDuration(env.SHUTDOWN_DRAIN_DELAY),
     shutdownTimeoutMs: parseDuration(env.SHUTDOWN_TIMEOUT),
@@ -371,9 +377,6 @@ export const NOT_YET_IN_EFFECT: Readonly<Record<string, string>> = {
   API_V1_SUNSET: 'the version 1 deprecation headers are not built yet',
   METRICS_PORT: 'the /metrics endpoint is not built yet',
   OTEL_EXPORTER_OTLP_ENDPOINT: 'tracing is not built yet',
-  SMTP_URL: 'mail (password reset) is not built yet',
-  MAIL_FROM: 'mail (password reset) is not built yet',
-  PASSWORD_RESET_URL: 'password reset is not built yet',
 };
 
 /** Names that libraries read from the environment themselves: never reported as unknown. */

@@ -1,4 +1,6 @@
 import type { ApiKeysTable } from './tables/api-keys.table.js';
+import type { JobsTable } from './tables/jobs.table.js';
+import type { PasswordResetsTable } from './tables/password-resets.table.js';
 import type { RefreshTokensTable } from './tables/refresh-tokens.table.js';
 import type { SessionsTable } from './tables/sessions.table.js';
 import type { TasksTable, TaskTagsTable } from './tables/tasks.table.js';
@@ -12,4 +14,6 @@ export interface Database {
   tasks: TasksTable;
   task_tags: TaskTagsTable;
   api_keys: ApiKeysTable;
+  jobs: JobsTable;
+  password_resets: PasswordResetsTable;
 }

@@ -5,6 +5,8 @@ import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/database.js';
 import type { ApiVersion } from './api-version.js';
 import type { CursorSigner } from './cursor.js';
+import type { JobQueue } from './jobs.js';
+import type { Mailer } from './mail.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Ports } from './ports.js';
 
@@ -43,6 +45,13 @@ export interface AppContext {
   readonly cursors: CursorSigner;
   /** Milliseconds since the epoch; tests move it instead of waiting. */
   readonly clock: () => number;
+  /**
+   * The background job queue: enqueue in the change's transaction; a module defines its job
+   * types from `subscribe` (see lib/jobs.ts).
+   */
+  readonly jobs: JobQueue;
+  /** Mail out: SMTP_URL, or the data folder's outbox. Send from a job, never from a request. */
+  readonly mailer: Mailer;
   /** Where modules meet without importing each other (user lifecycle events). */
   readonly ports: Ports;
   /** Filled in module order before any route is registered; read it when called, not at import. */

@@ -40,6 +40,7 @@ describe('configuration', () => {
       smtp: null,
       passwordResetUrl: 'http://127.0.0.1:3000/reset-password#token={token}',
       webConcurrency: 1,
+      worker: 'inline',
     });
     expect(config.dataDir).toMatch(/\/data$/);
     expect(Object.isFrozen(config)).toBe(true);
@@ -167,6 +168,7 @@ describe('configuration', () => {
     [{ API_V1_SUNSET: 'soon' }, 'API_V1_SUNSET must be a calendar date such as 2030-06-30'],
     [{ TRUST_PROXY: 'everyone' }, 'TRUST_PROXY must be true, false, a number of proxy hops, or a comma list'],
     [{ CORS_ORIGINS: '*' }, 'CORS_ORIGINS must be a comma list of origins such as https://app.example.com'],
+    [{ WORKER: 'external' }, 'WORKER must be inline (background jobs run in this process) or off'],
   ])('refuses %j saying what is accepted', (env, text) => {
     expect(refusal(env).message).toContain(`Invalid configuration: ${text}`);
   });

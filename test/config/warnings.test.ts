@@ -72,9 +72,6 @@ describe('settings whose feature is not built yet', () => {
       API_V1_SUNSET: 'apiV1Sunset',
       METRICS_PORT: 'metricsPort',
       OTEL_EXPORTER_OTLP_ENDPOINT: 'otelEndpoint',
-      SMTP_URL: 'smtp',
-      MAIL_FROM: 'smtp',
-      PASSWORD_RESET_URL: 'passwordResetUrl',
     };
     expect(Object.keys(fields).sort()).toEqual(Object.keys(NOT_YET_IN_EFFECT).sort());
     const sources = (readdirSync('src', { recursive: true }) as string[])

@@ -86,7 +86,8 @@ function statusRecorder(): { observer: RequestObserver; flush(): void } {
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const shared = options.database;
   const db = shared ?? (await createTestDatabase());
-  if (!shared) await migrateToLatest(db.handle);
+  // Migrating is idempotent: a database of the test's own may be new.
+  await migrateToLatest(db.handle);
   const config = loadConfig(testEnv(options.env));
   const recorder = statusRecorder();
   const app = await buildApp(config, {

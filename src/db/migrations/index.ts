@@ -2,6 +2,8 @@ import type { Migration } from 'kysely';
 import * as createUsers from './0001-create-users.js';
 import * as createSessions from './0002-create-sessions.js';
 import * as createTasks from './0003-create-tasks.js';
+import * as createJobs from './0004-create-jobs.js';
+import * as createPasswordResets from './0005-create-password-resets.js';
 import * as createApiKeys from './0006-create-api-keys.js';
 
 /** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
@@ -9,5 +11,7 @@ export const migrations: Record<string, Migration> = {
   '0001-create-users': createUsers,
   '0002-create-sessions': createSessions,
   '0003-create-tasks': createTasks,
+  '0004-create-jobs': createJobs,
+  '0005-create-password-resets': createPasswordResets,
   '0006-create-api-keys': createApiKeys,
 };

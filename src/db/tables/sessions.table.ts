@@ -7,6 +7,6 @@ export interface SessionsTable {
   user_agent: string | null;
   ip: string | null;
   ended_at: string | null;
-  /** logout · logout_all · password_change · disabled · refresh_reuse · admin_takeover · revoked (DELETE /auth/sessions/{id}) */
+  /** logout · logout_all · password_change · disabled · refresh_reuse · admin_takeover · password_reset · revoked (DELETE /auth/sessions/{id}) */
   ended_reason: string | null;
 }

@@ -52,6 +52,8 @@ export const authModule = defineModule({
     users.on('passwordChanged', (trx, { userId, at, keepSessionId }) =>
       endUserSessions(trx, userId, 'password_change', at, keepSessionId ?? undefined),
     );
+    // A reset through a mailed link keeps no session: whoever held the account is out.
+    users.on('passwordReset', (trx, { userId, at }) => endUserSessions(trx, userId, 'password_reset', at));
     // ...(a deleted user's go with its row, by foreign key) and this process's cache, and the
     // other processes' over Redis, forget them once it has committed.
     users.afterCommit('changed', ({ userId }) => authState.userChanged(userId));
@@ -62,9 +64,11 @@ export const authModule = defineModule({
         authState.userSessionsChanged(userId);
       });
     }
-    users.afterCommit('passwordChanged', ({ userId }) => authState.userSessionsChanged(userId));
     // A reset password starts its email's failed logins again (contract §3); clear() never throws.
     users.afterCommit('passwordReset', ({ email }) => void ctx.services.loginFailures.clear(email));
+    for (const event of ['passwordChanged', 'passwordReset'] as const) {
+      users.afterCommit(event, ({ userId }) => authState.userSessionsChanged(userId));
+    }
   },
   install: async (app, ctx) => {
     ctx.services.authState.start();
@@ -80,6 +84,8 @@ export const authModule = defineModule({
   },
   close: (ctx) => ctx.services.authState.stop(),
 });
+
+export { CREDENTIAL_BODY_LIMIT, CREDENTIAL_ROUTE, CREDENTIAL_TOO_LARGE } from './auth.schemas.js';
 
 declare module '../../lib/module.js' {
   interface Services {

@@ -18,7 +18,7 @@ declare module '../../lib/module.js' {
   }
 }
 
-export { Email, GivenPassword, RegisterBody, type User, UserSchema } from './users.schemas.js';
+export { Email, GivenPassword, NewPassword, RegisterBody, type User, UserSchema } from './users.schemas.js';
 export {
   type AdminOutcome,
   type Credentials,

@@ -302,6 +302,37 @@ export class UsersService {
       await emit('passwordChanged', { userId, at: now, keepSessionId });
     });
   }
+
+  /**
+   * A password reset through a mailed link (contract §3): `claim` spends the link in the same
+   * transaction as the write (false: it was no longer open, and nothing changes). Every session
+   * ends (the listeners of `passwordReset`). False as well for an unknown or disabled account: a
+   * disabled account's password is the administrator's to restore with the account.
+   */
+  async resetPassword(
+    userId: string,
+    next: string,
+    claim: (trx: repo.Db) => Promise<boolean>,
+  ): Promise<boolean> {
+    const user = await repo.findUserById(this.db, userId);
+    if (!user || user.disabled === 1) return false;
+    const weak = weakPasswordReason(next, user.email);
+    if (weak) {
+      throw new ApiError('weak_password', {
+        detail: `The password ${weak}`,
+        errors: [{ pointer: '/newPassword', code: 'weak_password', detail: weak }],
+      });
+    }
+    const passwordHash = await this.hasher.hash(next);
+    const now = new Date().toISOString();
+    return this.events.transaction(this.db, async (trx, emit) => {
+      if (!(await claim(trx))) return false;
+      const row = await repo.updateUser(trx, userId, { password_hash: passwordHash, updated_at: now }, false);
+      if (!row) return false;
+      await emit('passwordReset', { userId, at: now, email: row.email });
+      return true;
+    });
+  }
 }
 
 export type AdminOutcome = 'created' | 'promoted' | 'enabled' | 'password_updated';

@@ -1,0 +1,49 @@
+import pino from 'pino';
+import { createContext } from '../app.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { readEnvironment } from '../lib/environment.js';
+
+/**
+ * `npm run worker`: runs the background jobs (lib/jobs.ts) without HTTP, on the app's own context
+ * (the same modules define the same job types), beside API processes started with WORKER=off or
+ * inline: every process that runs jobs shares them, each attempt made by one. SIGTERM or SIGINT
+ * stops taking jobs; running ones finish within half of SHUTDOWN_TIMEOUT or go back to the queue.
+ */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(readEnvironment());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  // Synchronous: the last lines before process.exit must not be lost.
+  const log = pino({ level: config.logLevel, base: { process: 'worker' } }, pino.destination({ sync: true }));
+  const { ctx, close } = createContext(config, { log });
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'worker stopping');
+    const timer = setTimeout(() => {
+      log.error('worker shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 1000);
+    timer.unref();
+    await close();
+    log.info('worker stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  await ctx.jobs.start();
+  log.info({ database: config.database.kind }, 'worker started: running background jobs');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`worker failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -23,6 +23,7 @@ import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
+import { defaultOverloadLimits, installOverload, type OverloadLimits } from './plugins/overload.js';
 import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-details.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
 import { installSecurityHeaders, registerCors } from './plugins/security-headers.js';
@@ -52,6 +53,8 @@ export interface ContextOptions {
   redis?: Redis | null;
   /** Cheaper password hashing for tests; production uses DEFAULT_HASH_COST. */
   hashCost?: HashCost;
+  /** A hasher to use instead (tests set its limits and count its work); hashCost is then ignored. */
+  passwordHasher?: PasswordHasher;
   /** Milliseconds since the epoch (tests move it instead of waiting); default Date.now. */
   clock?: () => number;
   /** The modules whose services the context holds; default MODULES. */
@@ -90,7 +93,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     database,
     redis,
     lifecycle: { draining: false },
-    passwordHasher: new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST),
+    passwordHasher: options.passwordHasher ?? new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST),
     // Made on first use: the command-line tools share this context without needing a secret.
     get cursors() {
       const secret = config.jwtSecret;
@@ -127,9 +130,41 @@ export interface AppOverrides {
   modules?: readonly Module[];
   /** The context's clock in milliseconds (tests move it instead of waiting). */
   clock?: () => number;
+  /** A hasher to use instead (tests set its limits and count its work). */
+  passwordHasher?: PasswordHasher;
+  /** Connection limits instead of DEFAULT_SERVER_LIMITS (tests shorten the timeouts). */
+  serverLimits?: Partial<ServerLimits>;
+  /** Load-shedding thresholds instead of defaultOverloadLimits() (tests force the pressure). */
+  overload?: Partial<OverloadLimits>;
 }
 
+/**
+ * What one process allows its connections, so slow or idle clients cannot hold it: the headers
+ * within `headersTimeoutMs` of the connection or of the previous reply (or within REQUEST_TIMEOUT,
+ * when that is shorter), the whole request within REQUEST_TIMEOUT (a body must keep flowing), an
+ * idle keep-alive connection closed after `keepAliveTimeoutMs`, and at most `maxConnections` open
+ * at once (the next ones are closed as they arrive). The contract has no variables for these.
+ */
+export interface ServerLimits {
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+/**
+ * 10 s for headers (a browser sends them in one packet); Node's own 5 s keep-alive (a proxy in
+ * front should close idle connections sooner than that, or reuse them within it); 1,000
+ * connections, far below the process's descriptor limit, yet 50 times the 20 clients of the load
+ * benchmark.
+ */
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1_000,
+};
+
 function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOptions<Server> {
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...overrides.serverLimits };
   const options: FastifyHttpOptions<Server> = {
     logger: loggerOptions(config.logLevel, overrides.logStream),
     genReqId: requestIdFor,
@@ -142,11 +177,18 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     trustProxy: config.trustProxy as boolean | string[],
     return503OnClosing: false,
     requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     clientErrorHandler: clientErrorHandler(config.publicUrl),
     frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: 500 },
     // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
-    http: { maxHeaderSize: 16_384, connectionsCheckingInterval: 1000 },
+    // Node refuses a header timeout longer than the request timeout.
+    http: {
+      maxHeaderSize: 16_384,
+      connectionsCheckingInterval: 1000,
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(limits.headersTimeoutMs, config.requestTimeoutMs),
+    },
   };
   if (config.tls) {
     // An https server takes the same options plus the key pair; the instance type stays the HTTP one.
@@ -190,6 +232,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // server.ts resolves the development secret before building; a caller that forgets is a bug.
   if (!config.jwtSecret) throw new Error('JWT_SECRET must be resolved before the app is built');
   const app = Fastify(serverOptions(config, overrides));
+  app.server.maxConnections = overrides.serverLimits?.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections;
   const modules = [...MODULES, ...(overrides.modules ?? [])];
   const { ctx, close } = createContext(config, {
     log: app.log,
@@ -197,6 +240,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     ...(overrides.database ? { database: overrides.database } : {}),
     ...(overrides.hashCost ? { hashCost: overrides.hashCost } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
+    ...(overrides.passwordHasher ? { passwordHasher: overrides.passwordHasher } : {}),
   });
   app.decorate('config', config);
   app.decorate('ctx', ctx);
@@ -217,6 +261,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   installAccountNoStore(app);
   installProblemDetails(app);
   await registerCors(app);
+  await installOverload(app, { ...defaultOverloadLimits(), ...overrides.overload }, ctx.clock);
   await registerOpenApi(
     app,
     modules.flatMap((module) => (module.tag ? [module.tag] : [])),

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifySchema } from 'fastify';
 import { API_VERSIONS, type ApiVersion, LATEST_VERSION } from '../lib/api-version.js';
 import { problemResponses } from '../lib/common-schemas.js';
+import { shedsLoad } from '../lib/load-shedding.js';
 import { serviceVersion } from '../lib/package-info.js';
 import { ICON_DATA_URL, ICON_SVG, LOGO_SVG } from './brand.js';
 
@@ -81,13 +82,21 @@ interface DocumentedSchema extends FastifySchema {
  * a path parameter that fails its schema names nothing (404), a body can be malformed, too large or
  * of the wrong type, a body or query can fail validation, and anything can fail unexpectedly.
  */
-function impliedProblemStatuses(schema: DocumentedSchema): number[] {
+function impliedProblemStatuses(schema: DocumentedSchema, route: RouteOfDocument | undefined): number[] {
   const statuses: number[] = [];
   if (schema.params) statuses.push(404);
-  if (schema.body) statuses.push(400, 413, 415);
+  // A body that does not arrive within REQUEST_TIMEOUT is cut with 408 (plugins/http-semantics.ts).
+  if (schema.body) statuses.push(400, 408, 413, 415);
   if (schema.body || schema.querystring) statuses.push(422);
   statuses.push(500);
+  // Under pressure (plugins/overload.ts) every route but the exempt ones answers 503 overloaded.
+  if (shedsLoad(route?.config)) statuses.push(503);
   return statuses;
+}
+
+/** What the document needs of a route beyond its schema. */
+interface RouteOfDocument {
+  config?: FastifyContextConfig;
 }
 
 /**
@@ -115,7 +124,15 @@ function offeredSecurity(security: Record<string, string[]>[] | undefined) {
  * operationId per version (`listTasks` → `v1ListTasks`), since operationIds must be unique.
  * Only the document changes: the route's own schema (and so its serializers) is left alone.
  */
-export function documentRoute({ schema, url }: { schema: FastifySchema | undefined; url: string }): {
+export function documentRoute({
+  schema,
+  url,
+  route,
+}: {
+  schema: FastifySchema | undefined;
+  url: string;
+  route?: RouteOfDocument;
+}): {
   schema: FastifySchema;
   url: string;
 } {
@@ -126,7 +143,7 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
       ([status]) => !NOT_YET_ANSWERED.has(status),
     ),
   );
-  const missing = impliedProblemStatuses(source).filter((status) => declared[status] === undefined);
+  const missing = impliedProblemStatuses(source, route).filter((status) => declared[status] === undefined);
   const documented: DocumentedSchema = {
     ...source,
     response: withCorsHeader({ ...declared, ...problemResponses(...missing) }),

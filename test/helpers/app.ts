@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { type AppOverrides, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { defineModule, type Module } from '../../src/lib/module.js';
@@ -39,6 +39,8 @@ export interface TestAppOptions {
   modules?: Module[];
   /** Route plugins of a test's own, registered under each API version as a module without a tag. */
   apiRoutes?: FastifyPluginAsync[];
+  /** Load and connection limits of a test's own (a hasher, server limits, overload thresholds). */
+  overrides?: Pick<AppOverrides, 'passwordHasher' | 'serverLimits' | 'overload' | 'clock'>;
 }
 
 /** Route plugins as one module: registered under each version prefix, and nothing else. */
@@ -85,6 +87,11 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     hashCost: { memoryCost: 1024, timeCost: 1 },
     ...(options.logStream ? { logStream: options.logStream } : {}),
     modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
+    // A test worker's event loop lags on a shared machine (and while a test builds documents or
+    // times hostile inputs) for reasons that are not the app's load: no load shedding for that,
+    // as with the roomy rate limits above. The overload tests set their own thresholds.
+    overload: { maxEventLoopDelayMs: 0 },
+    ...options.overrides,
   });
   return {
     app,

@@ -33,6 +33,8 @@ export const healthRoutes: FastifyPluginAsync<RootOptions> = async (app, { ctx }
   app.get(
     '/health/live',
     {
+      // Liveness answers while the process runs, however slow its event loop (docs: readiness).
+      config: { loadShedding: 'exempt' },
       schema: {
         tags: ['health'],
         operationId: 'healthLive',
@@ -50,6 +52,10 @@ export const healthRoutes: FastifyPluginAsync<RootOptions> = async (app, { ctx }
   app.get(
     '/health/ready',
     {
+      // Readiness reports the database and the schema, not the load: taking an overloaded instance
+      // out of rotation moves its load onto the others, and they fall in turn. The API routes
+      // shed load themselves, request by request (503 overloaded).
+      config: { loadShedding: 'exempt' },
       schema: {
         tags: ['health'],
         operationId: 'healthReady',

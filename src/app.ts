@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { availableParallelism } from 'node:os';
 import Fastify, { type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
@@ -9,7 +10,7 @@ import { API_VERSIONS } from './lib/api-version.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
 import type { AppContext, Module, Services } from './lib/module.js';
-import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
+import { DEFAULT_HASH_COST, defaultHashLimits, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
 import { createRedis } from './lib/redis.js';
 import { authModule } from './modules/auth/index.js';
@@ -93,7 +94,11 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     database,
     redis,
     lifecycle: { draining: false },
-    passwordHasher: options.passwordHasher ?? new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST),
+    passwordHasher:
+      options.passwordHasher ??
+      new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST, {
+        limits: defaultHashLimits(availableParallelism(), config.webConcurrency),
+      }),
     // Made on first use: the command-line tools share this context without needing a secret.
     get cursors() {
       const secret = config.jwtSecret;

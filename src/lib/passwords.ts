@@ -27,9 +27,12 @@ export interface HashLimits {
   queue: number;
 }
 
-/** A core for the event loop, the rest for hashing; a queue of 16 turns per hashing core. */
-export function defaultHashLimits(cores: number = availableParallelism()): HashLimits {
-  const concurrency = Math.max(1, cores - 1);
+/**
+ * A core for the event loop, the rest for hashing, shared by the worker processes
+ * (WEB_CONCURRENCY) that each hash on their own; a queue of 16 turns per hashing core.
+ */
+export function defaultHashLimits(cores: number = availableParallelism(), processes = 1): HashLimits {
+  const concurrency = Math.max(1, Math.floor((cores - 1) / processes));
   return { concurrency, queue: 16 * concurrency };
 }
 

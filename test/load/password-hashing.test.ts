@@ -91,6 +91,17 @@ describe('the default limits', () => {
     expect(defaultHashLimits(8)).toEqual({ concurrency: 7, queue: 112 });
     expect(new PasswordHasher().limits).toEqual(defaultHashLimits(availableParallelism()));
   });
+
+  it('share the hashing cores among the worker processes (WEB_CONCURRENCY), at least one each', async () => {
+    expect(defaultHashLimits(9, 2)).toEqual({ concurrency: 4, queue: 64 });
+    expect(defaultHashLimits(2, 4)).toEqual({ concurrency: 1, queue: 16 });
+    const t = await buildTestApp({ env: { WEB_CONCURRENCY: '2', REDIS_URL: 'redis://127.0.0.1:1' } });
+    try {
+      expect(t.app.ctx.passwordHasher.limits).toEqual(defaultHashLimits(availableParallelism(), 2));
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe('the hasher', () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { availableParallelism } from 'node:os';
 import Fastify, { type FastifyBaseLogger, type FastifyHttpOptions, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DestinationStream } from 'pino';
@@ -11,7 +12,7 @@ import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
 import { createMailer } from './lib/mail.js';
 import type { AppContext, Module, Services } from './lib/module.js';
-import { DEFAULT_HASH_COST, type HashCost, PasswordHasher } from './lib/passwords.js';
+import { DEFAULT_HASH_COST, defaultHashLimits, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
 import { createRedis } from './lib/redis.js';
 import { apiKeysModule } from './modules/api-keys/index.js';
@@ -27,6 +28,7 @@ import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
+import { defaultOverloadLimits, installOverload, type OverloadLimits } from './plugins/overload.js';
 import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-details.js';
 import { installRateLimits } from './plugins/rate-limit.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
@@ -59,6 +61,8 @@ export interface ContextOptions {
   redis?: Redis | null;
   /** Cheaper password hashing for tests; production uses DEFAULT_HASH_COST. */
   hashCost?: HashCost;
+  /** A hasher to use instead (tests set its limits and count its work); hashCost is then ignored. */
+  passwordHasher?: PasswordHasher;
   /** Milliseconds since the epoch (tests move it instead of waiting); default Date.now. */
   clock?: () => number;
   /** The modules whose services the context holds; default MODULES. */
@@ -106,7 +110,11 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     redis,
     keyPrefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX,
     lifecycle: { draining: false },
-    passwordHasher: new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST),
+    passwordHasher:
+      options.passwordHasher ??
+      new PasswordHasher(options.hashCost ?? DEFAULT_HASH_COST, {
+        limits: defaultHashLimits(availableParallelism(), config.webConcurrency),
+      }),
     // Made on first use: the command-line tools share this context without needing a secret.
     get cursors() {
       const secret = config.jwtSecret;
@@ -150,9 +158,41 @@ export interface AppOverrides {
   clock?: () => number;
   /** What this app's Redis keys start with (tests on one Redis give each app its own). */
   keyPrefix?: string;
+  /** A hasher to use instead (tests set its limits and count its work). */
+  passwordHasher?: PasswordHasher;
+  /** Connection limits instead of DEFAULT_SERVER_LIMITS (tests shorten the timeouts). */
+  serverLimits?: Partial<ServerLimits>;
+  /** Load-shedding thresholds instead of defaultOverloadLimits() (tests force the pressure). */
+  overload?: Partial<OverloadLimits>;
 }
 
+/**
+ * What one process allows its connections, so slow or idle clients cannot hold it: the headers
+ * within `headersTimeoutMs` of the connection or of the previous reply (or within REQUEST_TIMEOUT,
+ * when that is shorter), the whole request within REQUEST_TIMEOUT (a body must keep flowing), an
+ * idle keep-alive connection closed after `keepAliveTimeoutMs`, and at most `maxConnections` open
+ * at once (the next ones are closed as they arrive). The contract has no variables for these.
+ */
+export interface ServerLimits {
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxConnections: number;
+}
+
+/**
+ * 10 s for headers (a browser sends them in one packet); Node's own 5 s keep-alive (a proxy in
+ * front should close idle connections sooner than that, or reuse them within it); 1,000
+ * connections, far below the process's descriptor limit, yet 50 times the 20 clients of the load
+ * benchmark.
+ */
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1_000,
+};
+
 function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOptions<Server> {
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...overrides.serverLimits };
   const options: FastifyHttpOptions<Server> = {
     logger: loggerOptions(config.logLevel, overrides.logStream),
     genReqId: requestIdFor,
@@ -165,11 +205,18 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     trustProxy: config.trustProxy as boolean | string[],
     return503OnClosing: false,
     requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     clientErrorHandler: clientErrorHandler(config.publicUrl),
     frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: 500 },
     // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
-    http: { maxHeaderSize: 16_384, connectionsCheckingInterval: 1000 },
+    // Node refuses a header timeout longer than the request timeout.
+    http: {
+      maxHeaderSize: 16_384,
+      connectionsCheckingInterval: 1000,
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(limits.headersTimeoutMs, config.requestTimeoutMs),
+    },
   };
   if (config.tls) {
     // An https server takes the same options plus the key pair; the instance type stays the HTTP one.
@@ -213,6 +260,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // server.ts resolves the development secret before building; a caller that forgets is a bug.
   if (!config.jwtSecret) throw new Error('JWT_SECRET must be resolved before the app is built');
   const app = Fastify(serverOptions(config, overrides));
+  app.server.maxConnections = overrides.serverLimits?.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections;
   const modules = [...MODULES, ...(overrides.modules ?? [])];
   const { ctx, close } = createContext(config, {
     log: app.log,
@@ -221,6 +269,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     ...(overrides.hashCost ? { hashCost: overrides.hashCost } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.keyPrefix ? { keyPrefix: overrides.keyPrefix } : {}),
+    ...(overrides.passwordHasher ? { passwordHasher: overrides.passwordHasher } : {}),
   });
   app.decorate('config', config);
   app.decorate('ctx', ctx);
@@ -243,6 +292,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   installAccountNoStore(app);
   installProblemDetails(app);
   await registerCors(app);
+  await installOverload(app, { ...defaultOverloadLimits(), ...overrides.overload }, ctx.clock);
   await registerOpenApi(
     app,
     modules.flatMap((module) => (module.tag ? [module.tag] : [])),

@@ -69,6 +69,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: 'Not allowed (problem details)',
   404: 'Not found, or not visible to the caller (problem details)',
   405: 'Method not allowed; see Allow (problem details)',
+  408: 'The body did not arrive within REQUEST_TIMEOUT (problem details)',
   409: 'Conflict (problem details)',
   412: 'If-Match failed; the reply carries the current ETag (problem details)',
   413: 'Body too large (problem details)',

@@ -2,9 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifySchema } from 'fastify';
 import { API_VERSIONS, type ApiVersion, LATEST_VERSION } from '../lib/api-version.js';
 import { problemResponses } from '../lib/common-schemas.js';
+import { shedsLoad } from '../lib/load-shedding.js';
 import { serviceVersion } from '../lib/package-info.js';
 import { ICON_DATA_URL, ICON_SVG, LOGO_SVG } from './brand.js';
 
@@ -82,16 +83,23 @@ interface DocumentedSchema extends FastifySchema {
  * of the wrong type, a body or query can fail validation, a rate limit can refuse it (every route
  * under /api/), and anything can fail unexpectedly.
  */
-function impliedProblemStatuses(schema: DocumentedSchema, limited: boolean): number[] {
+function impliedProblemStatuses(
+  schema: DocumentedSchema,
+  limited: boolean,
+  route: RouteOfDocument | undefined,
+): number[] {
   const statuses: number[] = [];
   // A route that takes API keys refuses one without its scope (403).
   const security = (schema as { security?: Record<string, string[]>[] }).security;
   if (security?.some((requirement) => 'apiKey' in requirement)) statuses.push(403);
   if (schema.params) statuses.push(404);
-  if (schema.body) statuses.push(400, 413, 415);
+  // A body that does not arrive within REQUEST_TIMEOUT is cut with 408 (plugins/http-semantics.ts).
+  if (schema.body) statuses.push(400, 408, 413, 415);
   if (schema.body || schema.querystring) statuses.push(422);
   if (limited) statuses.push(429);
   statuses.push(500);
+  // Under pressure (plugins/overload.ts) every route but the exempt ones answers 503 overloaded.
+  if (shedsLoad(route?.config)) statuses.push(503);
   return statuses;
 }
 
@@ -103,6 +111,10 @@ const WholeNumber = (description: string) => ({
   format: 'int32',
   description,
 });
+/** What the document needs of a route beyond its schema. */
+interface RouteOfDocument {
+  config?: FastifyContextConfig;
+}
 
 /** The headers of every reply of a limited operation (contract §4). */
 const RATE_LIMIT_HEADERS = {
@@ -139,7 +151,15 @@ function withRateLimitHeaders(responses: Record<string, unknown>): Record<string
  * operationId per version (`listTasks` → `v1ListTasks`), since operationIds must be unique.
  * Only the document changes: the route's own schema (and so its serializers) is left alone.
  */
-export function documentRoute({ schema, url }: { schema: FastifySchema | undefined; url: string }): {
+export function documentRoute({
+  schema,
+  url,
+  route,
+}: {
+  schema: FastifySchema | undefined;
+  url: string;
+  route?: RouteOfDocument;
+}): {
   schema: FastifySchema;
   url: string;
 } {
@@ -147,7 +167,9 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
   if (source.hide) return { schema: source, url };
   const limited = isLimited(url);
   const declared = (source.response ?? {}) as Record<string, unknown>;
-  const missing = impliedProblemStatuses(source, limited).filter((status) => declared[status] === undefined);
+  const missing = impliedProblemStatuses(source, limited, route).filter(
+    (status) => declared[status] === undefined,
+  );
   const responses = { ...declared, ...problemResponses(...missing) };
   const documented: DocumentedSchema = {
     ...source,

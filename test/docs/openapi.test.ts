@@ -219,19 +219,22 @@ describe('the document of every version', () => {
   it('adds the problem responses the framework can give, from the route schema', () => {
     const { paths } = doc('/openapi.json');
     const statuses = (op: Operation | undefined) => Object.keys(op?.responses ?? {}).sort();
-    // A body: malformed, too large, wrong type, invalid; anything: unexpected.
-    // Under /api/, a rate limit can refuse anything (429).
+    // A body: malformed, too slow (REQUEST_TIMEOUT), too large, wrong type, invalid; anything:
+    // unexpected; under pressure, overloaded; under /api/, a rate limit can refuse anything (429).
     expect(statuses(paths['/api/v1/widgets']?.post)).toEqual([
       '201',
       '400',
+      '408',
       '413',
       '415',
       '422',
       '429',
       '500',
+      '503',
     ]);
     // A path parameter that fails its schema names nothing (404); a query can be invalid (422).
-    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual(['200', '404', '422', '429', '500']);
+    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual(['200', '404', '422', '429', '500', '503']);
+    // The probes are never refused for load (their config says loadShedding: 'exempt').
     expect(statuses(paths['/health/live']?.get)).toEqual(['200', '500']);
     expect(statuses(paths['/health/ready']?.get)).toEqual(['200', '500', '503']);
   });

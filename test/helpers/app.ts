@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { type AppOverrides, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { defineModule, type Module } from '../../src/lib/module.js';
@@ -49,6 +49,8 @@ export interface TestAppOptions {
   clock?: () => number;
   /** An open database to use instead of a fresh one (a second instance of the same service). */
   database?: TestDatabase;
+  /** Load and connection limits of a test's own (a hasher, server limits, overload thresholds). */
+  overrides?: Pick<AppOverrides, 'passwordHasher' | 'serverLimits' | 'overload' | 'clock'>;
 }
 
 /** Route plugins as one module: registered under each version prefix, and nothing else. */
@@ -98,8 +100,12 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     keyPrefix: options.keyPrefix ?? `test-${randomBytes(6).toString('hex')}:`,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
-    ...(options.clock ? { clock: options.clock } : {}),
     modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
+    // A test worker's event loop lags on a shared machine (and while a test builds documents or
+    // times hostile inputs) for reasons that are not the app's load: no load shedding for that,
+    // as with the roomy rate limits above. The overload tests set their own thresholds.
+    overload: { maxEventLoopDelayMs: 0 },
+    ...options.overrides,
   });
   return {
     app,

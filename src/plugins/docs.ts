@@ -76,15 +76,19 @@ interface DocumentedSchema extends FastifySchema {
   hide?: boolean;
 }
 
+/** Methods whose requests Fastify reads a body for, whether or not the route takes one. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /**
  * The problem responses the framework itself can give on a route, whatever its handler does:
  * a path parameter that fails its schema names nothing (404), a body can be malformed, too large or
- * of the wrong type, a body or query can fail validation, and anything can fail unexpectedly.
+ * of the wrong type (also one sent to a DELETE or a POST that takes none: Fastify parses it before
+ * the route sees it), a body or query can fail validation, and anything can fail unexpectedly.
  */
-function impliedProblemStatuses(schema: DocumentedSchema): number[] {
+function impliedProblemStatuses(schema: DocumentedSchema, methods: readonly string[]): number[] {
   const statuses: number[] = [];
   if (schema.params) statuses.push(404);
-  if (schema.body) statuses.push(400, 413, 415);
+  if (schema.body || methods.some((method) => BODY_METHODS.has(method))) statuses.push(400, 413, 415);
   if (schema.body || schema.querystring) statuses.push(422);
   statuses.push(500);
   return statuses;
@@ -115,7 +119,15 @@ function offeredSecurity(security: Record<string, string[]>[] | undefined) {
  * operationId per version (`listTasks` → `v1ListTasks`), since operationIds must be unique.
  * Only the document changes: the route's own schema (and so its serializers) is left alone.
  */
-export function documentRoute({ schema, url }: { schema: FastifySchema | undefined; url: string }): {
+export function documentRoute({
+  schema,
+  url,
+  route,
+}: {
+  schema: FastifySchema | undefined;
+  url: string;
+  route?: { method: string | string[] };
+}): {
   schema: FastifySchema;
   url: string;
 } {
@@ -126,7 +138,8 @@ export function documentRoute({ schema, url }: { schema: FastifySchema | undefin
       ([status]) => !NOT_YET_ANSWERED.has(status),
     ),
   );
-  const missing = impliedProblemStatuses(source).filter((status) => declared[status] === undefined);
+  const methods = route ? [route.method].flat() : [];
+  const missing = impliedProblemStatuses(source, methods).filter((status) => declared[status] === undefined);
   const documented: DocumentedSchema = {
     ...source,
     response: withCorsHeader({ ...declared, ...problemResponses(...missing) }),

@@ -146,7 +146,8 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: 500 },
     // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
-    http: { maxHeaderSize: 16_384, connectionsCheckingInterval: 1000 },
+    // requireHostHeader off: Node's own 400 for a missing Host is a bare reply; http-semantics.ts answers it.
+    http: { maxHeaderSize: 16_384, connectionsCheckingInterval: 1000, requireHostHeader: false },
   };
   if (config.tls) {
     // An https server takes the same options plus the key pair; the instance type stays the HTTP one.

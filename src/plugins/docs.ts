@@ -86,9 +86,10 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * the route sees it), a body or query can fail validation, and anything can fail unexpectedly.
  */
 function impliedProblemStatuses(schema: DocumentedSchema, methods: readonly string[]): number[] {
-  const statuses: number[] = [];
+  // Any HTTP/1.1 request without a Host header is a 400 (RFC 9112 §3.2), whatever the route.
+  const statuses: number[] = [400];
   if (schema.params) statuses.push(404);
-  if (schema.body || methods.some((method) => BODY_METHODS.has(method))) statuses.push(400, 413, 415);
+  if (schema.body || methods.some((method) => BODY_METHODS.has(method))) statuses.push(413, 415);
   if (schema.body || schema.querystring) statuses.push(422);
   statuses.push(500);
   return statuses;

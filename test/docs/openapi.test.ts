@@ -209,10 +209,11 @@ describe('the document of every version', () => {
     const statuses = (op: Operation | undefined) => Object.keys(op?.responses ?? {}).sort();
     // A body: malformed, too large, wrong type, invalid; anything: unexpected.
     expect(statuses(paths['/api/v1/widgets']?.post)).toEqual(['201', '400', '413', '415', '422', '500']);
-    // A path parameter that fails its schema names nothing (404); a query can be invalid (422).
-    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual(['200', '404', '422', '500']);
-    expect(statuses(paths['/health/live']?.get)).toEqual(['200', '500']);
-    expect(statuses(paths['/health/ready']?.get)).toEqual(['200', '500', '503']);
+    // A path parameter that fails its schema names nothing (404); a query can be invalid (422);
+    // any HTTP/1.1 request without Host is a 400.
+    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual(['200', '400', '404', '422', '500']);
+    expect(statuses(paths['/health/live']?.get)).toEqual(['200', '400', '500']);
+    expect(statuses(paths['/health/ready']?.get)).toEqual(['200', '400', '500', '503']);
   });
 
   it('gives a route registered under both versions an operationId per version', () => {

@@ -198,7 +198,6 @@ function faultsOf(raw: string, head: boolean): string[] {
   if (!raw.startsWith('HTTP/1.1 ')) return [`no HTTP reply: ${JSON.stringify(raw.slice(0, 80))}`];
   const res = parseRaw(raw);
   const faults: string[] = [];
-  if (process.env.FUZZ_DEBUG) faults.push(`raw ${JSON.stringify(raw.slice(0, 300))}`);
   if (res.status >= 500) faults.push(`a ${res.status}`);
   if (res.headers['x-content-type-options'] !== 'nosniff') faults.push('no nosniff');
   if (!res.headers['x-request-id']) faults.push('no X-Request-Id');

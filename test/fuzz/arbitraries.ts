@@ -135,6 +135,18 @@ export function validValue(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
   }
 }
 
+/**
+ * Values a field's name suggests, as placeholders the test fills in at run time (a real caller's
+ * email, refresh token or id), so that logins, refreshes and assignments reach their handlers.
+ */
+function samplesByName(name: string): string[] {
+  if (/refresh/i.test(name)) return ['{{userRefresh}}', '{{guestRefresh}}'];
+  if (/email|username/i.test(name)) return ['{{userEmail}}', '{{adminEmail}}'];
+  if (/password/i.test(name)) return [PASSWORD];
+  if (/Id$/.test(name)) return ['{{userId}}', '{{adminId}}', '{{userTask}}'];
+  return [];
+}
+
 /** An object after the schema: each property valid, hostile or left out, plus stray fields. */
 export function objectFor(
   schema: Schema,
@@ -147,6 +159,9 @@ export function objectFor(
       .option(
         fc.oneof(
           { weight: 3, arbitrary: validValue(property, depth) },
+          ...(samplesByName(name).length > 0
+            ? [{ weight: 3, arbitrary: fc.constantFrom<unknown>(...samplesByName(name)) }]
+            : []),
           { weight: hostileWeight, arbitrary: hostileValue },
         ),
         { freq: 4, nil: undefined },
@@ -256,7 +271,7 @@ function formText(object: Record<string, unknown>): string {
   return Object.entries(object)
     .map(
       ([key, value]) =>
-        `${encodeURIComponent(key)}=${safeEncode(typeof value === 'string' ? value : JSON.stringify(value))}`,
+        `${safeEncode(key)}=${safeEncode(typeof value === 'string' ? value : JSON.stringify(value))}`,
     )
     .join('&');
 }
@@ -465,6 +480,9 @@ export function headersFor(tokens: string[]): fc.Arbitrary<Record<string, string
       .oneof(fc.constantFrom('gzip', 'br', 'identity', 'x'), value)
       .map((v) => ['content-encoding', v] as const),
     fc.oneof(fc.constantFrom('https://evil.example', 'null', ''), value).map((v) => ['origin', v] as const),
+    fc
+      .oneof(fc.constantFrom('\u0000', 'x'.repeat(3000), 'Mozilla/5.0 \u00e9\u00ff', '\u0007\u001b'), value)
+      .map((v) => ['user-agent', v] as const),
     fc
       .oneof(fc.constantFrom('1.2.3.4', 'unknown', '', '::1, 10.0.0.1'), value)
       .map((v) => ['x-forwarded-for', v] as const),

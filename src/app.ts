@@ -210,9 +210,11 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: 500 },
     // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
-    // Node refuses a header timeout longer than the request timeout.
+    // Node refuses a header timeout longer than the request timeout. requireHostHeader off: Node's
+    // own 400 for a missing Host is a bare reply; http-semantics.ts answers it.
     http: {
       maxHeaderSize: 16_384,
+      requireHostHeader: false,
       connectionsCheckingInterval: 1000,
       requestTimeout: config.requestTimeoutMs,
       headersTimeout: Math.min(limits.headersTimeoutMs, config.requestTimeoutMs),

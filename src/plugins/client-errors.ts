@@ -19,6 +19,40 @@ function codeFor(error: NodeJS.ErrnoException): ProblemCode {
   }
 }
 
+/**
+ * A whole HTTP reply carrying a problem, for a socket Fastify never sees a request on (no hooks
+ * run): the problem body and the headers every reply carries, written by hand; the connection closes.
+ */
+export function rawProblemReply(
+  publicUrl: string,
+  code: ProblemCode,
+  options: { detail?: string; instance?: string; headers?: Record<string, string> } = {},
+): string {
+  const { status, title } = PROBLEMS[code];
+  const requestId = uuidv7();
+  const body = JSON.stringify({
+    type: `${publicUrl}/problems/${problemSlug(code)}`,
+    title,
+    status,
+    detail: options.detail ?? title,
+    instance: options.instance ?? '/',
+    code,
+    requestId,
+  });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'X-Content-Type-Options: nosniff',
+    `Content-Security-Policy: ${API_CSP}`,
+    `X-Request-Id: ${requestId}`,
+    'Cache-Control: no-store',
+    ...Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`),
+    'Connection: close',
+  ].join('\r\n');
+  return `${head}\r\n\r\n${body}`;
+}
+
 export function clientErrorHandler(publicUrl: string) {
   return (error: NodeJS.ErrnoException, socket: Socket): void => {
     if (!socket.writable) {
@@ -26,27 +60,12 @@ export function clientErrorHandler(publicUrl: string) {
       return;
     }
     const code = codeFor(error);
-    const { status, title } = PROBLEMS[code];
-    const requestId = uuidv7();
-    const body = JSON.stringify({
-      type: `${publicUrl}/problems/${problemSlug(code)}`,
-      title,
-      status,
-      detail: code === 'malformed_json' ? 'The request is not valid HTTP' : title,
-      instance: '/',
-      code,
-      requestId,
-    });
-    const head = [
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
-      'Content-Type: application/problem+json',
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      'X-Content-Type-Options: nosniff',
-      `Content-Security-Policy: ${API_CSP}`,
-      `X-Request-Id: ${requestId}`,
-      'Cache-Control: no-store',
-      'Connection: close',
-    ].join('\r\n');
-    socket.end(`${head}\r\n\r\n${body}`);
+    socket.end(
+      rawProblemReply(
+        publicUrl,
+        code,
+        code === 'malformed_json' ? { detail: 'The request is not valid HTTP' } : {},
+      ),
+    );
   };
 }

@@ -77,24 +77,32 @@ interface DocumentedSchema extends FastifySchema {
   hide?: boolean;
 }
 
+/** Methods whose requests Fastify reads a body for, whether or not the route takes one. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /**
  * The problem responses the framework itself can give on a route, whatever its handler does:
- * a path parameter that fails its schema names nothing (404), a body can be malformed, too large or
- * of the wrong type, a body or query can fail validation, a rate limit can refuse it (every route
- * under /api/), and anything can fail unexpectedly.
+ * a request without a Host header is malformed (400), a path parameter that fails its schema names
+ * nothing (404), a body can be malformed, too slow, too large or of the wrong type (also one sent
+ * to a DELETE or a POST that takes none: Fastify parses it before the route sees it), a body or
+ * query can fail validation, a rate limit can refuse it (every route under /api/), the process can
+ * shed load, and anything can fail unexpectedly.
  */
 function impliedProblemStatuses(
   schema: DocumentedSchema,
   limited: boolean,
   route: RouteOfDocument | undefined,
 ): number[] {
-  const statuses: number[] = [];
+  const methods = route?.method ? [route.method].flat() : [];
+  // Any HTTP/1.1 request without a Host header is a 400 (RFC 9112 §3.2), whatever the route.
+  const statuses: number[] = [400];
   // A route that takes API keys refuses one without its scope (403).
   const security = (schema as { security?: Record<string, string[]>[] }).security;
   if (security?.some((requirement) => 'apiKey' in requirement)) statuses.push(403);
   if (schema.params) statuses.push(404);
   // A body that does not arrive within REQUEST_TIMEOUT is cut with 408 (plugins/http-semantics.ts).
-  if (schema.body) statuses.push(400, 408, 413, 415);
+  if (schema.body) statuses.push(408);
+  if (schema.body || methods.some((method) => BODY_METHODS.has(method))) statuses.push(413, 415);
   if (schema.body || schema.querystring) statuses.push(422);
   if (limited) statuses.push(429);
   statuses.push(500);
@@ -114,6 +122,7 @@ const WholeNumber = (description: string) => ({
 /** What the document needs of a route beyond its schema. */
 interface RouteOfDocument {
   config?: FastifyContextConfig;
+  method?: string | string[];
 }
 
 /** The headers of every reply of a limited operation (contract §4). */

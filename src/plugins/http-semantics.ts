@@ -1,4 +1,6 @@
 import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type {
   FastifyBodyParser,
   FastifyInstance,
@@ -10,7 +12,8 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { ApiError } from '../errors.js';
 import { type JsonShapeProblem, jsonShapeProblem, MAX_JSON_DEPTH } from '../lib/strict-json.js';
 import { isAccountRoute } from './account-no-store.js';
-import { sendProblem } from './problem-details.js';
+import { rawProblemReply } from './client-errors.js';
+import { requestPath, sendProblem } from './problem-details.js';
 import { corsReplyHeaders } from './security-headers.js';
 
 /**
@@ -116,8 +119,40 @@ export function installHttpSemantics(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(['application/json', MERGE_PATCH], { parseAs: 'buffer' }, strictJsonParser(app));
 
+  // CONNECT never reaches Fastify: Node hands it to 'connect' listeners and, without one, drops the
+  // connection without a word. The service is no proxy: 405 with Allow on a path it serves, else 404.
+  app.server.on('connect', (raw: IncomingMessage, socket: Duplex) => {
+    const url = raw.url ?? '';
+    const path = url.split('?')[0] ?? '';
+    let allow: string[] = [];
+    try {
+      allow = paths.match(path).allow;
+    } catch {
+      // A path the router cannot decode names nothing.
+    }
+    const instance = requestPath(url);
+    socket.end(
+      allow.length > 0
+        ? rawProblemReply(app.config.publicUrl, 'method_not_allowed', {
+            instance,
+            headers: { Allow: allow.join(', ') },
+          })
+        : rawProblemReply(app.config.publicUrl, 'not_found', { instance }),
+    );
+  });
+
   // Hot-path hooks are callback-style: an async hook costs a promise per request.
   app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused with 400. Node's own check
+    // (requireHostHeader, turned off in app.ts) answered it with a bare reply: no problem, no headers.
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      reply.header('connection', 'close');
+      sendProblem(
+        reply,
+        new ApiError('malformed_json', { detail: 'An HTTP/1.1 request needs a Host header' }),
+      );
+      return;
+    }
     // OPTIONS without a CORS preflight header, and a wrong method on a known path: answer before
     // any body is read, so a bad body cannot turn them into 400/413/415. (A hook that replies
     // does not call done.)

@@ -243,4 +243,67 @@ describe('the dummy hash for unknown emails', () => {
       await fresh.close();
     }
   });
+
+  /** The argon2 parameters of an encoded hash (`$argon2id$v=19$m=…,t=…,p=…`) and its length. */
+  const shape = (encoded: unknown) => {
+    const text = String(encoded);
+    return { parameters: text.split('$').slice(1, 4).join('$'), length: text.length };
+  };
+
+  it.each([
+    [
+      'POST /auth/login',
+      (email: string, password: string) =>
+        t.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } }),
+    ],
+    [
+      'POST /auth/token',
+      (email: string, password: string) => token({ grant_type: 'password', username: email, password }),
+    ],
+  ])(
+    '%s does the same hashing work for an unknown email, a wrong password and a disabled account',
+    async (name, attempt) => {
+      const known = await createUser(t.app);
+      const disabled = await createUser(t.app);
+      await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${disabled.id}`,
+        headers: (await signedIn(t.app, 'admin')).headers,
+        payload: { disabled: true },
+      });
+      const hasher = t.app.ctx.passwordHasher;
+      const calls: { status: number; verified: unknown[][]; hashed: number }[] = [];
+      for (const [email, password] of [
+        [uniqueEmail('ghost'), 'a wrong password here'],
+        [known.email, 'a wrong password here'],
+        [disabled.email, 'a wrong password here'],
+        [known.email, PASSWORD],
+      ] as const) {
+        const verify = vi.spyOn(hasher, 'verify');
+        const hash = vi.spyOn(hasher, 'hash');
+        const res = await attempt(email, password);
+        calls.push({
+          status: res.statusCode,
+          verified: verify.mock.calls.map((c) => [...c]),
+          hashed: hash.mock.calls.length,
+        });
+        verify.mockRestore();
+        hash.mockRestore();
+      }
+      // Refused, refused, refused, accepted: each after exactly one verification and no hash.
+      expect(calls.map((c) => c.status)).toEqual(
+        name === 'POST /auth/login' ? [401, 401, 401, 200] : [400, 400, 400, 200],
+      );
+      for (const call of calls) {
+        expect(call.hashed).toBe(0);
+        expect(call.verified).toHaveLength(1);
+      }
+      // Against hashes of one shape: the dummy costs what a real account's hash costs.
+      const shapes = calls.map((c) => shape(c.verified[0]?.[0]));
+      expect(new Set(shapes.map((s) => JSON.stringify(s))).size).toBe(1);
+      expect(shapes[0]?.parameters).toMatch(/^argon2id\$v=19\$m=\d+,t=\d+,p=\d+$/);
+      // The password tried is the one sent, for the unknown email too.
+      expect(calls[0]?.verified[0]?.[1]).toBe('a wrong password here');
+    },
+  );
 });

@@ -233,10 +233,19 @@ describe('the document of every version', () => {
       '503',
     ]);
     // A path parameter that fails its schema names nothing (404); a query can be invalid (422).
-    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual(['200', '404', '422', '429', '500', '503']);
-    // The probes are never refused for load (their config says loadShedding: 'exempt').
-    expect(statuses(paths['/health/live']?.get)).toEqual(['200', '500']);
-    expect(statuses(paths['/health/ready']?.get)).toEqual(['200', '500', '503']);
+    expect(statuses(paths['/api/v1/widgets/{id}']?.get)).toEqual([
+      '200',
+      '400',
+      '404',
+      '422',
+      '429',
+      '500',
+      '503',
+    ]);
+    // The probes are never refused for load (their config says loadShedding: 'exempt'); any
+    // HTTP/1.1 request without Host is a 400.
+    expect(statuses(paths['/health/live']?.get)).toEqual(['200', '400', '500']);
+    expect(statuses(paths['/health/ready']?.get)).toEqual(['200', '400', '500', '503']);
   });
 
   it('gives a route registered under both versions an operationId per version', () => {

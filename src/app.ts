@@ -191,6 +191,19 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxConnections: 1_000,
 };
 
+/**
+ * TRUST_PROXY for Fastify. A hop count becomes proxy-addr's trust function "the first n hops":
+ * Fastify 5.12 turns a bare number into "trust nothing" (it cannot check who the peer is), but
+ * the contract offers the count for deployments whose proxies have no fixed addresses, and the
+ * operator who sets it vouches for those hops.
+ */
+function trustProxyOption(
+  trust: Config['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust !== 'number') return trust;
+  return (_address, hop) => hop < trust;
+}
+
 function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOptions<Server> {
   const limits = { ...DEFAULT_SERVER_LIMITS, ...overrides.serverLimits };
   const options: FastifyHttpOptions<Server> = {
@@ -201,8 +214,7 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     bodyLimit: config.bodyLimitBytes,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Fastify's types omit the hop count, which its runtime (proxy-addr) supports.
-    trustProxy: config.trustProxy as boolean | string[],
+    trustProxy: trustProxyOption(config.trustProxy),
     return503OnClosing: false,
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,

@@ -145,6 +145,28 @@ describe('the client address under TRUST_PROXY', () => {
   });
 });
 
+describe('the client address under a TRUST_PROXY hop count', () => {
+  it.each([
+    ['1 hop: the address the nearest proxy saw', '1', '203.0.113.7'],
+    ['2 hops: the address the farther proxy saw', '2', '198.51.100.9'],
+    ['0 hops: the peer itself', '0', '127.0.0.1'],
+  ])('%s', async (_name, hops, ip) => {
+    const app = await buildTestApp({ env: { TRUST_PROXY: hops } });
+    try {
+      const user = await createUser(app.app);
+      const tokens = await loginWith(app.app, user.email, { 'x-forwarded-for': '198.51.100.9, 203.0.113.7' });
+      const res = await app.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/sessions',
+        headers: auth(tokens.accessToken),
+      });
+      expect((res.json().items as SessionView[])[0]?.ip).toBe(ip);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('DELETE /auth/sessions/{id}', () => {
   it('ends that session at once: its access and refresh tokens are 401 token_revoked', async () => {
     const user = await createUser(t.app);

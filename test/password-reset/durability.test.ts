@@ -147,7 +147,8 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         child.stderr?.on('data', (chunk: Buffer) => {
           output += chunk.toString();
         });
-        const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
+        // 'close', not 'exit': the output is read to its end first.
+        const exited = new Promise<number | null>((resolve) => child?.on('close', (code) => resolve(code)));
         await until(() => mailsTo(user.email).length === 1, 30_000);
         expect(output).toContain('worker started');
         child.kill('SIGTERM');

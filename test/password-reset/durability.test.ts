@@ -131,7 +131,8 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         const url = db.url;
         if (!url) throw new Error('the test database has no URL for a child process');
         let output = '';
-        child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts'], {
+        // As `npm run worker` runs it: tsx passes SIGTERM on to the worker.
+        child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/cli/worker.ts'], {
           env: {
             PATH: process.env.PATH,
             DATABASE_URL: url,

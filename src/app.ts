@@ -182,8 +182,8 @@ export interface ServerLimits {
 /**
  * 10 s for headers (a browser sends them in one packet); Node's own 5 s keep-alive (a proxy in
  * front should close idle connections sooner than that, or reuse them within it); 1,000
- * connections, far below the process's descriptor limit, yet 50 times the 20 clients of the load
- * benchmark.
+ * connections, within the common 1,024-descriptor limit with room for the database and files, yet
+ * 50 times the 20 clients of the load benchmark.
  */
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   headersTimeoutMs: 10_000,

@@ -23,6 +23,8 @@ async function main(): Promise<void> {
   // Synchronous: the last lines before process.exit must not be lost.
   const log = pino({ level: config.logLevel, base: { process: 'worker' } }, pino.destination({ sync: true }));
   const { ctx, close } = createContext(config, { log });
+  // The engines' timers do not hold a process open (an API process has its server): this does.
+  const keepAlive = setInterval(() => {}, 60_000);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs + 1000);
     timer.unref();
     await close();
+    clearInterval(keepAlive);
     log.info('worker stopped');
     process.exit(0);
   };

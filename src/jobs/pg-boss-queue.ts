@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { CompiledQuery, type Kysely, sql } from 'kysely';
-import PgBoss from 'pg-boss';
+import type PgBoss from 'pg-boss';
 import type { Database } from '../db/schema.js';
 import type { EnqueueOptions, Executor, JobQueue, JobType } from '../lib/jobs.js';
 import { JobRegistry } from './registry.js';
@@ -74,7 +74,9 @@ export class PgBossJobQueue implements JobQueue {
       this.options.schema ??
       (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema;
     if (!schema) throw new Error('job queue: no schema of the search_path exists');
-    const boss = new PgBoss({
+    // Loaded on first use: a SQLite service never pays for it at start-up.
+    const { default: Boss } = await import('pg-boss');
+    const boss = new Boss({
       db: adapter(db),
       schema,
       // Installed and upgraded by our migrations (0004), never by pg-boss at start-up.

@@ -7,7 +7,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
-import { buildTestApp, testEnv } from '../helpers/app.js';
+import { buildTestApp, NO_LAG_SHEDDING, testEnv } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { signedIn } from '../helpers/factories.js';
 
@@ -67,8 +67,8 @@ describe('auth state cache', () => {
         : openDatabase({ kind: 'sqlite', filename: join(dir, 'shared.db') });
       const config = loadConfig(testEnv());
       const hashCost = { memoryCost: 1024, timeCost: 1 };
-      const a = await buildApp(config, { database: shared.handle, hashCost });
-      const b = await buildApp(config, { database: second, hashCost });
+      const a = await buildApp(config, { database: shared.handle, hashCost, overload: NO_LAG_SHEDDING });
+      const b = await buildApp(config, { database: second, hashCost, overload: NO_LAG_SHEDDING });
       try {
         await new Promise((r) => setTimeout(r, 300)); // let both subscribers connect
         const admin = await signedIn(a, 'admin');
@@ -122,10 +122,11 @@ describe('auth state cache', () => {
         : openDatabase({ kind: 'sqlite', filename: join(dir, 'shared.db') });
       const config = loadConfig(testEnv(env));
       const hashCost = { memoryCost: 1024, timeCost: 1 };
-      const a = await buildApp(config, { database: shared.handle, hashCost });
+      const a = await buildApp(config, { database: shared.handle, hashCost, overload: NO_LAG_SHEDDING });
       const b = await buildApp(config, {
         database: second,
         hashCost,
+        overload: NO_LAG_SHEDDING,
         ...(clockOfB ? { clock: clockOfB } : {}),
       });
       return {

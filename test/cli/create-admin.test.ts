@@ -10,7 +10,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { PasswordHasher } from '../../src/lib/passwords.js';
-import { testEnv } from '../helpers/app.js';
+import { NO_LAG_SHEDDING, testEnv } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { login } from '../helpers/factories.js';
 
@@ -161,6 +161,7 @@ describe('npm run create-admin', () => {
       const app = await buildApp(loadConfig(testEnv(env)), {
         database: db.handle,
         hashCost: { memoryCost: 1024, timeCost: 1 },
+        overload: NO_LAG_SHEDDING,
         ...(clock ? { clock } : {}),
       });
       const registered = await app.inject({

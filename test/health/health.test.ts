@@ -5,7 +5,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { migrateDown, migrateToLatest } from '../../src/db/migrator.js';
-import { buildTestApp, type TestApp, testEnv } from '../helpers/app.js';
+import { buildTestApp, NO_LAG_SHEDDING, type TestApp, testEnv } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/database.js';
 
 const apps: TestApp[] = [];
@@ -133,6 +133,7 @@ describe('health', () => {
           database: db.handle,
           logStream: log.stream,
           hashCost: { memoryCost: 1024, timeCost: 1 },
+          overload: NO_LAG_SHEDDING,
         });
         try {
           expect(log.lines.filter((l) => l.schema !== undefined)).toEqual([

@@ -27,6 +27,13 @@ export function testEnv(env: Record<string, string> = {}): Record<string, string
   };
 }
 
+/**
+ * A test worker's event loop lags on a shared machine (and while a test builds documents or times
+ * hostile inputs) for reasons that are not the app's load: test apps shed no load for that, as
+ * they run with roomy rate limits. The overload tests set their own thresholds.
+ */
+export const NO_LAG_SHEDDING = { maxEventLoopDelayMs: 0 } as const;
+
 export interface TestApp {
   app: FastifyInstance;
   db: TestDatabase;
@@ -101,10 +108,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.logStream ? { logStream: options.logStream } : {}),
     modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
-    // A test worker's event loop lags on a shared machine (and while a test builds documents or
-    // times hostile inputs) for reasons that are not the app's load: no load shedding for that,
-    // as with the roomy rate limits above. The overload tests set their own thresholds.
-    overload: { maxEventLoopDelayMs: 0 },
+    overload: NO_LAG_SHEDDING,
     ...options.overrides,
   });
   return {

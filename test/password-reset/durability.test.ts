@@ -131,7 +131,8 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         const url = db.url;
         if (!url) throw new Error('the test database has no URL for a child process');
         let output = '';
-        child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/worker.ts'], {
+        // As `npm run worker` runs it: tsx passes SIGTERM on to the worker.
+        child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/cli/worker.ts'], {
           env: {
             PATH: process.env.PATH,
             DATABASE_URL: url,
@@ -147,7 +148,8 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         child.stderr?.on('data', (chunk: Buffer) => {
           output += chunk.toString();
         });
-        const exited = new Promise<number | null>((resolve) => child?.on('exit', (code) => resolve(code)));
+        // 'close', not 'exit': the output is read to its end first.
+        const exited = new Promise<number | null>((resolve) => child?.on('close', (code) => resolve(code)));
         await until(() => mailsTo(user.email).length === 1, 30_000);
         expect(output).toContain('worker started');
         child.kill('SIGTERM');

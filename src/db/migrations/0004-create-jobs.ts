@@ -1,5 +1,4 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
-import PgBoss from 'pg-boss';
 
 /**
  * The background job queue's storage (src/jobs/). SQLite: our own `jobs` table, claimed by the
@@ -35,6 +34,8 @@ async function currentSchema(
 export async function up(db: Kysely<any>): Promise<void> {
   if (db.getExecutor().adapter instanceof PostgresAdapter) {
     const schema = await currentSchema(db);
+    // Loaded here only: SQLite's migrations (and the migrate CLI's start-up) need none of it.
+    const { default: PgBoss } = await import('pg-boss');
     await sql.raw(withoutOwnTransaction(PgBoss.getConstructionPlans(schema))).execute(db);
     return;
   }

@@ -15,6 +15,8 @@ const TABLE: Record<string, Need> = {
   'POST /auth/login': 'no credentials',
   'POST /auth/token': 'no credentials',
   'POST /auth/refresh': 'no credentials',
+  'POST /auth/password-reset': 'no credentials',
+  'POST /auth/password-reset/confirm': 'no credentials',
   'POST /auth/logout': 'keys refused',
   'POST /auth/logout-all': 'keys refused',
   'GET /auth/sessions': 'keys refused',

@@ -1,5 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify';
 
+/**
+ * How long a rate-limit counter in Redis may take before the request goes ahead unlimited (fail
+ * open). A local Redis answers in a millisecond, but a reply is only read once the event loop gets
+ * to it, and a timer that expires during a stalled loop fires first: a bound below the loop lag the
+ * service otherwise tolerates (load shedding starts at 1 s, plugins/overload.ts) would switch the
+ * limits off on a busy host. 200 ms did, under a loaded test run.
+ */
+export const LIMITS_REDIS_TIMEOUT_MS = 1000;
+
 /** How often a failure that repeats on every request is logged again: once a minute. */
 export const REPEAT_LOG_INTERVAL_MS = 60_000;
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { ApiError } from '../errors.js';
 import type { AppContext } from '../lib/module.js';
 import type { Principal } from '../lib/principal.js';
-import { rateLimitedWarning } from '../lib/rate-limited-log.js';
+import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning } from '../lib/rate-limited-log.js';
 import { corsReplyHeaders } from './security-headers.js';
 
 /**
@@ -21,9 +21,6 @@ import { corsReplyHeaders } from './security-headers.js';
  * When the counters cannot be reached (Redis down or silent), requests go through unlimited and
  * without RateLimit-* headers (fail open), and a warning is logged at most once a minute.
  */
-
-/** A Redis command of the limiter that takes longer fails (and the request goes through). */
-export const LIMIT_REDIS_TIMEOUT_MS = 200;
 
 /** The in-process store keeps this many keys (least recently used go first). */
 const LOCAL_KEYS = 100_000;
@@ -116,7 +113,7 @@ declare module 'fastify' {
 export async function installRateLimits(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const { max, authMax, windowMs } = ctx.config.rateLimit;
   // A client of its own: its commands time out, so a Redis that does not answer holds no request.
-  const redis = ctx.redis?.duplicate({ commandTimeout: LIMIT_REDIS_TIMEOUT_MS }) ?? null;
+  const redis = ctx.redis?.duplicate({ commandTimeout: LIMITS_REDIS_TIMEOUT_MS }) ?? null;
   redis?.on('error', () => {}); // the shared client already reports connection problems
   if (redis) app.addHook('onClose', async () => redis.disconnect());
   await app.register(rateLimit, {

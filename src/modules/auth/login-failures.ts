@@ -1,12 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../../lib/module.js';
-import { rateLimitedWarning, withTimeout } from '../../lib/rate-limited-log.js';
+import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning, withTimeout } from '../../lib/rate-limited-log.js';
 
 /** Contract §4: failed logins count within a sliding 15 minutes. */
 export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000;
-/** A Redis command of the counter that takes longer fails, and the login goes ahead (fail open). */
-const REDIS_TIMEOUT_MS = 200;
 /** The in-process counter forgets the oldest emails beyond this many. */
 const LOCAL_EMAILS = 100_000;
 
@@ -50,7 +48,7 @@ export class LoginFailures {
       try {
         const scores = await withTimeout(
           this.redis.zrangebyscore(this.key(email), `(${since}`, '+inf', 'WITHSCORES'),
-          REDIS_TIMEOUT_MS,
+          LIMITS_REDIS_TIMEOUT_MS,
           'login failures',
         );
         times = scores.filter((_value, i) => i % 2 === 1).map(Number);
@@ -80,7 +78,7 @@ export class LoginFailures {
             .zremrangebyscore(key, '-inf', since)
             .pexpire(key, LOGIN_FAILURE_WINDOW_MS)
             .exec(),
-          REDIS_TIMEOUT_MS,
+          LIMITS_REDIS_TIMEOUT_MS,
           'login failures',
         );
       } catch (error) {
@@ -103,7 +101,7 @@ export class LoginFailures {
     this.local.delete(email);
     if (!this.redis) return;
     try {
-      await withTimeout(this.redis.del(this.key(email)), REDIS_TIMEOUT_MS, 'login failures');
+      await withTimeout(this.redis.del(this.key(email)), LIMITS_REDIS_TIMEOUT_MS, 'login failures');
     } catch (error) {
       this.warn(error as Error);
     }

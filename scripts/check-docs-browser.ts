@@ -133,14 +133,17 @@ async function swaggerRendered(page: Page): Promise<string> {
   return `title "${text.replace(/\s+/g, ' ')}", versions ${options.join(', ')}, Taskforge logo`;
 }
 
-/** The Authorize dialog offers only what works: a bearer token and the OAuth2 password flow. */
+/**
+ * The Authorize dialog offers only what works: a bearer token, the OAuth2 password flow and an API
+ * key (the X-API-Key header).
+ */
 async function authorizeDialog(page: Page): Promise<string> {
   await swaggerRendered(page);
   await page.locator('.auth-wrapper .btn.authorize').click();
   const schemes = page.locator('.dialog-ux .auth-container h4');
   await schemes.first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
   const names = (await schemes.allInnerTexts()).map((name) => name.trim().split(/\s/)[0]);
-  if (JSON.stringify(names) !== JSON.stringify(['bearerAuth', 'oauth2'])) {
+  if (JSON.stringify(names) !== JSON.stringify(['bearerAuth', 'oauth2', 'apiKey'])) {
     throw new Error(`Authorize offers ${JSON.stringify(names)}`);
   }
   // The token endpoint ignores client credentials: their fields are hidden.

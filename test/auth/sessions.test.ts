@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionView } from '../../src/modules/auth/auth.service.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { createUser, login, PASSWORD, signedIn } from '../helpers/factories.js';
 
@@ -19,15 +20,6 @@ const req = (
   payload?: object,
 ) => t.app.inject({ method, url: `/api/${version}${url}`, headers, ...(payload ? { payload } : {}) });
 const auth = (accessToken: string) => ({ authorization: `Bearer ${accessToken}` });
-
-interface SessionView {
-  id: string;
-  createdAt: string;
-  lastUsedAt: string;
-  userAgent: string | null;
-  ip: string | null;
-  current: boolean;
-}
 
 async function loginWith(app: TestApp['app'], email: string, headers: Headers = {}) {
   const res = await app.inject({
@@ -123,38 +115,21 @@ describe('GET /auth/sessions', () => {
 });
 
 describe('the client address under TRUST_PROXY', () => {
+  const one = '203.0.113.7';
+  const two = '198.51.100.9, 203.0.113.7';
   it.each([
-    ['not set: X-Forwarded-For is ignored', {}, '127.0.0.1'],
-    ['the proxy’s address: the address the proxy saw', { TRUST_PROXY: '127.0.0.1' }, '203.0.113.7'],
-    ['true: the address the proxy saw', { TRUST_PROXY: 'true' }, '203.0.113.7'],
-    ['another proxy’s address: the peer itself', { TRUST_PROXY: '10.0.0.1' }, '127.0.0.1'],
-  ])('%s', async (_name, env, ip) => {
+    ['not set: X-Forwarded-For is ignored', {}, one, '127.0.0.1'],
+    ['the proxy’s address: the address the proxy saw', { TRUST_PROXY: '127.0.0.1' }, one, '203.0.113.7'],
+    ['true: the address the proxy saw', { TRUST_PROXY: 'true' }, one, '203.0.113.7'],
+    ['another proxy’s address: the peer itself', { TRUST_PROXY: '10.0.0.1' }, one, '127.0.0.1'],
+    ['1 hop: the address the nearest proxy saw', { TRUST_PROXY: '1' }, two, '203.0.113.7'],
+    ['2 hops: the address the farther proxy saw', { TRUST_PROXY: '2' }, two, '198.51.100.9'],
+    ['0 hops: the peer itself', { TRUST_PROXY: '0' }, two, '127.0.0.1'],
+  ])('%s', async (_name, env, forwardedFor, ip) => {
     const app = await buildTestApp({ env });
     try {
       const user = await createUser(app.app);
-      const tokens = await loginWith(app.app, user.email, { 'x-forwarded-for': '203.0.113.7' });
-      const res = await app.app.inject({
-        method: 'GET',
-        url: '/api/v1/auth/sessions',
-        headers: auth(tokens.accessToken),
-      });
-      expect((res.json().items as SessionView[])[0]?.ip).toBe(ip);
-    } finally {
-      await app.close();
-    }
-  });
-});
-
-describe('the client address under a TRUST_PROXY hop count', () => {
-  it.each([
-    ['1 hop: the address the nearest proxy saw', '1', '203.0.113.7'],
-    ['2 hops: the address the farther proxy saw', '2', '198.51.100.9'],
-    ['0 hops: the peer itself', '0', '127.0.0.1'],
-  ])('%s', async (_name, hops, ip) => {
-    const app = await buildTestApp({ env: { TRUST_PROXY: hops } });
-    try {
-      const user = await createUser(app.app);
-      const tokens = await loginWith(app.app, user.email, { 'x-forwarded-for': '198.51.100.9, 203.0.113.7' });
+      const tokens = await loginWith(app.app, user.email, { 'x-forwarded-for': forwardedFor });
       const res = await app.app.inject({
         method: 'GET',
         url: '/api/v1/auth/sessions',

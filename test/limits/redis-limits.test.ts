@@ -80,13 +80,7 @@ describe.skipIf(!redisUrl)('rate limits on Redis', () => {
     const target = new URL(redisUrl ?? '');
     const proxy = await tcpProxy(target.hostname, Number(target.port || 6379));
     proxies.push(proxy);
-    const lines: { level: number; msg: string }[] = [];
-    const logStream = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-        callback();
-      },
-    });
+    const { lines, logStream } = capturedLog();
     const t = await instance({
       env: { ...env, LOG_LEVEL: 'warn', REDIS_URL: `redis://127.0.0.1:${proxy.port}` },
       logStream,
@@ -129,6 +123,18 @@ describe.skipIf(!redisUrl)('rate limits on Redis', () => {
   });
 });
 
+/** The app's log lines, parsed, and the stream that collects them. */
+function capturedLog(): { lines: { level: number; msg: string }[]; logStream: Writable } {
+  const lines: { level: number; msg: string }[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  return { lines, logStream };
+}
+
 describe('rate limits with a REDIS_URL where no Redis answers', () => {
   it('fail open from the first request: no 500, no stall, one warning line per counter', async () => {
     // A server that takes the connection and never answers: the client never becomes ready.
@@ -139,13 +145,7 @@ describe('rate limits with a REDIS_URL where no Redis answers', () => {
     const address = silent.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     try {
-      const lines: { level: number; msg: string }[] = [];
-      const logStream = new Writable({
-        write(chunk: Buffer, _encoding, callback) {
-          for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-          callback();
-        },
-      });
+      const { lines, logStream } = capturedLog();
       const t = await instance({
         env: { ...env, LOG_LEVEL: 'warn', REDIS_URL: `redis://127.0.0.1:${port}` },
         logStream,

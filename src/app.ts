@@ -20,6 +20,7 @@ import { authModule } from './modules/auth/index.js';
 import { healthModule } from './modules/health/index.js';
 import { passwordResetModule } from './modules/password-reset/index.js';
 import { problemsModule } from './modules/problems/index.js';
+import { projectsModule } from './modules/projects/index.js';
 import { rootModule } from './modules/root/index.js';
 import { tasksModule } from './modules/tasks/index.js';
 import { usersModule } from './modules/users/index.js';
@@ -44,6 +45,7 @@ export const MODULES: readonly Module[] = [
   authModule,
   passwordResetModule,
   usersModule,
+  projectsModule,
   tasksModule,
   apiKeysModule,
   healthModule,

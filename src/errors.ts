@@ -73,6 +73,17 @@ export const PROBLEMS = {
     title: 'The last admin must stay',
     description: 'The change would leave no enabled admin.',
   },
+  last_owner: {
+    status: 409,
+    title: 'The last owner must stay',
+    description:
+      'The change would leave a project without an owner: make another member owner first. Admins act as owners but do not count.',
+  },
+  project_archived: {
+    status: 409,
+    title: 'The project is archived',
+    description: 'An archived project is read-only: it accepts only PATCH {"archived": false} and DELETE.',
+  },
   email_taken: {
     status: 409,
     title: 'The email is already registered',

@@ -1,6 +1,7 @@
 import type { ApiKeysTable } from './tables/api-keys.table.js';
 import type { JobsTable } from './tables/jobs.table.js';
 import type { PasswordResetsTable } from './tables/password-resets.table.js';
+import type { CommentsTable, ProjectMembersTable, ProjectsTable } from './tables/projects.table.js';
 import type { RefreshTokensTable } from './tables/refresh-tokens.table.js';
 import type { SessionsTable } from './tables/sessions.table.js';
 import type { TasksTable, TaskTagsTable } from './tables/tasks.table.js';
@@ -16,4 +17,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   jobs: JobsTable;
   password_resets: PasswordResetsTable;
+  projects: ProjectsTable;
+  project_members: ProjectMembersTable;
+  comments: CommentsTable;
 }

@@ -62,6 +62,8 @@ export interface UserChange {
  * rule by subscribing).
  */
 export interface UserEvents {
+  /** It was created, in this transaction (its row exists): modules add what every user has. */
+  created: UserChange & { role: 'admin' | 'user' | 'guest' };
   /** Its role, disabled flag or existence changed: caches of the user forget it. */
   changed: { userId: string };
   /** It was enabled and is now disabled. */

@@ -10,15 +10,56 @@ import { ApiError } from '../errors.js';
 export const ROLES = ['admin', 'user', 'guest'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const SCOPES = ['tasks:read', 'tasks:write', 'users:read', 'users:write'] as const;
+export const SCOPES = [
+  'tasks:read',
+  'tasks:write',
+  'projects:read',
+  'projects:write',
+  'comments:write',
+  'users:read',
+  'users:write',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** The scopes each role allows an API key (contract §2): guest reads tasks, user writes them, admin all. */
+/**
+ * The scopes each role allows an API key (contract §2 and §7): a guest reads tasks and projects
+ * and comments; a user holds all but `users:*`; an admin all.
+ */
 export const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
-  guest: ['tasks:read'],
-  user: ['tasks:read', 'tasks:write'],
+  guest: ['tasks:read', 'projects:read', 'comments:write'],
+  user: ['tasks:read', 'tasks:write', 'projects:read', 'projects:write', 'comments:write'],
   admin: SCOPES,
 };
+
+/** A member's role in a project (contract §7), from least to most. */
+export const PROJECT_ROLES = ['viewer', 'commenter', 'editor', 'owner'] as const;
+export type ProjectRole = (typeof PROJECT_ROLES)[number];
+
+/** Whether `role` allows at least what `least` allows. */
+export function atLeast(role: ProjectRole | null, least: ProjectRole): boolean {
+  return role !== null && PROJECT_ROLES.indexOf(role) >= PROJECT_ROLES.indexOf(least);
+}
+
+/** The most a global role may be in any project: a guest at most commenter. */
+export const ROLE_CAP: Record<Role, ProjectRole> = { admin: 'owner', user: 'owner', guest: 'commenter' };
+
+/**
+ * What a stored membership means now: capped by the member's current global role (so demoting a
+ * user to guest caps its roles at once, and promoting it back restores them).
+ */
+export function effectiveProjectRole(stored: ProjectRole, role: Role): ProjectRole {
+  const cap = ROLE_CAP[role];
+  return PROJECT_ROLES.indexOf(stored) > PROJECT_ROLES.indexOf(cap) ? cap : stored;
+}
+
+/**
+ * The caller's role in a project: an admin acts as owner everywhere, a member as its (capped)
+ * membership, anyone else has none.
+ */
+export function callerProjectRole(caller: Principal, membership: ProjectRole | null): ProjectRole | null {
+  if (caller.role === 'admin') return 'owner';
+  return membership === null ? null : effectiveProjectRole(membership, caller.role);
+}
 
 /** What a key may do now: its scopes intersected with its owner's current role. */
 export function effectiveScopes(scopes: readonly Scope[], role: Role): Scope[] {

@@ -339,7 +339,8 @@ async function withTasks(handle: DatabaseHandle): Promise<void> {
   });
   await handle.db
     .insertInto('tasks')
-    .values([task('t1'), task('t2')])
+    // The rows of 0003's tasks table, which today's Database type (with project_id) no longer describes.
+    .values([task('t1'), task('t2')] as never)
     .execute();
   await handle.db.insertInto('task_tags').values({ task_id: 't1', tag: 'home' }).execute();
 }

@@ -45,3 +45,8 @@ export async function signedIn(app: FastifyInstance, role: Role = 'user') {
   const tokens = await login(app, user.email);
   return { user, tokens, headers: { authorization: `Bearer ${tokens.accessToken}` } };
 }
+
+/** The id of a user's personal project ("Inbox"), made with the account. */
+export async function personalProjectId(app: FastifyInstance, userId: string): Promise<string> {
+  return app.ctx.services.projects.personalProjectId(userId);
+}

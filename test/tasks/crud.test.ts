@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiCaller, fieldItems, type Headers } from '../helpers/api.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { signedIn } from '../helpers/factories.js';
+import { personalProjectId, signedIn } from '../helpers/factories.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -21,6 +21,8 @@ describe('POST /tasks', () => {
     expect(task).toEqual({
       id: expect.any(String),
       ownerId: user.id,
+      projectId: await personalProjectId(t.app, user.id),
+      parentId: null,
       assigneeId: null,
       title: 'Buy milk',
       description: '',

@@ -173,9 +173,17 @@ async function seed(t: TestApp, s: Seed): Promise<Seeded> {
     createdAt: s.createdAt,
     updatedAt: s.updatedAt ?? s.createdAt,
   };
+  const project = await t.db.handle.db
+    .selectFrom('projects')
+    .select('id')
+    .where('owner_id', '=', task.ownerId)
+    .where('personal', '=', 1)
+    .executeTakeFirstOrThrow();
   const row: NewTaskRow = {
     id: task.id,
     owner_id: task.ownerId,
+    project_id: project.id,
+    parent_id: null,
     assignee_id: task.assigneeId,
     title: task.title,
     description: '',

@@ -7,7 +7,7 @@ import { insertTask } from '../../src/modules/tasks/tasks.repository.js';
 import type { Task } from '../../src/modules/tasks/tasks.schemas.js';
 import { toRow } from '../../src/modules/tasks/tasks.service.js';
 import { buildTestApp, TEST_SECRET, type TestApp } from '../helpers/app.js';
-import { signedIn } from '../helpers/factories.js';
+import { personalProjectId, signedIn } from '../helpers/factories.js';
 import { compareCodePoints } from '../helpers/order.js';
 
 /**
@@ -91,6 +91,8 @@ beforeAll(async () => {
       ...example,
       id: randomId(),
       ownerId: owned ? user.user.id : other.user.id,
+      projectId: await personalProjectId(t.app, owned ? user.user.id : other.user.id),
+      parentId: null,
       assigneeId: !owned && i % 4 === 1 ? user.user.id : null,
     };
     for (const [j, key] of SORTS.entries()) {

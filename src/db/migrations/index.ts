@@ -5,6 +5,7 @@ import * as createTasks from './0003-create-tasks.js';
 import * as createJobs from './0004-create-jobs.js';
 import * as createPasswordResets from './0005-create-password-resets.js';
 import * as createApiKeys from './0006-create-api-keys.js';
+import * as createProjects from './0007-create-projects.js';
 
 /** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-create-jobs': createJobs,
   '0005-create-password-resets': createPasswordResets,
   '0006-create-api-keys': createApiKeys,
+  '0007-create-projects': createProjects,
 };

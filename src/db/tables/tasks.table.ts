@@ -1,7 +1,12 @@
 /** Tasks. Priority is stored as 1–3 so it sorts low < medium < high on both dialects. */
 export interface TasksTable {
   id: string;
-  owner_id: string;
+  /** Its creator; null once that account is deleted. */
+  owner_id: string | null;
+  /** Every task belongs to one project (deleted with it). */
+  project_id: string;
+  /** null for a top-level task; a task of the same project, at most 5 levels (deleted with it). */
+  parent_id: string | null;
   assignee_id: string | null;
   title: string;
   description: string;

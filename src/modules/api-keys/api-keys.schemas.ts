@@ -26,10 +26,10 @@ export const CreateApiKeyBody = Type.Object(
     }),
     scopes: Type.Array(ScopeSchema, {
       minItems: 1,
-      maxItems: 4,
+      maxItems: 8,
       uniqueItems: true,
       description:
-        "1–4 distinct scopes, each one the caller's role allows (guest: tasks:read; user: tasks:*; admin: all); another → 422 scope_not_allowed on /scopes/<i>",
+        "1–8 distinct scopes, each one the caller's role allows (guest: tasks:read, projects:read, comments:write; user: all but users:*; admin: all); another → 422 scope_not_allowed on /scopes/<i>",
     }),
     expiresAt: Type.Optional(
       Type.Union([Type.String({ format: 'date-time', maxLength: 40 }), Type.Null()], {
@@ -46,7 +46,7 @@ export const ApiKeySchema = Type.Object(
     id: Id,
     name: Type.String({ maxLength: 100 }),
     prefix: Prefix,
-    scopes: Type.Array(ScopeSchema, { maxItems: 4 }),
+    scopes: Type.Array(ScopeSchema, { maxItems: 8 }),
     createdAt: Timestamp,
     expiresAt: Type.Union([Timestamp, Type.Null()]),
     lastUsedAt: Type.Union([Timestamp, Type.Null()], { description: 'may lag by up to 60 s' }),

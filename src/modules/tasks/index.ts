@@ -25,3 +25,4 @@ declare module '../../lib/module.js' {
 }
 
 export type { Task } from './tasks.schemas.js';
+export type { TaskAccess } from './tasks.service.js';

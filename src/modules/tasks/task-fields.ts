@@ -88,9 +88,15 @@ export const FIELDS = {
   id: field({ column: 'id', schema: Id, example: '01935c1e-7a4f-7cc2-a0c3-0c8f4a9e1b2d', fixed: true }),
   ownerId: field({
     column: 'owner_id',
-    schema: Id,
+    schema: Type.Union([Id, Type.Null()], { description: 'its creator; null once that account is deleted' }),
     example: '01935c1d-0b1e-7f00-8c55-5b0f3a1d2e3f',
     fixed: true,
+  }),
+  projectId: field({ column: 'project_id', schema: Id, example: '01935c1d-0c2a-7a10-9b3e-2f4c6d8e0a1b' }),
+  parentId: field({
+    column: 'parent_id',
+    schema: Type.Union([Id, Type.Null()], { description: 'null for a top-level task' }),
+    example: null,
   }),
   assigneeId: field({ column: 'assignee_id', schema: Type.Union([Id, Type.Null()]), example: null }),
   title: field({ column: 'title', schema: Type.String({ maxLength: 200 }), example: 'Buy milk' }),

@@ -8,6 +8,7 @@ import {
 } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { likeContains, toCount } from '../../db/sql.js';
+import type { ProjectRole } from '../../lib/principal.js';
 import {
   FIELDS,
   FILTERS,
@@ -188,6 +189,35 @@ export async function taskStats(db: Db, visibility: Visibility, now: string): Pr
     ),
   );
   return rows.flat() as StatsRow[];
+}
+
+/** A task with what decides who may see and change it: its project's flags and one user's membership. */
+export type TaskAccessRow = TaskRow & {
+  project_archived: number;
+  project_personal: number;
+  member_role: ProjectRole | null;
+};
+
+/**
+ * A task, its project's flags and the stored role of `userId` in that project, in one read (so a
+ * membership change counts on the very next request, on every instance). `lock` as findTask.
+ */
+export async function findTaskAccess(
+  db: Db,
+  id: string,
+  userId: string,
+  lock = false,
+): Promise<TaskAccessRow | undefined> {
+  const query = db
+    .selectFrom('tasks')
+    .innerJoin('projects as p', 'p.id', 'tasks.project_id')
+    .leftJoin('project_members as pm', (join) =>
+      join.onRef('pm.project_id', '=', 'tasks.project_id').on('pm.user_id', '=', userId),
+    )
+    .selectAll('tasks')
+    .select(['p.archived as project_archived', 'p.personal as project_personal', 'pm.role as member_role'])
+    .where('tasks.id', '=', id);
+  return (lock ? query.forUpdate('tasks') : query).executeTakeFirst();
 }
 
 /** `lock` (PostgreSQL only) holds the row until the transaction ends, so writers queue, not race. */

@@ -3,7 +3,7 @@ import { ApiError, type FieldError, fieldError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
-import type { Principal } from '../../lib/principal.js';
+import { callerProjectRole, type Principal, type ProjectRole } from '../../lib/principal.js';
 import {
   FIELDS,
   FILTERS,
@@ -83,6 +83,19 @@ function completedAtOf(state: State, previous: Task | null, now: string): string
 
 export type WriteMode = 'patch' | 'put';
 
+/** A task as one caller stands to it (what comments, activity and the task rules decide by). */
+export interface TaskAccess {
+  row: TaskRow;
+  /** The caller's role in the task's project (admins: owner); null when not a member. */
+  role: ProjectRole | null;
+  /** Whether the caller is the task's assignee. */
+  assignee: boolean;
+  /** The project is archived: read-only. */
+  archived: boolean;
+  /** The project is its owner's personal project. */
+  personal: boolean;
+}
+
 /** The task rules: visibility, who may change what, versions, the merged-result checks. */
 export class TasksService {
   constructor(private readonly ctx: AppContext) {}
@@ -113,6 +126,20 @@ export class TasksService {
     }
   }
 
+  /**
+   * The task and the caller's standing to it, when the caller may see it (a member of its project,
+   * its assignee, an admin); everyone else gets 404, as if it did not exist.
+   */
+  async access(caller: Principal, id: string, db = this.db, lock = false): Promise<TaskAccess> {
+    const found = await repo.findTaskAccess(db, id, caller.userId, lock);
+    if (!found) throw new ApiError('not_found');
+    const { project_archived, project_personal, member_role, ...row } = found;
+    const role = callerProjectRole(caller, member_role);
+    const assignee = row.assignee_id === caller.userId;
+    if (role === null && !assignee) throw new ApiError('not_found');
+    return { row, role, assignee, archived: project_archived === 1, personal: project_personal === 1 };
+  }
+
   /** The task when the caller may see it; everyone else gets 404, as if it did not exist. */
   private async visible(caller: Principal, id: string, db = this.db, lock = false): Promise<TaskRow> {
     const row = await repo.findTask(db, id, lock);
@@ -130,6 +157,8 @@ export class TasksService {
     const task: Task = {
       id: uuidv7(),
       ownerId: caller.userId,
+      projectId: await this.ctx.services.projects.personalProjectId(caller.userId),
+      parentId: null,
       ...state,
       completedAt: completedAtOf(state, null, now),
       version: 1,

@@ -97,7 +97,11 @@ export class UsersService {
       updated_at: now,
     } as const;
     try {
-      await repo.insertUser(this.db, row);
+      // Listeners of `created` add what every user has (its personal project) in the same transaction.
+      await this.events.transaction(this.db, async (trx, emit) => {
+        await repo.insertUser(trx, row);
+        await emit('created', { userId: row.id, at: now, role: row.role });
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw new ApiError('email_taken');
       throw error;

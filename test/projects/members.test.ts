@@ -364,7 +364,7 @@ describe('DELETE /projects/{id}/members/{userId}', () => {
       const stored = await storedTask(t.app, task.id);
       expect(stored).toMatchObject({ assignee_id: null, project_id: project.id });
       expect(Number(stored?.version)).toBe(task.version + 1);
-      expect(stored?.updated_at > task.updatedAt).toBe(true);
+      expect(String(stored?.updated_at) > task.updatedAt).toBe(true);
     }
     expect(await storedTask(t.app, ownersTask.id)).toMatchObject({ assignee_id: owner.user.id });
     expect(Number((await storedTask(t.app, ownersTask.id))?.version)).toBe(1);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueKey, xApiKey } from '../api-keys/helpers.js';
 import { apiCaller, fieldItems, type Headers } from '../helpers/api.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { personalProjectId, signedIn } from '../helpers/factories.js';
@@ -398,5 +399,35 @@ describe('DELETE /projects/{id}', () => {
       expect(res.json().code).toBe('conflict');
     }
     expect((await call('GET', `/projects/${inbox}`, a.headers)).statusCode).toBe(200);
+  });
+});
+
+describe('concurrency and keys', () => {
+  it('lets exactly one of two writers with the same If-Match win', async () => {
+    const a = await signedIn(t.app);
+    const project = await createProject(t.app, a.headers);
+    const headers = { ...a.headers, 'if-match': '"1"' };
+    const results = await Promise.all([
+      call('PATCH', `/projects/${project.id}`, headers, { name: 'One' }),
+      call('PATCH', `/projects/${project.id}`, headers, { name: 'Two' }),
+    ]);
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 412]);
+    expect((await call('GET', `/projects/${project.id}`, a.headers)).json().version).toBe(2);
+  });
+
+  it("intersects a key's scopes with its owner's project role", async () => {
+    const owner = await signedIn(t.app);
+    const viewer = await signedIn(t.app);
+    const project = await createProject(t.app, owner.headers);
+    await addMember(t.app, owner.headers, project.id, viewer.user.email, 'viewer');
+    const key = await issueKey(t.app, viewer.headers, ['projects:read', 'projects:write']);
+    const headers = xApiKey(key.key);
+    expect((await call('GET', `/projects/${project.id}`, headers)).json().role).toBe('viewer');
+    expect((await call('PATCH', `/projects/${project.id}`, headers, { name: 'x' })).statusCode).toBe(403);
+    const readOnly = xApiKey((await issueKey(t.app, owner.headers, ['projects:read'])).key);
+    expect((await call('GET', '/projects', readOnly)).statusCode).toBe(200);
+    const refused = await call('PATCH', `/projects/${project.id}`, readOnly, { name: 'x' });
+    expect(refused.statusCode).toBe(403);
+    expect((await call('GET', `/projects/${project.id}`, owner.headers)).json().name).toBe('Shared');
   });
 });

@@ -7,7 +7,7 @@ import { bearer, type IssuedKey, issueKey, xApiKey } from './helpers.js';
 /**
  * The contract's Permissions table (§3), API-key column, for every route of both versions: a
  * route added without a row here fails the first test, and each row is tried with a key of every
- * single scope and one of all four.
+ * single scope and one of all of them.
  */
 type Need = 'no credentials' | 'keys refused' | 'any' | Scope;
 const TABLE: Record<string, Need> = {
@@ -35,13 +35,18 @@ const TABLE: Record<string, Need> = {
   'PATCH /tasks/{id}': 'tasks:write',
   'PUT /tasks/{id}': 'tasks:write',
   'DELETE /tasks/{id}': 'tasks:write',
+  'GET /tasks/{id}/comments': 'tasks:read',
+  'POST /tasks/{id}/comments': 'comments:write',
+  'GET /comments/{id}': 'tasks:read',
+  'PATCH /comments/{id}': 'comments:write',
+  'DELETE /comments/{id}': 'comments:write',
   'GET /users': 'users:read',
   'GET /users/{id}': 'users:read',
   'POST /users': 'users:write',
   'PATCH /users/{id}': 'users:write',
   'DELETE /users/{id}': 'users:write',
 };
-const SCOPES: Scope[] = ['tasks:read', 'tasks:write', 'users:read', 'users:write'];
+const SCOPES: Scope[] = ['tasks:read', 'tasks:write', 'comments:write', 'users:read', 'users:write'];
 const VERSIONS = ['v1', 'v2'] as const;
 
 let t: TestApp;

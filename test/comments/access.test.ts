@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProjectRole, Role } from '../../src/lib/principal.js';
+import { bearer, issueKey } from '../api-keys/helpers.js';
 import { apiCaller, type Headers } from '../helpers/api.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { addMember, createProject, createTaskIn, setArchived } from '../helpers/comment-fixtures.js';
@@ -315,5 +316,21 @@ describe('route policy', () => {
     const s = await scene();
     const res = await call('POST', `/tasks/${s.taskId}/comments`, {} as Headers, { body: 'x' });
     expectProblem(res, 401, 'unauthorized');
+  });
+});
+
+describe("API keys: the scope, the owner's global role and its project role, intersected", () => {
+  it('comments:write posts as far as the project role allows; tasks:read reads and may not post', async () => {
+    const s = await scene();
+    const guest = await s.member('commenter', 'guest');
+    const writer = await issueKey(t.app, guest.headers, ['comments:write']);
+    const reader = await issueKey(t.app, guest.headers, ['tasks:read']);
+    const viewerKey = await issueKey(t.app, s.viewer.headers, ['comments:write', 'tasks:read']);
+    const url = `/tasks/${s.taskId}/comments`;
+    expect((await call('POST', url, bearer(writer.key), { body: 'by key' })).statusCode).toBe(201);
+    expectProblem(await call('POST', url, bearer(reader.key), { body: 'x' }), 403, 'forbidden');
+    expect((await call('GET', url, bearer(reader.key))).json().total).toBe(1);
+    expectProblem(await call('GET', url, bearer(writer.key)), 403, 'forbidden');
+    expectProblem(await call('POST', url, bearer(viewerKey.key), { body: 'x' }), 403, 'forbidden');
   });
 });

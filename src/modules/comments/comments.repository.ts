@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { toCount } from '../../db/sql.js';
 import type { CommentsTable } from '../../db/tables/projects.table.js';
@@ -21,7 +21,18 @@ export async function findComment(db: Db, id: string): Promise<CommentRow | unde
   return db.selectFrom('comments').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** A task's comments, oldest first (index comments_task_created), from `offset` or after `after`. */
+/**
+ * A task's comments, oldest first, after a position: a seek on comments_task_created (task_id,
+ * created_at, id) that reads the rows it returns and no sort, so every page costs the same.
+ */
+export function commentsQuery(db: Db, taskId: string, after: Position | null) {
+  const query = db.selectFrom('comments').selectAll().where('task_id', '=', taskId);
+  return (after ? query.where(sql<SqlBool>`(created_at, id) > (${after.at}, ${after.id})`) : query)
+    .orderBy('created_at')
+    .orderBy('id');
+}
+
+/** A task's comments, oldest first, from `offset` (version 1) or after `after` (version 2). */
 export async function listComments(
   db: Db,
   taskId: string,
@@ -29,16 +40,7 @@ export async function listComments(
   offset: number,
   after: Position | null = null,
 ): Promise<CommentRow[]> {
-  let query = db.selectFrom('comments').selectAll().where('task_id', '=', taskId);
-  if (after) {
-    query = query.where((eb) =>
-      eb.or([
-        eb('created_at', '>', after.at),
-        eb.and([eb('created_at', '=', after.at), eb('id', '>', after.id)]),
-      ]),
-    );
-  }
-  return query.orderBy('created_at').orderBy('id').limit(limit).offset(offset).execute();
+  return commentsQuery(db, taskId, after).limit(limit).offset(offset).execute();
 }
 
 export async function countComments(db: Db, taskId: string): Promise<number> {

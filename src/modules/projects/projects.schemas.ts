@@ -18,7 +18,7 @@ const ProjectName = Type.String({
   pattern: SAFE_TEXT_PATTERN,
   'x-trim': true,
   description: 'trimmed of Unicode white space; 1–100 code points',
-  examples: ['Website relaunch'],
+  examples: ['Home move'],
 });
 const ProjectDescription = Type.String({
   maxLength: 2000,
@@ -55,7 +55,7 @@ export const ProjectSchema = Type.Object(
     examples: [
       {
         id: '01935c1d-0c2a-7a10-9b3e-2f4c6d8e0a1b',
-        name: 'Website relaunch',
+        name: 'Home move',
         description: '',
         ownerId: '01935c1d-0b1e-7f00-8c55-5b0f3a1d2e3f',
         personal: false,
@@ -108,7 +108,7 @@ export const CreateProjectBody = Type.Object(
   {
     additionalProperties: false,
     'x-read-only': PROJECT_READ_ONLY,
-    examples: [{ name: 'Website relaunch', description: 'Everything for the new site' }],
+    examples: [{ name: 'Home move', description: 'Everything for the new site' }],
   },
 );
 export type CreateProject = Static<typeof CreateProjectBody>;

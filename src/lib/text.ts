@@ -36,7 +36,9 @@ export function trimWhiteSpace(value: string): string {
 /**
  * The pattern every text field carries: no control characters (C0, DEL, C1) and no lone
  * surrogates. With the `u` flag a lone surrogate is a code point of category Cs. One character
- * class under one star, anchored: linear, with nothing to backtrack into.
+ * class under one star, anchored: linear, with nothing to backtrack into. Tools that read the
+ * published pattern without the `u` flag (Spectral's example check) take `\p{Cc}` for the letters
+ * p, C, c and braces: examples of these fields avoid those letters and `s`.
  */
 export const SAFE_TEXT_PATTERN = '^[^\\p{Cc}\\p{Cs}]*$';
 /**

@@ -52,7 +52,7 @@ const READ_ONLY = ['id', 'taskId', 'authorId', 'createdAt', 'updatedAt', 'edited
 
 export const CreateCommentBody = Type.Object(
   { body: Body },
-  { additionalProperties: false, 'x-read-only': READ_ONLY, examples: [{ body: 'Done, see the receipt.' }] },
+  { additionalProperties: false, 'x-read-only': READ_ONLY, examples: [{ body: 'Bought the milk.' }] },
 );
 export const PatchCommentBody = Type.Object(
   { body: Type.Optional(Body) },
@@ -60,7 +60,7 @@ export const PatchCommentBody = Type.Object(
     additionalProperties: false,
     'x-read-only': READ_ONLY,
     description: 'JSON merge patch (RFC 7396)',
-    examples: [{ body: 'Done, see the receipt (attached).' }],
+    examples: [{ body: 'Bought the milk (two litre).' }],
   },
 );
 export type CommentInput = Static<typeof PatchCommentBody>;

@@ -108,7 +108,7 @@ export const CreateProjectBody = Type.Object(
   {
     additionalProperties: false,
     'x-read-only': PROJECT_READ_ONLY,
-    examples: [{ name: 'Home move', description: 'Everything for the new site' }],
+    examples: [{ name: 'Home move', description: 'Moving day in June' }],
   },
 );
 export type CreateProject = Static<typeof CreateProjectBody>;

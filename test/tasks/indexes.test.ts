@@ -252,7 +252,7 @@ describe('each sort alone can be served by an index', () => {
 describe('stats', () => {
   it('a user’s counts read only its own and assigned tasks, by index', async () => {
     executed.length = 0;
-    await taskStats(logged, USER, '2030-01-02T00:00:00.000Z');
+    await taskStats(logged, USER, {}, '2030-01-02T00:00:00.000Z');
     const plans = await Promise.all([...executed].map(explain));
     expect(plans.length).toBeGreaterThan(0);
     expect(fullScans(plans), show(plans)).toEqual([]);

@@ -1,5 +1,6 @@
 import {
   type Expression,
+  type ExpressionBuilder,
   type Kysely,
   PostgresAdapter,
   type SelectQueryBuilder,
@@ -25,8 +26,14 @@ import {
 /** All SQL about tasks. Every function takes the executor, so the service decides transactions. */
 type Db = Kysely<Database>;
 
-/** Whose tasks a list or a count covers: everything (admins) or what one user owns or is assigned. */
+/**
+ * Whose tasks a list or a count covers: every project's (admins), or those of the projects one user
+ * is a member of and those assigned to it.
+ */
 export type Visibility = { all: true } | { all: false; userId: string };
+
+/** The longest parent chain a walk follows: beyond the 5 levels allowed, so a bad row cannot loop. */
+const MAX_WALK = 10;
 
 type TaskQuery = SelectQueryBuilder<Database, 'tasks', object>;
 
@@ -42,6 +49,12 @@ function applyFilter(query: TaskQuery, filter: TaskFilter): TaskQuery {
       q = q.where('tasks.id', 'in', (eb) =>
         eb.selectFrom('task_tags').select('task_tags.task_id').where('task_tags.tag', '=', String(value)),
       );
+    } else if (spec.op === 'parent') {
+      // Both walk the parent index: one task's subtasks, or the top-level tasks.
+      q =
+        value === 'none'
+          ? q.where('tasks.parent_id', 'is', null)
+          : q.where('tasks.parent_id', '=', String(value));
     } else if (spec.op === 'search') {
       q = q.where(sql<SqlBool>`tasks.search_text like ${likeContains(String(value))} escape '\\'`);
     } else {
@@ -118,12 +131,44 @@ function branches(
 ): TaskQuery[] {
   let base = applyFilter(db.selectFrom('tasks'), filter);
   if (after) base = base.where(afterPosition(after.sort, after.position));
-  if (visibility.all) return [base];
-  // Owned, and assigned-but-not-owned: disjoint, and each walks its own index.
-  return [
-    base.where('tasks.owner_id', '=', visibility.userId),
-    base.where('tasks.assignee_id', '=', visibility.userId).where('tasks.owner_id', '!=', visibility.userId),
-  ];
+  // Without a projectId filter a list covers unarchived projects only; with one, the projects named.
+  const named = (filter.projectId?.length ?? 0) > 0;
+  // Each task's project looked up by its key: no read of every project.
+  const unarchived = (q: TaskQuery): TaskQuery =>
+    named
+      ? q
+      : q.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('projects as ap')
+              .select('ap.id')
+              .whereRef('ap.id', '=', 'tasks.project_id')
+              .where('ap.archived', '=', 0),
+          ),
+        );
+  if (visibility.all) return [unarchived(base)];
+  const { userId } = visibility;
+  const memberOf = (eb: ExpressionBuilder<Database, 'tasks'>) =>
+    eb
+      .selectFrom('project_members')
+      .select('project_members.project_id')
+      .where('project_members.user_id', '=', userId);
+  // The member projects' tasks, and the assigned tasks of other projects: disjoint, and each is
+  // looked up by its own index (the project's tasks; the assignee's).
+  const member = named
+    ? base.where('tasks.project_id', 'in', memberOf)
+    : base.where('tasks.project_id', 'in', (eb) =>
+        eb
+          .selectFrom('project_members as pm')
+          .innerJoin('projects as p', 'p.id', 'pm.project_id')
+          .select('pm.project_id')
+          .where('pm.user_id', '=', userId)
+          .where('p.archived', '=', 0),
+      );
+  const assigned = unarchived(
+    base.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
+  );
+  return [member, assigned];
 }
 
 export async function listTasks(
@@ -172,9 +217,14 @@ export interface StatsRow {
   overdue: unknown;
 }
 
-export async function taskStats(db: Db, visibility: Visibility, now: string): Promise<StatsRow[]> {
+export async function taskStats(
+  db: Db,
+  visibility: Visibility,
+  filter: TaskFilter,
+  now: string,
+): Promise<StatsRow[]> {
   const rows = await Promise.all(
-    branches(db, visibility, {}).map((part) =>
+    branches(db, visibility, filter).map((part) =>
       part
         .select((eb) => [
           'tasks.status',
@@ -276,5 +326,55 @@ export async function unassignAll(db: Db, userId: string, now: string): Promise<
     .updateTable('tasks')
     .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: now }))
     .where('assignee_id', '=', userId)
+    .execute();
+}
+
+/** Whether a user is a member of a project (any role): who may be assigned in a shared project. */
+export async function isMember(db: Db, projectId: string, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('project_members')
+    .select('project_members.user_id')
+    .where('project_members.project_id', '=', projectId)
+    .where('project_members.user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** A task and its ancestors, nearest first: the task's level is the length (a top-level task: 1). */
+export async function ancestry(db: Db, id: string): Promise<{ id: string; project_id: string }[]> {
+  const result = await sql<{ id: string; project_id: string; n: number }>`
+    with recursive up (id, project_id, parent_id, n) as (
+      select id, project_id, parent_id, 1 from tasks where id = ${id}
+      union all
+      select t.id, t.project_id, t.parent_id, up.n + 1 from tasks t join up on t.id = up.parent_id
+      where up.n < ${sql.lit(MAX_WALK)}
+    )
+    select id, project_id, n from up order by n`.execute(db);
+  return result.rows.map(({ id: taskId, project_id }) => ({ id: taskId, project_id }));
+}
+
+/** Every descendant of a task, with its assignee and its distance below it (children: 1). */
+export async function descendants(
+  db: Db,
+  id: string,
+): Promise<{ id: string; assignee_id: string | null; n: number }[]> {
+  const result = await sql<{ id: string; assignee_id: string | null; n: number }>`
+    with recursive down (id, assignee_id, n) as (
+      select id, assignee_id, 1 from tasks where parent_id = ${id}
+      union all
+      select t.id, t.assignee_id, down.n + 1 from tasks t join down on t.parent_id = down.id
+      where down.n < ${sql.lit(MAX_WALK)}
+    )
+    select id, assignee_id, n from down`.execute(db);
+  return result.rows.map((row) => ({ ...row, n: Number(row.n) }));
+}
+
+/** Moves tasks (a moved task's descendants) to another project, each with a new version. */
+export async function moveTasks(db: Db, ids: string[], projectId: string, now: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('tasks')
+    .set((eb) => ({ project_id: projectId, version: eb('version', '+', 1), updated_at: now }))
+    .where('id', 'in', ids)
     .execute();
 }

@@ -133,18 +133,16 @@ function branches(
   if (after) base = base.where(afterPosition(after.sort, after.position));
   // Without a projectId filter a list covers unarchived projects only; with one, the projects named.
   const named = (filter.projectId?.length ?? 0) > 0;
-  // Each task's project looked up by its key: no read of every project.
+  // Each task's project looked up by its key, as a scalar subquery: no read of every project, and
+  // PostgreSQL cannot turn it into a join that would read the tasks out of the sort's order.
   const unarchived = (q: TaskQuery): TaskQuery =>
     named
       ? q
-      : q.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('projects as ap')
-              .select('ap.id')
-              .whereRef('ap.id', '=', 'tasks.project_id')
-              .where('ap.archived', '=', 0),
-          ),
+      : q.where(
+          (eb) =>
+            eb.selectFrom('projects as ap').select('ap.archived').whereRef('ap.id', '=', 'tasks.project_id'),
+          '=',
+          0,
         );
   if (visibility.all) return [unarchived(base)];
   const { userId } = visibility;

@@ -200,3 +200,22 @@ describe('deleting and listing', () => {
     expect(ids(await call('GET', `/tasks?parentId=${top.id}`, me.headers))).toEqual([]);
   });
 });
+
+describe('concurrent parent changes', () => {
+  it('two tasks made each other’s parent at once: one wins, the other → 422, no cycle', async () => {
+    const me = await signedIn(t.app);
+    for (let round = 0; round < 5; round += 1) {
+      const a = await created(me.headers);
+      const b = await created(me.headers);
+      const [ra, rb] = await Promise.all([
+        call('PATCH', `/tasks/${a.id}`, me.headers, { parentId: b.id }),
+        call('PATCH', `/tasks/${b.id}`, me.headers, { parentId: a.id }),
+      ]);
+      expect([ra.statusCode, rb.statusCode].sort()).toEqual([200, 422]);
+      const after = await Promise.all(
+        [a, b].map(async (x) => (await call('GET', `/tasks/${x.id}`, me.headers)).json()),
+      );
+      expect(after.filter((x) => x.parentId !== null)).toHaveLength(1);
+    }
+  });
+});

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { FieldError } from '../../errors.js';
+import * as repo from './subtasks.repository.js';
 import type { State } from './task-state.js';
-import * as repo from './tasks.repository.js';
 
 /** The subtask rules (contract §7): a parent of the same project, no cycle, at most 5 levels. */
 

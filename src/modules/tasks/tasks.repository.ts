@@ -32,9 +32,6 @@ type Db = Kysely<Database>;
  */
 export type Visibility = { all: true } | { all: false; userId: string };
 
-/** The longest parent chain a walk follows: beyond the 5 levels allowed, so a bad row cannot loop. */
-const MAX_WALK = 10;
-
 type TaskQuery = SelectQueryBuilder<Database, 'tasks', object>;
 
 /** The filters of the table of task fields, each one condition (all of them AND). */
@@ -248,7 +245,8 @@ export type TaskAccessRow = TaskRow & {
 
 /**
  * A task, its project's flags and the stored role of `userId` in that project, in one read (so a
- * membership change counts on the very next request, on every instance). `lock` as findTask.
+ * membership change counts on the very next request, on every instance). `lock` (PostgreSQL only)
+ * holds the task row until the transaction ends.
  */
 export async function findTaskAccess(
   db: Db,
@@ -265,7 +263,9 @@ export async function findTaskAccess(
     .selectAll('tasks')
     .select(['p.archived as project_archived', 'p.personal as project_personal', 'pm.role as member_role'])
     .where('tasks.id', '=', id);
-  return (lock ? query.forUpdate('tasks') : query).executeTakeFirst();
+  // NO KEY UPDATE: writers of this task queue, while foreign-key checks against it (a subtask
+  // naming it as parent, a comment) do not wait, so two tasks' writers never deadlock that way.
+  return (lock ? query.forNoKeyUpdate('tasks') : query).executeTakeFirst();
 }
 
 /** `lock` (PostgreSQL only) holds the row until the transaction ends, so writers queue, not race. */
@@ -338,41 +338,17 @@ export async function isMember(db: Db, projectId: string, userId: string): Promi
   return row !== undefined;
 }
 
-/** A task and its ancestors, nearest first: the task's level is the length (a top-level task: 1). */
-export async function ancestry(db: Db, id: string): Promise<{ id: string; project_id: string }[]> {
-  const result = await sql<{ id: string; project_id: string; n: number }>`
-    with recursive up (id, project_id, parent_id, n) as (
-      select id, project_id, parent_id, 1 from tasks where id = ${id}
-      union all
-      select t.id, t.project_id, t.parent_id, up.n + 1 from tasks t join up on t.id = up.parent_id
-      where up.n < ${sql.lit(MAX_WALK)}
-    )
-    select id, project_id, n from up order by n`.execute(db);
-  return result.rows.map(({ id: taskId, project_id }) => ({ id: taskId, project_id }));
-}
-
-/** Every descendant of a task, with its assignee and its distance below it (children: 1). */
-export async function descendants(
+/** A member removed from a project is no assignee there any more: each such task gets a new version. */
+export async function unassignInProject(
   db: Db,
-  id: string,
-): Promise<{ id: string; assignee_id: string | null; n: number }[]> {
-  const result = await sql<{ id: string; assignee_id: string | null; n: number }>`
-    with recursive down (id, assignee_id, n) as (
-      select id, assignee_id, 1 from tasks where parent_id = ${id}
-      union all
-      select t.id, t.assignee_id, down.n + 1 from tasks t join down on t.parent_id = down.id
-      where down.n < ${sql.lit(MAX_WALK)}
-    )
-    select id, assignee_id, n from down`.execute(db);
-  return result.rows.map((row) => ({ ...row, n: Number(row.n) }));
-}
-
-/** Moves tasks (a moved task's descendants) to another project, each with a new version. */
-export async function moveTasks(db: Db, ids: string[], projectId: string, now: string): Promise<void> {
-  if (ids.length === 0) return;
+  projectId: string,
+  userId: string,
+  now: string,
+): Promise<void> {
   await db
     .updateTable('tasks')
-    .set((eb) => ({ project_id: projectId, version: eb('version', '+', 1), updated_at: now }))
-    .where('id', 'in', ids)
+    .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: now }))
+    .where('project_id', '=', projectId)
+    .where('assignee_id', '=', userId)
     .execute();
 }

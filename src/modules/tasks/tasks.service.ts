@@ -1,10 +1,13 @@
+import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
+import type { Database } from '../../db/schema.js';
 import { ApiError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { atLeast, callerProjectRole, type Principal, type ProjectRole } from '../../lib/principal.js';
 import type { Subtree } from './subtasks.js';
+import * as tree from './subtasks.repository.js';
 import { FIELDS, type TaskChanges, type TaskRow } from './task-fields.js';
 import { positionFrom, toFilter, toSort, visibilityOf } from './task-lists.js';
 import { authorizeWrite, checkState, type Target, targetProject } from './task-rules.js';
@@ -85,6 +88,7 @@ export class TasksService {
         projectId: target.id,
         title: input.title,
       };
+      if (state.parentId !== null) await this.lockTree(trx, [target.id]);
       await checkState(this.ctx, trx, state, null, target, NO_SUBTREE);
       const now = new Date().toISOString();
       const task: Task = {
@@ -217,8 +221,9 @@ export class TasksService {
         if (ifMatch !== undefined && !ifMatchPasses(ifMatch, current.version)) {
           throw new ApiError('precondition_failed', { headers: { etag: etagOf(current.version) } });
         }
-        const subtree =
-          moved || next.parentId !== current.parentId ? await repo.descendants(trx, id) : NO_SUBTREE;
+        const reparented = moved || next.parentId !== current.parentId;
+        if (reparented) await this.lockTree(trx, [current.projectId, next.projectId]);
+        const subtree = reparented ? await tree.descendants(trx, id) : NO_SUBTREE;
         await checkState(this.ctx, trx, next, current, target, subtree);
         if (sameState(next, stateOf(current))) return current;
 
@@ -230,7 +235,7 @@ export class TasksService {
         const tags = JSON.stringify(next.tags) !== JSON.stringify(current.tags) ? next.tags : null;
         const updated = await repo.updateTaskIfVersion(trx, id, current.version, changes, tags);
         if (updated && moved) {
-          await repo.moveTasks(
+          await tree.moveTasks(
             trx,
             subtree.map((d) => d.id),
             next.projectId,
@@ -247,6 +252,22 @@ export class TasksService {
         throw new ApiError('precondition_failed', { headers: { etag: etagOf(latest.version) } });
       }
     }
+  }
+
+  /**
+   * PostgreSQL: parent changes in these projects queue until this transaction ends, so concurrent
+   * ones cannot together make a cycle or a sixth level. SQLite runs one writer at a time anyway.
+   */
+  private async lockTree(db: Kysely<Database>, projectIds: string[]): Promise<void> {
+    if (this.ctx.database.dialect === 'postgres') await tree.lockProjects(db, projectIds);
+  }
+
+  /**
+   * A member removed from a project (projects module, in its transaction): its tasks there lose
+   * their assignee, each with a new version.
+   */
+  async unassignMember(db: Kysely<Database>, projectId: string, userId: string, at: string): Promise<void> {
+    await repo.unassignInProject(db, projectId, userId, at);
   }
 
   /** Editors and up (admins); archived → 409; the subtasks go too (foreign key). */

@@ -270,10 +270,13 @@ describe('each filter alone can be served by an index', () => {
     },
   );
 
-  it.each(FILTERS)('%s: a user’s owned and assigned branches, without a full scan', async (_name, filter) => {
-    const plans = await plansOf(USER, filter, DEFAULT_SORT);
-    expect(fullScans(plans), show(plans)).toEqual([]);
-  });
+  it.each(FILTERS)(
+    '%s: a user’s member-project and assigned branches, without a full scan',
+    async (_name, filter) => {
+      const plans = await plansOf(USER, filter, DEFAULT_SORT);
+      expect(fullScans(plans), show(plans)).toEqual([]);
+    },
+  );
 
   it('q is the one filter allowed to scan; within a user’s tasks it still does not', async () => {
     const q: TaskFilter = { q: 'task 1' };

@@ -219,3 +219,24 @@ describe('concurrent parent changes', () => {
     }
   });
 });
+
+describe('a move while a subtask changes parent', () => {
+  it('never fails with a 500, and no subtask is left in another project than its parent', async () => {
+    const me = await signedIn(t.app);
+    const target = await createProject(t.app, me.user.id);
+    for (let round = 0; round < 5; round += 1) {
+      const a = await created(me.headers);
+      const b = await created(me.headers, { parentId: a.id });
+      const c = await created(me.headers);
+      const [moveA, reparentB] = await Promise.all([
+        call('PATCH', `/tasks/${a.id}`, me.headers, { projectId: target }),
+        call('PATCH', `/tasks/${b.id}`, me.headers, { parentId: c.id }),
+      ]);
+      expect(moveA.statusCode, moveA.body).toBe(200);
+      expect([200, 422], reparentB.body).toContain(reparentB.statusCode);
+      const now = (await call('GET', `/tasks/${b.id}`, me.headers)).json();
+      const parent = (await call('GET', `/tasks/${now.parentId}`, me.headers)).json();
+      expect(parent.projectId).toBe(now.projectId);
+    }
+  });
+});

@@ -199,8 +199,17 @@ export class TasksService {
   ): Promise<Task> {
     const lock = ifMatch === undefined && this.ctx.database.dialect === 'postgres';
     const statusOnly = mode === 'patch' && Object.keys(input).every((f) => f === 'status');
+    const treeChange = input.parentId !== undefined || input.projectId !== undefined;
     for (let attempt = 0; ; attempt += 1) {
       const written = await this.db.transaction().execute(async (trx) => {
+        // Projects before the task row, as every parent change takes them: a move that waits on
+        // this task's row then never holds what this write waits for.
+        const locked: string[] = [];
+        if (treeChange && this.ctx.database.dialect === 'postgres') {
+          const before = await this.forWrite(caller, id, statusOnly, trx);
+          locked.push(before.row.project_id, ...(input.projectId ? [input.projectId] : []));
+          await this.lockTree(trx, locked);
+        }
         const access = await this.forWrite(caller, id, statusOnly, trx, lock);
         const current = toTask(access.row);
         const given = stripUndefined(input);
@@ -222,7 +231,8 @@ export class TasksService {
           throw new ApiError('precondition_failed', { headers: { etag: etagOf(current.version) } });
         }
         const reparented = moved || next.parentId !== current.parentId;
-        if (reparented) await this.lockTree(trx, [current.projectId, next.projectId]);
+        const unlocked = [current.projectId, next.projectId].filter((p) => !locked.includes(p));
+        if (reparented && unlocked.length > 0) await this.lockTree(trx, unlocked);
         const subtree = reparented ? await tree.descendants(trx, id) : NO_SUBTREE;
         await checkState(this.ctx, trx, next, current, target, subtree);
         if (sameState(next, stateOf(current))) return current;

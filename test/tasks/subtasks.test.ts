@@ -240,3 +240,24 @@ describe('a move while a subtask changes parent', () => {
     }
   });
 });
+
+describe('a move while a subtask is deleted', () => {
+  it('never fails with a 500: the delete and the move queue on the project', async () => {
+    const me = await signedIn(t.app);
+    const target = await createProject(t.app, me.user.id);
+    for (let round = 0; round < 5; round += 1) {
+      const a = await created(me.headers);
+      const b = await created(me.headers, { parentId: a.id });
+      const c = await created(me.headers, { parentId: b.id });
+      await created(me.headers, { parentId: c.id });
+      const [moveA, deleteB] = await Promise.all([
+        call('PATCH', `/tasks/${a.id}`, me.headers, { projectId: target }),
+        call('DELETE', `/tasks/${b.id}`, me.headers),
+      ]);
+      expect(moveA.statusCode, moveA.body).toBe(200);
+      expect(deleteB.statusCode, deleteB.body).toBe(204);
+      expect((await call('GET', `/tasks/${c.id}`, me.headers)).statusCode).toBe(404);
+      expect((await call('GET', `/tasks?parentId=${a.id}`, me.headers)).json().items).toEqual([]);
+    }
+  });
+});

@@ -291,9 +291,12 @@ export class TasksService {
     if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) {
       throw new ApiError('precondition_failed', { headers: { etag: etagOf(version) } });
     }
-    const deleted = await this.db
-      .transaction()
-      .execute((trx) => repo.deleteTask(trx, id, ifMatch !== undefined ? version : null));
+    const deleted = await this.db.transaction().execute(async (trx) => {
+      // The project first, as a move does: a delete whose cascade reaches subtasks that a move of
+      // an ancestor is updating then waits for the move instead of deadlocking with it.
+      await this.lockTree(trx, [access.row.project_id]);
+      return repo.deleteTask(trx, id, ifMatch !== undefined ? version : null);
+    });
     if (deleted) return;
     const latest = await repo.findTask(this.db, id);
     // A delete that loses a race to another delete finds nothing: 404.

@@ -16,7 +16,6 @@ import {
 // Guests pass the route policy: a guest may be a commenter (the service decides by project role).
 const READ = { auth: { scope: 'tasks:read' as const } };
 const WRITE = { auth: { scope: 'comments:write' as const } };
-const COMMENT_BODY_LIMIT = 65_536;
 
 const CACHE_HEADERS = {
   'Cache-Control': Type.String({
@@ -31,6 +30,9 @@ const VISIBILITY =
   'A comment is as visible as its task: a member of its project (any role), its assignee, an admin; anyone else gets 404.';
 const WRITE_ORDER =
   'Checks: 404 (task not visible) → 403 (role) → 409 project_archived (the project is archived; reads still work).';
+/** Comment bodies are neither task nor user bodies: BODY_LIMIT_BYTES applies (contract §1). */
+const SIZE =
+  'The request body may be as large as BODY_LIMIT_BYTES (1 MiB by default), so a 10,000-code-point body fits however its JSON escapes it; larger → 413.';
 
 function commentReply(description: string, headers: Record<string, unknown> = CACHE_HEADERS) {
   return { description, headers, content: { 'application/json': { schema: Type.Ref(CommentSchema) } } };
@@ -78,13 +80,12 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.post(
     '/tasks/:id/comments',
     {
-      bodyLimit: COMMENT_BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,
         operationId: 'createComment',
         summary: 'Comment on a task (commenter and up in its project)',
-        description: `Commenters, editors and owners of the task's project, and admins, may comment; a viewer, or an assignee that is not a member, → 403. ${VISIBILITY} ${WRITE_ORDER}`,
+        description: `Commenters, editors and owners of the task's project, and admins, may comment; a viewer, or an assignee that is not a member, → 403. ${VISIBILITY} ${WRITE_ORDER} ${SIZE}`,
         security: TOKEN_OR_KEY,
         params: IdParams,
         body: CreateCommentBody,
@@ -131,13 +132,12 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.patch(
     '/comments/:id',
     {
-      bodyLimit: COMMENT_BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,
         operationId: 'updateComment',
         summary: 'Change a comment (its author only; JSON merge patch, also application/merge-patch+json)',
-        description: `Only its author, while still commenter or up in the project, may change a comment (an admin that is not its author → 403). A new body sets \`edited\` and moves \`updatedAt\`; a body equal to the stored one, or none, changes nothing. ${VISIBILITY} ${WRITE_ORDER}`,
+        description: `Only its author, while still commenter or up in the project, may change a comment (an admin that is not its author → 403). A new body sets \`edited\` and moves \`updatedAt\`; a body equal to the stored one, or none, changes nothing. ${VISIBILITY} ${WRITE_ORDER} ${SIZE}`,
         security: TOKEN_OR_KEY,
         params: IdParams,
         body: PatchCommentBody,

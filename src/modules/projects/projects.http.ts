@@ -1,14 +1,16 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 
-/** What the projects and members routes share: policies, reply headers, the caching hook. */
+/**
+ * What the projects and members routes share: policies, reply headers, the caching hook. Bodies
+ * take the general BODY_LIMIT_BYTES: contract §1 gives 64 KiB to task and user bodies only.
+ */
 
 export const READ = { auth: { scope: 'projects:read' as const } };
 /** Guests are at most commenters: no project write is theirs (403 before anything). */
 export const WRITE = {
   auth: { roles: ['admin' as const, 'user' as const], scope: 'projects:write' as const },
 };
-export const BODY_LIMIT = 65_536;
 
 export const CACHE_HEADERS = {
   'Cache-Control': Type.String({

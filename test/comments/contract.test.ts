@@ -260,3 +260,22 @@ describe('roles, keys and guests', () => {
     expect((await call('GET', `/tasks/${taskId}/comments`, c.headers)).statusCode).toBe(200);
   });
 });
+
+describe('caching of replies refused by the route policy', () => {
+  it("401 and a key-scope 403 under /comments and a task's /comments are private, no-cache and vary by credentials", async () => {
+    const { owner, taskId } = await scene();
+    const { id } = (await call('POST', `/tasks/${taskId}/comments`, owner.headers, { body: 'x' })).json();
+    const projectsKey = await issueKey(t.app, owner.headers, ['projects:read']);
+    const refused = [
+      await call('GET', `/tasks/${taskId}/comments`, {}),
+      await call('POST', `/tasks/${taskId}/comments`, { authorization: 'Bearer nope' }, { body: 'x' }),
+      await call('GET', `/comments/${id}`, xApiKey(projectsKey.key)),
+      await call('PATCH', `/comments/${id}`, xApiKey(projectsKey.key), { body: 'y' }),
+      await call('DELETE', `/comments/${id}`, {}),
+    ];
+    for (const res of refused) {
+      expect([401, 403]).toContain(res.statusCode);
+      expectPrivate(res);
+    }
+  });
+});

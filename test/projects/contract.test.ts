@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueKey, xApiKey } from '../api-keys/helpers.js';
 import { apiCaller, fieldItems, type Headers } from '../helpers/api.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { personalProjectId, signedIn } from '../helpers/factories.js';
@@ -510,5 +511,31 @@ describe('roles and membership edges', () => {
     }
     const s = await signedIn(t.app);
     expectProblem(await call('DELETE', `/projects/${p.id}`, s.headers), 404, 'not_found');
+  });
+});
+
+describe('caching of replies refused by the route policy', () => {
+  it('401, a guest 403 and a key-scope 403 under /projects are private, no-cache and vary by credentials', async () => {
+    const a = await signedIn(t.app);
+    const g = await signedIn(t.app, 'guest');
+    const p = await createProject(t.app, a.headers);
+    const readKey = await issueKey(t.app, a.headers, ['tasks:read']);
+    const refused = [
+      await call('GET', '/projects', {}),
+      await call('GET', `/projects/${p.id}`, { authorization: 'Bearer nope' }),
+      await call('POST', '/projects', g.headers, { name: 'x' }),
+      await call('GET', `/projects/${p.id}/members`, xApiKey(readKey.key)),
+      await call('PATCH', `/projects/${p.id}`, xApiKey(readKey.key), { name: 'x' }),
+      await call('DELETE', `/projects/${p.id}/members/${a.user.id}`, xApiKey(readKey.key)),
+    ];
+    for (const res of refused) {
+      expect([401, 403]).toContain(res.statusCode);
+      expectPrivate(res);
+    }
+    for (const version of ['v1', 'v2']) {
+      const res = await t.app.inject({ method: 'GET', url: `/api/${version}/projects/${p.id}/members` });
+      expect(res.statusCode).toBe(401);
+      expectPrivate(res);
+    }
   });
 });

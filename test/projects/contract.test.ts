@@ -539,3 +539,47 @@ describe('caching of replies refused by the route policy', () => {
     }
   });
 });
+
+describe('version 2 has every route', () => {
+  it('PATCH/DELETE projects, POST/PATCH/DELETE members answer as in version 1, with v2 Locations', async () => {
+    const a = await signedIn(t.app);
+    const b = await signedIn(t.app);
+    const p = await createProject(t.app, a.headers);
+    const v2 = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
+      t.app.inject({ method, url: `/api/v2${url}`, headers: a.headers, ...(payload ? { payload } : {}) });
+    const patched = await v2('PATCH', `/projects/${p.id}`, { name: 'Two' });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.headers.etag).toBe('"2"');
+    const added = await v2('POST', `/projects/${p.id}/members`, { email: b.user.email, role: 'viewer' });
+    expect(added.statusCode).toBe(201);
+    expect(added.headers.location).toBe(`/api/v2/projects/${p.id}/members/${b.user.id}`);
+    expect((await v2('GET', `/projects/${p.id}/members/${b.user.id}`)).json().role).toBe('viewer');
+    expect(
+      (await v2('PATCH', `/projects/${p.id}/members/${b.user.id}`, { role: 'editor' })).json().role,
+    ).toBe('editor');
+    expect((await v2('DELETE', `/projects/${p.id}/members/${b.user.id}`)).statusCode).toBe(204);
+    expect((await v2('DELETE', `/projects/${p.id}`)).statusCode).toBe(204);
+    expect((await v2('GET', `/projects/${p.id}`)).statusCode).toBe(404);
+  });
+});
+
+describe('deleting a user', () => {
+  it('last owner with other members → 409 last_owner (nothing goes); after an admin adds an owner, it goes and leaves', async () => {
+    const admin = await signedIn(t.app, 'admin');
+    const a = await signedIn(t.app);
+    const b = await signedIn(t.app);
+    const p = await createProject(t.app, a.headers);
+    await addMember(t.app, a.headers, p.id, b.user.email, 'editor');
+    const task = await taskIn(t.app, a.headers, p.id);
+    const refused = await call('DELETE', `/users/${a.user.id}`, admin.headers);
+    expectProblem(refused, 409, 'last_owner');
+    expect((await call('GET', `/users/${a.user.id}`, admin.headers)).statusCode).toBe(200);
+    await call('PATCH', `/projects/${p.id}/members/${b.user.id}`, admin.headers, { role: 'owner' });
+    expect((await call('DELETE', `/users/${a.user.id}`, admin.headers)).statusCode).toBe(204);
+    const project = (await call('GET', `/projects/${p.id}`, b.headers)).json() as ProjectReply;
+    expect(project.ownerId).toBeNull();
+    expect(await storedTask(t.app, task.id)).toMatchObject({ owner_id: null, project_id: p.id });
+    const members = (await call('GET', `/projects/${p.id}/members`, b.headers)).json();
+    expect(members.items.map((m: { userId: string }) => m.userId)).toEqual([b.user.id]);
+  });
+});

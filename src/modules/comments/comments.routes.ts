@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply } from 'fastify';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
@@ -16,7 +17,6 @@ import {
 // Guests pass the route policy: a guest may be a commenter (the service decides by project role).
 const READ = { auth: { scope: 'tasks:read' as const } };
 const WRITE = { auth: { scope: 'comments:write' as const } };
-const COMMENT_BODY_LIMIT = 65_536;
 
 const CACHE_HEADERS = {
   'Cache-Control': Type.String({
@@ -31,6 +31,17 @@ const VISIBILITY =
   'A comment is as visible as its task: a member of its project (any role), its assignee, an admin; anyone else gets 404.';
 const WRITE_ORDER =
   'Checks: 404 (task not visible) → 403 (role) → 409 project_archived (the project is archived; reads still work).';
+/** Comment bodies are neither task nor user bodies: BODY_LIMIT_BYTES applies (contract §1). */
+const SIZE =
+  'The request body may be as large as BODY_LIMIT_BYTES (1 MiB by default), so a 10,000-code-point body fits however its JSON escapes it; larger → 413.';
+
+/** Private to its caller, revalidated before reuse, varying by the credentials. */
+function markPrivate(reply: FastifyReply): void {
+  reply.header('cache-control', 'private, no-cache');
+  const vary = reply.getHeader('vary');
+  if (vary !== undefined && /\bAuthorization\b/i.test(String(vary))) return;
+  reply.header('vary', vary ? `${String(vary)}, Authorization, X-API-Key` : 'Authorization, X-API-Key');
+}
 
 function commentReply(description: string, headers: Record<string, unknown> = CACHE_HEADERS) {
   return { description, headers, content: { 'application/json': { schema: Type.Ref(CommentSchema) } } };
@@ -41,12 +52,16 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   const { comments } = ctx.services;
   const tags = ['comments'];
 
-  // Every comment reply (errors too) is private to its caller and revalidated before reuse.
+  // Every comment reply (errors too) is private to its caller and revalidated before reuse: set on
+  // request, and again before sending for the replies the global authentication hooks make (401,
+  // the 403 of a route policy or key scope), which run before this plugin's own hooks.
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.header('cache-control', 'private, no-cache');
-    const vary = reply.getHeader('vary');
-    reply.header('vary', vary ? `${String(vary)}, Authorization, X-API-Key` : 'Authorization, X-API-Key');
+    markPrivate(reply);
     done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (reply.getHeader('cache-control') === undefined) markPrivate(reply);
+    done(null, payload);
   });
 
   listRoute(app, version, {
@@ -78,13 +93,12 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.post(
     '/tasks/:id/comments',
     {
-      bodyLimit: COMMENT_BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,
         operationId: 'createComment',
         summary: 'Comment on a task (commenter and up in its project)',
-        description: `Commenters, editors and owners of the task's project, and admins, may comment; a viewer, or an assignee that is not a member, → 403. ${VISIBILITY} ${WRITE_ORDER}`,
+        description: `Commenters, editors and owners of the task's project, and admins, may comment; a viewer, or an assignee that is not a member, → 403. ${VISIBILITY} ${WRITE_ORDER} ${SIZE}`,
         security: TOKEN_OR_KEY,
         params: IdParams,
         body: CreateCommentBody,
@@ -131,13 +145,12 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.patch(
     '/comments/:id',
     {
-      bodyLimit: COMMENT_BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,
         operationId: 'updateComment',
         summary: 'Change a comment (its author only; JSON merge patch, also application/merge-patch+json)',
-        description: `Only its author, while still commenter or up in the project, may change a comment (an admin that is not its author → 403). A new body sets \`edited\` and moves \`updatedAt\`; a body equal to the stored one, or none, changes nothing. ${VISIBILITY} ${WRITE_ORDER}`,
+        description: `Only its author, while still commenter or up in the project, may change a comment (an admin that is not its author → 403). A new body sets \`edited\` and moves \`updatedAt\`; a body equal to the stored one, or none, changes nothing. ${VISIBILITY} ${WRITE_ORDER} ${SIZE}`,
         security: TOKEN_OR_KEY,
         params: IdParams,
         body: PatchCommentBody,

@@ -4,7 +4,7 @@ import { problemResponses } from '../../lib/common-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
-import { BODY_LIMIT, CACHE_HEADERS, privateReplies, READ, WRITE } from './projects.http.js';
+import { CACHE_HEADERS, privateReplies, READ, WRITE } from './projects.http.js';
 import {
   AddMemberBody,
   MemberCursorPageSchema,
@@ -61,7 +61,6 @@ export const membersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (a
   app.post(
     '/projects/:id/members',
     {
-      bodyLimit: BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,
@@ -108,7 +107,6 @@ export const membersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (a
   app.patch(
     '/projects/:id/members/:userId',
     {
-      bodyLimit: BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,

@@ -6,7 +6,7 @@ import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
-import { BODY_LIMIT, CACHE_HEADERS, privateReplies, READ, WRITE } from './projects.http.js';
+import { CACHE_HEADERS, privateReplies, READ, WRITE } from './projects.http.js';
 import {
   CreateProjectBody,
   PatchProjectBody,
@@ -55,7 +55,6 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.post(
     '/projects',
     {
-      bodyLimit: BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,
@@ -150,7 +149,6 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.patch(
     '/projects/:id',
     {
-      bodyLimit: BODY_LIMIT,
       config: WRITE,
       schema: {
         tags,

@@ -25,7 +25,7 @@ import { projectsModule } from './modules/projects/index.js';
 import { rootModule } from './modules/root/index.js';
 import { tasksModule } from './modules/tasks/index.js';
 import { usersModule } from './modules/users/index.js';
-import { installAccountNoStore } from './plugins/account-no-store.js';
+import { installCachePolicy } from './plugins/cache-policy.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
@@ -307,7 +307,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // Before http-semantics answers 404, 405 and OPTIONS: those are limited too (contract §4).
   await installRateLimits(app, ctx);
   installHttpSemantics(app);
-  installAccountNoStore(app);
+  installCachePolicy(app);
   installProblemDetails(app);
   await registerCors(app);
   await installOverload(app, { ...defaultOverloadLimits(), ...overrides.overload }, ctx.clock);

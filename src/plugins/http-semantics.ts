@@ -11,7 +11,7 @@ import type {
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { ApiError } from '../errors.js';
 import { type JsonShapeProblem, jsonShapeProblem, MAX_JSON_DEPTH } from '../lib/strict-json.js';
-import { isAccountRoute } from './account-no-store.js';
+import { isAccountRoute, isPrivateRoute, markPrivate } from './cache-policy.js';
 import { rawProblemReply } from './client-errors.js';
 import { requestPath, sendProblem } from './problem-details.js';
 import { corsReplyHeaders } from './security-headers.js';
@@ -34,8 +34,10 @@ const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'
 interface PathMatch {
   /** The methods the path takes, for `Allow`; empty when the app serves no such path. */
   allow: string[];
-  /** Whether a matched route template is private (Cache-Control: no-store), as account-no-store.ts decides. */
+  /** Whether a matched route template is private (Cache-Control: no-store), as cache-policy.ts decides. */
   noStore: boolean;
+  /** Whether it serves one caller's data (Cache-Control: private, no-cache), as cache-policy.ts decides. */
+  private: boolean;
 }
 
 /** Every path the app serves, with its methods and route templates, for 405 and OPTIONS answers. */
@@ -53,16 +55,22 @@ class PathMethods {
   match(path: string): PathMatch {
     const found = new Set<string>();
     let noStore = false;
+    let isPrivate = false;
     for (const method of this.methods) {
       const route = this.router.find(method as HTTPMethod, path);
       if (route === null) continue;
       found.add(method);
       if (isAccountRoute(route.store as string)) noStore = true;
+      if (isPrivateRoute(route.store as string)) isPrivate = true;
     }
     if (found.has('GET')) found.add('HEAD');
     if (found.size > 0) found.add('OPTIONS');
     // A path that names nothing gets no-store, like every unmatched request.
-    return { allow: METHOD_ORDER.filter((m) => found.has(m)), noStore: noStore || found.size === 0 };
+    return {
+      allow: METHOD_ORDER.filter((m) => found.has(m)),
+      noStore: noStore || found.size === 0,
+      private: isPrivate,
+    };
   }
 }
 
@@ -157,7 +165,7 @@ export function installHttpSemantics(app: FastifyInstance): void {
     // any body is read, so a bad body cannot turn them into 400/413/415. (A hook that replies
     // does not call done.)
     if (request.method === 'OPTIONS') {
-      // Every OPTIONS falls to the CORS plugin's catch-all route, so account-no-store.ts cannot
+      // Every OPTIONS falls to the CORS plugin's catch-all route, so cache-policy.ts cannot
       // tell its path's routes: decide no-store here, for preflights too.
       const { allow, noStore } = paths.match(pathOf(request));
       if (noStore) reply.header('cache-control', 'no-store');
@@ -171,9 +179,11 @@ export function installHttpSemantics(app: FastifyInstance): void {
     } else if (request.is404) {
       // A path the app does not serve is answered here too, before its body is read: parsing
       // a megabyte of JSON for a 404 is work an anonymous caller should not be able to ask for.
-      const { allow, noStore } = paths.match(pathOf(request));
-      if (noStore) reply.header('cache-control', 'no-store');
+      const match = paths.match(pathOf(request));
+      const { allow } = match;
       reply.headers(corsReplyHeaders(app, request.headers.origin));
+      if (match.noStore) reply.header('cache-control', 'no-store');
+      else if (match.private) markPrivate(reply);
       if (allow.length > 0)
         sendProblem(reply, new ApiError('method_not_allowed', { headers: { allow: allow.join(', ') } }));
       else sendProblem(reply, new ApiError('not_found'));

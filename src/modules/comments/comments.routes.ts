@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply } from 'fastify';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
@@ -35,14 +34,6 @@ const WRITE_ORDER =
 const SIZE =
   'The request body may be as large as BODY_LIMIT_BYTES (1 MiB by default), so a 10,000-code-point body fits however its JSON escapes it; larger → 413.';
 
-/** Private to its caller, revalidated before reuse, varying by the credentials. */
-function markPrivate(reply: FastifyReply): void {
-  reply.header('cache-control', 'private, no-cache');
-  const vary = reply.getHeader('vary');
-  if (vary !== undefined && /\bAuthorization\b/i.test(String(vary))) return;
-  reply.header('vary', vary ? `${String(vary)}, Authorization, X-API-Key` : 'Authorization, X-API-Key');
-}
-
 function commentReply(description: string, headers: Record<string, unknown> = CACHE_HEADERS) {
   return { description, headers, content: { 'application/json': { schema: Type.Ref(CommentSchema) } } };
 }
@@ -52,17 +43,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   const { comments } = ctx.services;
   const tags = ['comments'];
 
-  // Every comment reply (errors too) is private to its caller and revalidated before reuse: set on
-  // request, and again before sending for the replies the global authentication hooks make (401,
-  // the 403 of a route policy or key scope), which run before this plugin's own hooks.
-  app.addHook('onRequest', (_request, reply, done) => {
-    markPrivate(reply);
-    done();
-  });
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (reply.getHeader('cache-control') === undefined) markPrivate(reply);
-    done(null, payload);
-  });
+  // Every comment reply (errors too) is private to its caller: plugins/cache-policy.ts marks it.
 
   listRoute(app, version, {
     url: '/tasks/:id/comments',

@@ -4,7 +4,7 @@ import { problemResponses } from '../../lib/common-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
-import { CACHE_HEADERS, privateReplies, READ, WRITE } from './projects.http.js';
+import { CACHE_HEADERS, READ, WRITE } from './projects.http.js';
 import {
   AddMemberBody,
   MemberCursorPageSchema,
@@ -30,7 +30,6 @@ function memberReply(description: string, extra: Record<string, unknown> = {}) {
 export const membersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version, ctx }) => {
   const { projectMembers: members } = ctx.services;
   const tags = ['projects'];
-  privateReplies(app);
 
   listRoute(app, version, {
     url: '/projects/:id/members',

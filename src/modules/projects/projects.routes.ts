@@ -6,7 +6,7 @@ import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
-import { CACHE_HEADERS, privateReplies, READ, WRITE } from './projects.http.js';
+import { CACHE_HEADERS, READ, WRITE } from './projects.http.js';
 import {
   CreateProjectBody,
   PatchProjectBody,
@@ -49,8 +49,6 @@ function withEtag(reply: FastifyReply, project: Project): Project {
 export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app, { version, ctx }) => {
   const { projects } = ctx.services;
   const tags = ['projects'];
-
-  privateReplies(app);
 
   app.post(
     '/projects',

@@ -72,13 +72,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
   const { tasks } = ctx.services;
   const tags = ['tasks'];
 
-  // Every task reply (errors too) is private to its caller and revalidated before reuse.
-  app.addHook('onRequest', (_request, reply, done) => {
-    reply.header('cache-control', 'private, no-cache');
-    const vary = reply.getHeader('vary');
-    reply.header('vary', vary ? `${String(vary)}, Authorization, X-API-Key` : 'Authorization, X-API-Key');
-    done();
-  });
+  // Every task reply (errors too) is private to its caller: plugins/cache-policy.ts marks it.
 
   app.post(
     '/tasks',

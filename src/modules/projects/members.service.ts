@@ -163,7 +163,7 @@ export class MembersService {
       if (project.personal === 1) throw personalOwner();
       if (countsAsOwner(member) && (await repo.countOwners(trx, projectId, userId)) === 0) throw lastOwner();
       await repo.deleteMember(trx, projectId, userId);
-      await repo.unassignInProject(trx, projectId, userId, new Date().toISOString());
+      await this.ctx.services.tasks.unassignMember(trx, projectId, userId, new Date().toISOString());
     });
   }
 }

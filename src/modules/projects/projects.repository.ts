@@ -237,25 +237,6 @@ export async function countOwners(db: Db, projectId: string, except: string): Pr
   return toCount(row?.n);
 }
 
-/**
- * A removed member's tasks in that project lose their assignee, each with a new version. SQL on
- * the tasks table from here, on purpose: it is part of the membership change, in its transaction,
- * and the tasks module offers no port for it.
- */
-export async function unassignInProject(
-  db: Db,
-  projectId: string,
-  userId: string,
-  at: string,
-): Promise<void> {
-  await db
-    .updateTable('tasks')
-    .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: at }))
-    .where('project_id', '=', projectId)
-    .where('assignee_id', '=', userId)
-    .execute();
-}
-
 /** The shared projects a user is a member of, with what deleting the user would leave in each. */
 export async function sharedProjectsOf(
   db: Db,

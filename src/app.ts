@@ -14,6 +14,7 @@ import { createMailer } from './lib/mail.js';
 import type { AppContext, Module, Services } from './lib/module.js';
 import { DEFAULT_HASH_COST, defaultHashLimits, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
+import { parseQueryString } from './lib/query-string.js';
 import { createRedis } from './lib/redis.js';
 import { apiKeysModule } from './modules/api-keys/index.js';
 import { authModule } from './modules/auth/index.js';
@@ -224,7 +225,7 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     clientErrorHandler: clientErrorHandler(config.publicUrl),
     frameworkErrors: frameworkErrorHandler,
-    routerOptions: { maxParamLength: 500 },
+    routerOptions: { maxParamLength: 500, querystringParser: parseQueryString },
     // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
     // Node refuses a header timeout longer than the request timeout. requireHostHeader off: Node's
     // own 400 for a missing Host is a bare reply; http-semantics.ts answers it.

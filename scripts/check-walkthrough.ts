@@ -64,6 +64,10 @@ function walks(): Walk[] {
         /"code": "validation_failed"/,
         /reset → 202/,
         /confirm → 400/,
+        // The projects example: Grace added as an editor, then refused as a viewer.
+        /"role": "editor"/,
+        /^"viewer"$/m,
+        /"status": 403,\s*"code": "forbidden"/,
       ],
     },
   ];

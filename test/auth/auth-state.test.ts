@@ -10,6 +10,7 @@ import { migrateToLatest } from '../../src/db/migrator.js';
 import { buildTestApp, NO_LAG_SHEDDING, testEnv } from '../helpers/app.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { signedIn } from '../helpers/factories.js';
+import { type Instances, twoInstances } from '../helpers/instances.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -98,49 +99,6 @@ describe('auth state cache', () => {
   });
 
   describe('changes made by another process', () => {
-    interface Instances {
-      /** The process that makes the change. */
-      a: FastifyInstance;
-      /** The running process that must learn of it. */
-      b: FastifyInstance;
-      close(): Promise<void>;
-    }
-
-    /** Two app instances on one database: a SQLite file, or one PostgreSQL schema. */
-    async function twoInstances(env: Record<string, string>, clockOfB?: () => number): Promise<Instances> {
-      const dir = mkdtempSync(join(tmpdir(), 'taskforge-foreign-'));
-      dirs.push(dir);
-      const shared = process.env.TEST_DATABASE_URL
-        ? await createTestDatabase()
-        : await createTestDatabase({ sqliteFile: join(dir, 'shared.db') });
-      await migrateToLatest(shared.handle);
-      const second = shared.schema
-        ? openDatabase(
-            { kind: 'postgres', connectionString: shared.url ?? '' },
-            { searchPath: shared.schema },
-          )
-        : openDatabase({ kind: 'sqlite', filename: join(dir, 'shared.db') });
-      const config = loadConfig(testEnv(env));
-      const hashCost = { memoryCost: 1024, timeCost: 1 };
-      const a = await buildApp(config, { database: shared.handle, hashCost, overload: NO_LAG_SHEDDING });
-      const b = await buildApp(config, {
-        database: second,
-        hashCost,
-        overload: NO_LAG_SHEDDING,
-        ...(clockOfB ? { clock: clockOfB } : {}),
-      });
-      return {
-        a,
-        b,
-        async close() {
-          await a.close();
-          await b.close();
-          await second.close();
-          await shared.drop();
-        },
-      };
-    }
-
     type Headers = Record<string, string>;
     interface Scenario {
       name: string;

@@ -294,6 +294,139 @@ for (const v of ['v1', 'v2'] as const) {
     });
   });
 
+  describe(`${v}: more rules`, () => {
+    it('an editor demoted to guest is capped at commenter at once', async () => {
+      const { owner, projectId, members } = await team(['editor']);
+      const [editor] = members as [Caller];
+      const admin = await signedIn(t.app, 'admin');
+      const task = await created(owner.headers, { projectId, assigneeId: editor.user.id });
+      const demote = await call('PATCH', `/users/${editor.user.id}`, admin.headers, { role: 'guest' });
+      expect(demote.statusCode, demote.body).toBe(200);
+      expect((await call('PATCH', `/tasks/${task.id}`, editor.headers, { title: 'x' })).statusCode).toBe(403);
+      expect((await call('PATCH', `/tasks/${task.id}`, editor.headers, { status: 'done' })).statusCode).toBe(
+        200,
+      );
+      expect((await call('GET', `/tasks/${task.id}`, editor.headers)).statusCode).toBe(200);
+    });
+
+    it('archived project: 403 for the role first, then 409 for every write, no-op included', async () => {
+      const { owner, projectId, members } = await team(['viewer']);
+      const [viewer] = members as [Caller];
+      const task = await created(owner.headers, { projectId, title: 'Same' });
+      await setArchived(t.app, projectId, true);
+      expect((await call('GET', `/tasks/${task.id}`, viewer.headers)).statusCode).toBe(200);
+      expect((await call('PATCH', `/tasks/${task.id}`, viewer.headers, { title: 'x' })).statusCode).toBe(403);
+      expect((await call('DELETE', `/tasks/${task.id}`, viewer.headers)).statusCode).toBe(403);
+      for (const [m, body] of [
+        ['PATCH', { title: 'Same' }],
+        ['PUT', { title: 'Same' }],
+        ['DELETE', undefined],
+      ] as const) {
+        const res = await call(m, `/tasks/${task.id}`, owner.headers, body);
+        expect(res.statusCode, m).toBe(409);
+        expect(res.json().code).toBe('project_archived');
+      }
+      const create = await call('POST', '/tasks', owner.headers, { title: 'x', projectId });
+      expect(create.json().code).toBe('project_archived');
+    });
+
+    it('stats agree with the list for the same filters (user and admin)', async () => {
+      const { owner, projectId, members } = await team(['editor']);
+      const [editor] = members as [Caller];
+      const admin = await signedIn(t.app, 'admin');
+      const archived = await createProject(t.app, owner.user.id);
+      const top = await created(owner.headers, { projectId, dueAt: '2001-01-01T00:00:00Z' });
+      await created(owner.headers, { projectId, parentId: top.id, status: 'done' });
+      await created(owner.headers, { projectId: archived, assigneeId: owner.user.id });
+      await setArchived(t.app, archived, true);
+      await created(editor.headers, {});
+      for (const who of [owner, editor, admin]) {
+        for (const q of [
+          '',
+          `projectId=${projectId}`,
+          `projectId=${archived},${projectId}`,
+          'parentId=none',
+          `parentId=${top.id}`,
+        ]) {
+          const stats = await call('GET', `/tasks/stats?${q}`, who.headers);
+          expect(stats.statusCode, stats.body).toBe(200);
+          if (v === 'v1') {
+            const list = await call('GET', `/tasks?${q}&size=1`, who.headers);
+            expect(stats.json().total, q).toBe(list.json().total);
+          } else if (who !== admin) {
+            const list = await call('GET', `/tasks?${q}&limit=100`, who.headers);
+            expect(stats.json().total, q).toBe(list.json().items.length);
+          }
+        }
+      }
+    });
+
+    it('projectId: more than 50 ids → 422', async () => {
+      const a = await signedIn(t.app);
+      const many = Array.from(
+        { length: 51 },
+        (_, i) => `0191d8a0-0000-7000-8000-${String(i).padStart(12, '0')}`,
+      );
+      expect((await call('GET', `/tasks?projectId=${many.join(',')}`, a.headers)).statusCode).toBe(422);
+      expect((await call('GET', `/tasks/stats?projectId=${many.join(',')}`, a.headers)).statusCode).toBe(422);
+      expect((await call('GET', '/tasks?projectId=', a.headers)).statusCode).toBe(422);
+    });
+  });
+
+  describe(`${v}: subtrees`, () => {
+    it('a move may name a parent in the target; the moved height counts; 409 before 422', async () => {
+      const { owner, projectId } = await team();
+      const target = await createProject(t.app, owner.user.id);
+      const created201 = await call('POST', '/tasks', owner.headers, { title: 'L', projectId: target });
+      expect(created201.headers.location).toBe(`/api/${v}/tasks/${created201.json().id}`);
+      expect(created201.headers.etag).toBe('"1"');
+      const t1 = created201.json() as { id: string };
+      const t2 = await created(owner.headers, { projectId: target, parentId: t1.id });
+      const t3 = await created(owner.headers, { projectId: target, parentId: t2.id });
+      const a = await created(owner.headers, { projectId });
+      const b = await created(owner.headers, { projectId, parentId: a.id });
+      const c = await created(owner.headers, { projectId, parentId: b.id });
+      // a (height 3) under t3 (level 3) would make 6 levels.
+      const deep = await call('PATCH', `/tasks/${a.id}`, owner.headers, {
+        projectId: target,
+        parentId: t3.id,
+      });
+      expect(fieldItems(deep)).toEqual([['/parentId', 'invalid_parent']]);
+      const ok = await call('PATCH', `/tasks/${a.id}`, owner.headers, { projectId: target, parentId: t2.id });
+      expect(ok.statusCode, ok.body).toBe(200);
+      expect(ok.json()).toMatchObject({ projectId: target, parentId: t2.id });
+      const cGot = await call('GET', `/tasks/${c.id}`, owner.headers);
+      expect(cGot.json()).toMatchObject({ projectId: target, parentId: b.id, version: 2 });
+      const under = await call('GET', `/tasks?parentId=${t2.id}`, owner.headers);
+      expect(ids(under)).toEqual([t3.id, a.id].sort());
+      await setArchived(t.app, target, true);
+      const arch = await call('POST', '/tasks', owner.headers, {
+        title: 'x',
+        projectId: target,
+        parentId: 'garbage',
+      });
+      expect(arch.statusCode).toBe(409);
+    });
+
+    it('the assignee of a personal task reads it and its subtasks filter, but changes nothing else', async () => {
+      const owner = await signedIn(t.app);
+      const helper = await signedIn(t.app);
+      const parent = await created(owner.headers, {});
+      const child = await created(owner.headers, { parentId: parent.id, assigneeId: helper.user.id });
+      expect(ids(await call('GET', `/tasks?parentId=${parent.id}`, helper.headers))).toEqual([child.id]);
+      expect((await call('GET', `/tasks/${parent.id}`, helper.headers)).statusCode).toBe(404);
+      expect((await call('PATCH', `/tasks/${child.id}`, helper.headers, { parentId: null })).statusCode).toBe(
+        403,
+      );
+      const del = await call('DELETE', `/users/${helper.user.id}`, (await signedIn(t.app, 'admin')).headers);
+      expect(del.statusCode).toBe(204);
+      expect((await call('GET', `/tasks/${child.id}`, owner.headers)).json()).toMatchObject({
+        assigneeId: null,
+        version: 2,
+      });
+    });
+  });
+
   describe(`${v}: a deleted creator`, () => {
     it('tasks stay with ownerId null, visible to members, editable by editors', async () => {
       const { owner, projectId, members } = await team(['editor', 'owner']);

@@ -291,6 +291,30 @@ for (const v of ['v1', 'v2'] as const) {
         (await call('GET', `/tasks?projectId=${projectId}&limit=1&cursor=${cursor}`, owner.headers))
           .statusCode,
       ).toBe(200);
+      // The same filters in another order are the same list: the cursor carries on.
+      const two = await call('GET', `/tasks?projectId=${projectId},${second}&limit=1`, owner.headers);
+      const next = encodeURIComponent(two.json().nextCursor);
+      const swapped = await call(
+        'GET',
+        `/tasks?projectId=${second},${projectId}&limit=1&cursor=${next}`,
+        owner.headers,
+      );
+      expect(swapped.statusCode, swapped.body).toBe(200);
+      const statuses = await call(
+        'GET',
+        `/tasks?status=todo,done&projectId=${projectId}&limit=1`,
+        owner.headers,
+      );
+      const again = encodeURIComponent(statuses.json().nextCursor);
+      expect(
+        (
+          await call(
+            'GET',
+            `/tasks?status=done,todo&projectId=${projectId}&limit=1&cursor=${again}`,
+            owner.headers,
+          )
+        ).statusCode,
+      ).toBe(200);
     });
   });
 

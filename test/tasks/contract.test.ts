@@ -451,6 +451,45 @@ for (const v of ['v1', 'v2'] as const) {
     });
   });
 
+  describe(`${v}: ids that name nothing`, () => {
+    it('projectId or parentId of no task → 422 on that field, in bodies and filters alike', async () => {
+      const { owner, projectId } = await team();
+      const task = await created(owner.headers, { projectId });
+      const p = await call('PATCH', `/tasks/${task.id}`, owner.headers, { projectId: 'garbage' });
+      expect(fieldItems(p)).toEqual([['/projectId', 'not_found']]);
+      const q = await call('PATCH', `/tasks/${task.id}`, owner.headers, { parentId: 'garbage' });
+      expect(fieldItems(q)).toEqual([['/parentId', 'invalid_parent']]);
+      const r = await call('PUT', `/tasks/${task.id}`, owner.headers, {
+        title: 'x',
+        projectId: 'garbage',
+        parentId: 'garbage',
+      });
+      // Every invalid field: a parent cannot be of a project the caller cannot see.
+      expect(fieldItems(r).sort()).toEqual([
+        ['/parentId', 'invalid_parent'],
+        ['/projectId', 'not_found'],
+      ]);
+      const c = await call('POST', '/tasks', owner.headers, {
+        title: 'x',
+        projectId: 'garbage',
+        parentId: task.id,
+      });
+      expect(fieldItems(c).sort()).toEqual([
+        ['/parentId', 'invalid_parent'],
+        ['/projectId', 'not_found'],
+      ]);
+      const top = await call('POST', '/tasks', owner.headers, {
+        title: 'x',
+        projectId: 'garbage',
+        parentId: null,
+      });
+      expect(fieldItems(top)).toEqual([['/projectId', 'not_found']]);
+      const list = await call('GET', '/tasks?projectId=garbage', owner.headers);
+      expect(list.statusCode).toBe(200);
+      expect(ids(list)).toEqual([]);
+    });
+  });
+
   describe(`${v}: a deleted creator`, () => {
     it('tasks stay with ownerId null, visible to members, editable by editors', async () => {
       const { owner, projectId, members } = await team(['editor', 'owner']);

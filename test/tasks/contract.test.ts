@@ -490,6 +490,41 @@ for (const v of ['v1', 'v2'] as const) {
     });
   });
 
+  describe(`${v}: leaving and the Inbox by id`, () => {
+    it('a member leaving is unassigned there (new version) and no longer sees the task', async () => {
+      const { owner, projectId, members } = await team(['commenter']);
+      const [commenter] = members as [Caller];
+      const task = await created(owner.headers, { projectId, assigneeId: commenter.user.id });
+      const inboxTask = await created(owner.headers, { assigneeId: commenter.user.id });
+      const leave = await call(
+        'DELETE',
+        `/projects/${projectId}/members/${commenter.user.id}`,
+        commenter.headers,
+      );
+      expect(leave.statusCode, leave.body).toBe(204);
+      expect((await call('GET', `/tasks/${task.id}`, commenter.headers)).statusCode).toBe(404);
+      expect((await call('GET', `/tasks/${task.id}`, owner.headers)).json()).toMatchObject({
+        assigneeId: null,
+        version: 2,
+      });
+      // Its assignment elsewhere stays.
+      expect((await call('GET', `/tasks/${inboxTask.id}`, commenter.headers)).json()).toMatchObject({
+        version: 1,
+      });
+    });
+
+    it('projectId naming the caller’s own Inbox is the Inbox (any user may be assigned)', async () => {
+      const owner = await signedIn(t.app);
+      const stranger = await signedIn(t.app);
+      const inbox = await personalProjectId(t.app, owner.user.id);
+      const task = await created(owner.headers, { projectId: inbox, assigneeId: stranger.user.id });
+      expect(task.projectId).toBe(inbox);
+      const other = await personalProjectId(t.app, stranger.user.id);
+      const res = await call('POST', '/tasks', owner.headers, { title: 'x', projectId: other });
+      expect(fieldItems(res)).toEqual([['/projectId', 'not_found']]);
+    });
+  });
+
   describe(`${v}: a deleted creator`, () => {
     it('tasks stay with ownerId null, visible to members, editable by editors', async () => {
       const { owner, projectId, members } = await team(['editor', 'owner']);

@@ -266,10 +266,13 @@ export const FILTERS = {
   },
   parentId: {
     op: 'parent',
+    // A task id (the server makes UUIDs) or `none`: anything else (`null`, `None`, a typo) is a
+    // 422, not an empty list that looks like "no subtasks".
     schema: Type.String({
-      maxLength: 64,
-      pattern: '^[A-Za-z0-9-]+$',
-      description: 'the subtasks of this task, or `none` for top-level tasks',
+      maxLength: 36,
+      pattern: '^(none|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$',
+      description:
+        'the subtasks of this task (a task id), or `none` for top-level tasks; any other value → 422',
     }),
   },
   assigneeId: { op: '=', field: 'assigneeId', schema: Id },

@@ -51,7 +51,10 @@ export function toFilter(query: TaskListFilters): TaskFilter {
       // Matched against the search text, which is stored lower-cased.
       filter[name] = String(raw).toLowerCase();
     } else if (spec.op === 'in') {
-      filter[name] = [...new Set(raw as unknown[])].map((v) => storedValue(spec.field, v));
+      // A set: sorted, so the same values in another order are the same filter (and a v2 cursor
+      // of one carries on with the other).
+      const values = [...new Set(raw as unknown[])].map((v) => storedValue(spec.field, v));
+      filter[name] = values.sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
     } else {
       filter[name] = storedValue(spec.field, raw);
     }

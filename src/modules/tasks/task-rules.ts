@@ -112,6 +112,13 @@ export async function checkState(
   const parentChanged = previous === null || previous.parentId !== state.parentId || moved;
   if (parentChanged && target.known) {
     errors.push(...(await parentErrors(db, state, previous?.id ?? null, subtree)));
+  } else if (parentChanged && state.parentId !== null) {
+    // A parent in a project the caller cannot see is no parent it may name: both fields are listed.
+    errors.push({
+      pointer: '/parentId',
+      code: 'invalid_parent',
+      detail: 'must be null or a task of the same project',
+    });
   }
   if (errors.length > 0) {
     const n = errors.length;

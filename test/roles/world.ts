@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
-import type { Database } from '../../src/db/schema.js';
 import { ROLE_SCOPES, type Role, type Scope } from '../../src/lib/principal.js';
 import { type IssuedKey, issueKey } from '../api-keys/helpers.js';
 import { createUser, login } from '../helpers/factories.js';
+import { type Db, personalProject, taskRow } from './seed.js';
 
 /**
  * The callers of the role table (issue 10 "How it is checked") and the data they stand in. The
@@ -108,40 +107,6 @@ export interface World {
   otherOnTp: string;
 }
 
-type Db = Kysely<Database>;
-
-function taskRow(id: string, projectId: string, ownerId: string, assigneeId: string | null, at: string) {
-  return {
-    id,
-    owner_id: ownerId,
-    project_id: projectId,
-    parent_id: null,
-    assignee_id: assigneeId,
-    title: `task ${id}`,
-    description: '',
-    status: 'todo' as const,
-    priority: 2,
-    start_at: null,
-    due_at: null,
-    tags: '[]',
-    completed_at: null,
-    version: 1,
-    search_text: `task ${id}\n`,
-    created_at: at,
-    updated_at: at,
-  };
-}
-
-export async function personalProject(db: Db, userId: string): Promise<string> {
-  const row = await db
-    .selectFrom('projects')
-    .select('id')
-    .where('owner_id', '=', userId)
-    .where('personal', '=', 1)
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
-
 /** A fresh P (with its members, T and comments) and a fresh TP, straight into the database. */
 export async function makeWorld(
   db: Db,
@@ -181,8 +146,8 @@ export async function makeWorld(
   await db
     .insertInto('tasks')
     .values([
-      taskRow(t, p, people.owner.id, assignee, at),
-      taskRow(tp, inbox, people.owner.id, people.assignee.id, at),
+      taskRow(t, { projectId: p, ownerId: people.owner.id, assigneeId: assignee }, at),
+      taskRow(tp, { projectId: inbox, ownerId: people.owner.id, assigneeId: people.assignee.id }, at),
     ])
     .execute();
 

@@ -19,7 +19,8 @@ import type { Caller, Cast, World, WorldOptions } from './world.js';
  *   (for it, "the project" is that personal project and "the task" is TP);
  * - guest: a global guest granted commenter in P.
  *
- * An outcome is a status (`200`, `403` means code forbidden, `404` not_found), `409:<code>`,
+ * An outcome is a status (`200`; `403` means code forbidden, `404` not_found, `412`
+ * precondition_failed), `409:<code>`,
  * `422:<pointer>:<item code>`, or for lists `in` / `out`: 200, and the row's resource is listed or not.
  */
 export type Outcome = string;
@@ -27,6 +28,7 @@ export type Outcome = string;
 export interface Request {
   url: string;
   body?: unknown;
+  headers?: Record<string, string>;
 }
 
 export interface Row {
@@ -53,6 +55,8 @@ const otherComment = (w: World, c: Caller) => (c === 'assignee' ? w.otherOnTp : 
 
 const ARCHIVED: WorldOptions = { archived: true };
 const ASSIGNED: WorldOptions = { assignToCaller: true };
+/** An If-Match no version matches. */
+const STALE = { 'if-match': '"999"' };
 
 //                                          admin  owner  editor comm.  viewer nonMem assign guest
 export const TABLE: Row[] = [
@@ -144,6 +148,20 @@ export const TABLE: Row[] = [
     scope: 'projects:write',
     request: (w) => ({ url: `/projects/${w.inbox}` }),
     expect: '409:conflict 409:conflict 404 404 404 404 404 404',
+  },
+  {
+    route: 'PATCH /projects/{id}',
+    variant: 'rename with a stale If-Match (403 first, then 412)',
+    scope: 'projects:write',
+    request: (w, c) => ({ url: `/projects/${proj(w, c)}`, body: { name: 'Renamed' }, headers: STALE }),
+    expect: '412    412    403    403    403    404    404    403',
+  },
+  {
+    route: 'DELETE /projects/{id}',
+    variant: 'delete with a stale If-Match',
+    scope: 'projects:write',
+    request: (w, c) => ({ url: `/projects/${proj(w, c)}`, headers: STALE }),
+    expect: '412    412    403    403    403    404    404    403',
   },
   // ── members ──────────────────────────────────────────────────────────────────────────────
   {
@@ -380,6 +398,49 @@ export const TABLE: Row[] = [
     request: (w, c) => ({ url: `/tasks/${task(w, c)}`, body: { status: 'done' } }),
     expect:
       '409:project_archived 409:project_archived 409:project_archived 409:project_archived 403 404 200 409:project_archived',
+  },
+  {
+    route: 'PATCH /tasks/{id}',
+    variant: 'change the title with a stale If-Match (403 first, then 412)',
+    scope: 'tasks:write',
+    request: (w, c) => ({ url: `/tasks/${task(w, c)}`, body: { title: 'Changed' }, headers: STALE }),
+    expect: '412    412    412    403    403    404    403    403',
+  },
+  {
+    route: 'PATCH /tasks/{id}',
+    variant: 'stale If-Match in an archived P (409 before 412)',
+    scope: 'tasks:write',
+    world: ARCHIVED,
+    request: (w, c) => ({ url: `/tasks/${task(w, c)}`, body: { title: 'Changed' }, headers: STALE }),
+    expect: '409:project_archived 409:project_archived 409:project_archived 403 403 404 403 403',
+  },
+  {
+    route: 'PATCH /tasks/{id}',
+    variant: 'move to P2 (editor+ in both: the owner only views P2)',
+    scope: 'tasks:write',
+    request: (w, c) => ({ url: `/tasks/${task(w, c)}`, body: { projectId: w.p2 } }),
+    expect: '200    403    200    403    403    404    403    403',
+  },
+  {
+    route: 'PUT /tasks/{id}',
+    variant: 'move to P2 by PUT',
+    scope: 'tasks:write',
+    request: (w, c) => ({ url: `/tasks/${task(w, c)}`, body: { title: 'Moved', projectId: w.p2 } }),
+    expect: '200    403    200    403    403    404    403    403',
+  },
+  {
+    route: 'POST /tasks',
+    variant: 'create in P2 (the owner of P only views it)',
+    scope: 'tasks:write',
+    request: (w) => ({ url: '/tasks', body: { title: 'New task', projectId: w.p2 } }),
+    expect: '201 403 201 201 201 422:/projectId:not_found 422:/projectId:not_found 403',
+  },
+  {
+    route: 'DELETE /tasks/{id}',
+    variant: 'delete with a stale If-Match',
+    scope: 'tasks:write',
+    request: (w, c) => ({ url: `/tasks/${task(w, c)}`, headers: STALE }),
+    expect: '412    412    412    403    403    404    403    403',
   },
   {
     route: 'PUT /tasks/{id}',

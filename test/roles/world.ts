@@ -21,21 +21,22 @@ export const CALLERS = [
 ] as const;
 export type Caller = (typeof CALLERS)[number];
 
-/** What each caller is: its global role, and its role in the shared project P (null: none). */
-export const CALLER_ROLES: Record<
-  Caller,
-  { role: Role; member: 'owner' | 'editor' | 'commenter' | 'viewer' | null }
-> = {
-  admin: { role: 'admin', member: null },
-  owner: { role: 'user', member: 'owner' },
-  editor: { role: 'user', member: 'editor' },
-  commenter: { role: 'user', member: 'commenter' },
-  viewer: { role: 'user', member: 'viewer' },
-  nonMember: { role: 'user', member: null },
+type Member = 'owner' | 'editor' | 'commenter' | 'viewer' | null;
+/**
+ * What each caller is: its global role, its role in the shared project P, and in P2 (the target of
+ * moves: editors of P2 but the owner of P, who only views it).
+ */
+export const CALLER_ROLES: Record<Caller, { role: Role; member: Member; inP2: Member }> = {
+  admin: { role: 'admin', member: null, inP2: null },
+  owner: { role: 'user', member: 'owner', inP2: 'viewer' },
+  editor: { role: 'user', member: 'editor', inP2: 'editor' },
+  commenter: { role: 'user', member: 'commenter', inP2: 'editor' },
+  viewer: { role: 'user', member: 'viewer', inP2: 'editor' },
+  nonMember: { role: 'user', member: null, inP2: null },
   // Assigned a task in the owner's personal project, a member of nothing.
-  assignee: { role: 'user', member: null },
-  // A global guest granted commenter in P.
-  guest: { role: 'guest', member: 'commenter' },
+  assignee: { role: 'user', member: null, inP2: null },
+  // A global guest granted commenter in P and P2.
+  guest: { role: 'guest', member: 'commenter', inP2: 'commenter' },
 };
 
 export interface Person {
@@ -93,6 +94,8 @@ export interface WorldOptions {
 export interface World {
   /** The shared project: owner, editor, commenter, viewer, guest (granted commenter) and the writer. */
   p: string;
+  /** Another shared project (CALLER_ROLES.inP2), where tasks move to. */
+  p2: string;
   /** The owner's personal project. */
   inbox: string;
   /** A task of P, made by the owner. */
@@ -137,6 +140,27 @@ export async function makeWorld(
     return role ? [{ project_id: p, user_id: people[c].id, role, added_at: at }] : [];
   });
   members.push({ project_id: p, user_id: writer.id, role: 'editor', added_at: at });
+  const p2 = uuidv7();
+  await db
+    .insertInto('projects')
+    .values({
+      id: p2,
+      name: 'Target',
+      description: '',
+      owner_id: writer.id,
+      personal: 0,
+      archived: 0,
+      search_text: 'target',
+      version: 1,
+      created_at: at,
+      updated_at: at,
+    })
+    .execute();
+  members.push({ project_id: p2, user_id: writer.id, role: 'owner', added_at: at });
+  for (const c of CALLERS) {
+    const role = CALLER_ROLES[c].inP2;
+    if (role) members.push({ project_id: p2, user_id: people[c].id, role, added_at: at });
+  }
   await db.insertInto('project_members').values(members).execute();
 
   const inbox = await personalProject(db, people.owner.id);
@@ -166,5 +190,5 @@ export async function makeWorld(
     .insertInto('comments')
     .values(comments.map((c) => ({ ...c, body: 'a comment', edited: 0, created_at: at, updated_at: at })))
     .execute();
-  return { p, inbox, t, tp, own, otherOnT, otherOnTp };
+  return { p, p2, inbox, t, tp, own, otherOnT, otherOnTp };
 }

@@ -7,7 +7,7 @@ import { bearer, type IssuedKey, issueKey, xApiKey } from './helpers.js';
 /**
  * The contract's Permissions table (§3), API-key column, for every route of both versions: a
  * route added without a row here fails the first test, and each row is tried with a key of every
- * single scope and one of all four.
+ * single scope and one of all of them.
  */
 type Need = 'no credentials' | 'keys refused' | 'any' | Scope;
 const TABLE: Record<string, Need> = {
@@ -40,8 +40,25 @@ const TABLE: Record<string, Need> = {
   'POST /users': 'users:write',
   'PATCH /users/{id}': 'users:write',
   'DELETE /users/{id}': 'users:write',
+  'GET /projects': 'projects:read',
+  'GET /projects/{id}': 'projects:read',
+  'GET /projects/{id}/members': 'projects:read',
+  'GET /projects/{id}/members/{userId}': 'projects:read',
+  'POST /projects': 'projects:write',
+  'PATCH /projects/{id}': 'projects:write',
+  'DELETE /projects/{id}': 'projects:write',
+  'POST /projects/{id}/members': 'projects:write',
+  'PATCH /projects/{id}/members/{userId}': 'projects:write',
+  'DELETE /projects/{id}/members/{userId}': 'projects:write',
 };
-const SCOPES: Scope[] = ['tasks:read', 'tasks:write', 'users:read', 'users:write'];
+const SCOPES: Scope[] = [
+  'tasks:read',
+  'tasks:write',
+  'projects:read',
+  'projects:write',
+  'users:read',
+  'users:write',
+];
 const VERSIONS = ['v1', 'v2'] as const;
 
 let t: TestApp;
@@ -100,7 +117,7 @@ describe('the Permissions table for API keys', () => {
   describe.each(VERSIONS)('%s', (version) => {
     it.each(protectedRows)('%s needs %s', async (name, need) => {
       const [method, template] = name.split(' ') as [string, string];
-      const url = `/api/${version}${template.replace('{id}', '0191d8a0-0000-7000-8000-000000000000')}`;
+      const url = `/api/${version}${template.replace(/\{[A-Za-z]+\}/g, '0191d8a0-0000-7000-8000-000000000000')}`;
       const withBody = ['POST', 'PATCH', 'PUT'].includes(method);
       for (const { scopes, key } of keys) {
         const allowed = need === 'any' || (need !== 'keys refused' && scopes.includes(need as Scope));

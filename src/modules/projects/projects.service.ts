@@ -1,8 +1,11 @@
 import { uuidv7 } from 'uuidv7';
 import { ApiError } from '../../errors.js';
+import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
+import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { callerProjectRole, type Principal, type ProjectRole } from '../../lib/principal.js';
 import * as repo from './projects.repository.js';
+import type { CreateProject, PatchProject, Project, ProjectListFilters } from './projects.schemas.js';
 
 /** A project as one caller stands in it: the row, and the caller's role (null: none). */
 export interface ProjectAccess {
@@ -12,12 +15,49 @@ export interface ProjectAccess {
 
 export const PERSONAL_PROJECT_NAME = 'Inbox';
 
-/** The project rules: personal projects, the caller's role in a project. */
+export function toProject(row: repo.ProjectRow, role: ProjectRole): Project {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    ownerId: row.owner_id,
+    personal: row.personal === 1,
+    archived: row.archived === 1,
+    role,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    version: Number(row.version),
+  };
+}
+
+/** A keyset position a (signed) cursor carries. */
+export function positionFrom(value: unknown): repo.Position {
+  const p = value as { v?: unknown; id?: unknown } | null;
+  if (typeof p?.v !== 'string' || typeof p.id !== 'string') throw new ApiError('invalid_cursor');
+  return { v: p.v, id: p.id };
+}
+
+function preconditionFailed(version: number): ApiError {
+  return new ApiError('precondition_failed', { headers: { etag: etagOf(version) } });
+}
+
+/** Only an owner (admins act as owners) changes a project or its members. */
+export function requireOwner(role: ProjectRole, what: string): void {
+  if (role !== 'owner')
+    throw new ApiError('forbidden', { detail: `Only an owner of the project may ${what}` });
+}
+
+/** The project rules: personal projects, the caller's role in a project, project CRUD. */
 export class ProjectsService {
   constructor(private readonly ctx: AppContext) {}
 
   private get db() {
     return this.ctx.database.db;
+  }
+
+  /** PostgreSQL writers queue on the project's row; SQLite has one writer at a time anyway. */
+  get lockRows(): boolean {
+    return this.ctx.database.dialect === 'postgres';
   }
 
   /** Every user's personal project, made in the transaction that creates the user. */
@@ -62,4 +102,172 @@ export class ProjectsService {
     if (!found || found.role === null) throw new ApiError('not_found');
     return found as ProjectAccess & { role: ProjectRole };
   }
+
+  async create(caller: Principal, input: CreateProject): Promise<Project> {
+    const now = new Date().toISOString();
+    const values: Omit<repo.ProjectRow, 'search_text'> = {
+      id: uuidv7(),
+      name: input.name,
+      description: input.description ?? '',
+      owner_id: caller.userId,
+      personal: 0,
+      archived: 0,
+      version: 1,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      await repo.insertProject(trx, values);
+      await repo.insertMember(trx, {
+        project_id: values.id,
+        user_id: caller.userId,
+        role: 'owner',
+        added_at: now,
+      });
+    });
+    return toProject({ ...values, search_text: repo.projectSearchText(values.name) }, 'owner');
+  }
+
+  async get(caller: Principal, id: string): Promise<Project> {
+    const { project, role } = await this.visible(caller, id);
+    return toProject(project, role);
+  }
+
+  async list(caller: Principal, filters: ProjectListFilters, request: PageRequest): Promise<Page<Project>> {
+    const visibility = visibilityOf(caller);
+    const filter = toFilter(filters);
+    const { page, size } = request;
+    const [rows, total] = await Promise.all([
+      repo.listProjects(this.db, visibility, filter, size, (page - 1) * size),
+      repo.countProjects(this.db, visibility, filter),
+    ]);
+    return pageOf(
+      rows.map((row) => this.listed(caller, row)),
+      total,
+      request,
+    );
+  }
+
+  /** Version 2: newest first, a cursor page at a time. */
+  async listAfter(
+    caller: Principal,
+    filters: ProjectListFilters,
+    request: CursorRequest,
+  ): Promise<CursorPage<Project>> {
+    const { cursors } = this.ctx;
+    const { limit, cursor } = request;
+    const filter = toFilter(filters);
+    const binding = { list: 'projects', caller: caller.userId, filter };
+    const after = cursor === undefined ? null : positionFrom(cursors.open(binding, cursor));
+    const rows = await repo.listProjects(this.db, visibilityOf(caller), filter, limit + 1, 0, after);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor =
+      rows.length > limit && last ? cursors.sign(binding, { v: last.created_at, id: last.id }) : null;
+    return { items: page.map((row) => this.listed(caller, row)), nextCursor };
+  }
+
+  private listed(caller: Principal, row: repo.ProjectRow & { member_role: ProjectRole | null }): Project {
+    const { member_role, ...project } = row;
+    // The list joins the caller's membership (admins: every project, role owner).
+    return toProject(project, callerProjectRole(caller, member_role) ?? 'owner');
+  }
+
+  /**
+   * PATCH: owner only (403) → archived project: only exactly {archived: false} (409
+   * project_archived) → If-Match (412) → a personal project cannot be archived (409 conflict).
+   * Nothing changed: the stored project, same version.
+   */
+  async update(
+    caller: Principal,
+    id: string,
+    input: PatchProject,
+    ifMatch: string | undefined,
+  ): Promise<Project> {
+    return this.db.transaction().execute(async (trx) => {
+      const { project, role } = await this.visible(caller, id, trx, this.lockRows);
+      requireOwner(role, 'change it');
+      const given = Object.entries(input).filter(([, v]) => v !== undefined);
+      const unarchiving = given.length === 1 && input.archived === false;
+      if (project.archived === 1 && !unarchiving) {
+        throw new ApiError('project_archived', {
+          detail: 'An archived project only takes {"archived": false}',
+        });
+      }
+      const version = Number(project.version);
+      if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) throw preconditionFailed(version);
+      if (project.personal === 1 && input.archived === true) {
+        throw new ApiError('conflict', { detail: 'A personal project cannot be archived' });
+      }
+      const name = input.name ?? project.name;
+      const description = input.description ?? project.description;
+      const archived = input.archived === undefined ? project.archived : input.archived ? 1 : 0;
+      if (name === project.name && description === project.description && archived === project.archived) {
+        return toProject(project, role);
+      }
+      const updated = await repo.updateProjectIfVersion(trx, id, version, {
+        name,
+        description,
+        archived,
+        search_text: repo.projectSearchText(name),
+        updated_at: new Date().toISOString(),
+      });
+      // Read under the row lock (PostgreSQL) or in SQLite's one writer: nobody wrote in between.
+      if (!updated) throw preconditionFailed(version);
+      return toProject(updated, role);
+    });
+  }
+
+  /** DELETE: owner only (403) → personal (409 conflict) → If-Match (412); tasks and members go too. */
+  async delete(caller: Principal, id: string, ifMatch: string | undefined): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const { project, role } = await this.visible(caller, id, trx, this.lockRows);
+      requireOwner(role, 'delete it');
+      if (project.personal === 1) {
+        throw new ApiError('conflict', { detail: 'A personal project cannot be deleted' });
+      }
+      const version = Number(project.version);
+      if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) throw preconditionFailed(version);
+      if (!(await repo.deleteProject(trx, id, version))) throw new ApiError('not_found');
+    });
+  }
+
+  /**
+   * A user is about to be deleted (in that transaction): the last owner of a shared project that
+   * has other members → 409 last_owner (the whole deletion rolls back); shared projects of which it
+   * is the only member go with it, and so does its personal project. Its memberships go by
+   * foreign key; what it created elsewhere stays, without an owner or author.
+   */
+  async userDeleted(trx: repo.Db, userId: string): Promise<void> {
+    const userRole = await repo.globalRoleOf(trx, userId);
+    const shared = await repo.sharedProjectsOf(trx, userId, this.lockRows);
+    const alone: string[] = [];
+    for (const project of shared) {
+      const others = Number(project.others ?? 0);
+      if (others === 0) {
+        alone.push(project.id);
+        continue;
+      }
+      const countsAsOwner = project.role === 'owner' && userRole !== 'guest';
+      if (countsAsOwner && Number(project.other_owners ?? 0) === 0) {
+        throw new ApiError('last_owner', {
+          detail: `The user is the last owner of project ${project.id}, which has other members: make another member owner first`,
+        });
+      }
+    }
+    await repo.deleteProjects(trx, alone);
+    await repo.deletePersonalProject(trx, userId);
+  }
+}
+
+function visibilityOf(caller: Principal): repo.Visibility {
+  return { all: caller.role === 'admin', userId: caller.userId };
+}
+
+function toFilter(filters: ProjectListFilters): repo.ProjectFilter {
+  return {
+    ...(filters.archived !== undefined ? { archived: filters.archived } : {}),
+    // Lower-cased here, as the search text is: SQLite's lower() folds ASCII only.
+    ...(filters.q !== undefined ? { q: filters.q.toLowerCase() } : {}),
+  };
 }

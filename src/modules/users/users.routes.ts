@@ -178,7 +178,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         operationId: 'deleteUser',
         summary: 'Delete a user with its tasks and sessions (admins only)',
         description:
-          'An admin deleting itself → 409 conflict; deleting the last enabled admin → 409 last_admin.',
+          'An admin deleting itself → 409 conflict; deleting the last enabled admin → 409 last_admin; the last owner of a shared project that has other members → 409 last_owner (give that project another owner first). Projects of which it is the only member, and its personal project, go with it.',
         security: TOKEN_OR_KEY,
         params: UserIdParams,
         response: { 204: NO_CONTENT, ...problemResponses(401, 403, 404, 409, 429, 500) },

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
+import type { ProjectRole } from '../../src/lib/principal.js';
 import {
   SORTS,
   type Sort,
@@ -51,6 +52,11 @@ function openLogged(): Kysely<Database> {
 }
 
 const users = ['user-0', 'user-1', 'user-2', 'user-3'];
+const PROJECTS = 10;
+const ARCHIVED = 8;
+const NOT_A_MEMBER = 9;
+/** A task with subtasks (the first task of proj-1). */
+let parentId: string;
 
 beforeAll(async () => {
   // SQLite: a file, so that the logging connection sees the same data.
@@ -93,14 +99,51 @@ beforeAll(async () => {
       .values({ project_id: `inbox-${id}`, user_id: id, role: 'owner', added_at: at(i) })
       .execute();
   }
+  // Shared projects of user-0: user-1 is a member of most (one of them archived), not of the last;
+  // user-1 is also assigned tasks in the others' personal projects.
+  for (let p = 0; p < PROJECTS; p += 1) {
+    await db
+      .insertInto('projects')
+      .values({
+        id: `proj-${p}`,
+        name: `Project ${p}`,
+        description: '',
+        owner_id: 'user-0',
+        personal: 0,
+        archived: p === ARCHIVED ? 1 : 0,
+        search_text: `project ${p}`,
+        version: 1,
+        created_at: at(10 + p),
+        updated_at: at(10 + p),
+      })
+      .execute();
+    const members: [string, ProjectRole][] = [['user-0', 'owner']];
+    if (p !== NOT_A_MEMBER)
+      members.push(['user-1', (['viewer', 'commenter', 'editor'] as const)[p % 3] ?? 'viewer']);
+    if (p % 2 === 0) members.push(['user-2', 'editor']);
+    for (const [user_id, role] of members) {
+      await db
+        .insertInto('project_members')
+        .values({ project_id: `proj-${p}`, user_id, role, added_at: at(10 + p) })
+        .execute();
+    }
+  }
+  const firstOf = new Map<string, string>();
   for (let i = 0; i < 200; i += 1) {
     const title = `task ${i}`;
+    const id = `task-${String(i).padStart(4, '0')}`;
+    const owner = users[i % users.length] ?? 'user-0';
+    const shared = i % 3 === 1;
+    const project_id = shared ? `proj-${i % PROJECTS}` : `inbox-${owner}`;
+    // A project's later tasks are subtasks of its first.
+    const parent_id = shared ? (firstOf.get(project_id) ?? null) : null;
+    if (shared && parent_id === null) firstOf.set(project_id, id);
     await insertTask(db, {
-      id: `task-${String(i).padStart(4, '0')}`,
-      owner_id: users[i % users.length] ?? 'user-0',
-      project_id: `inbox-${users[i % users.length] ?? 'user-0'}`,
-      parent_id: null,
-      assignee_id: i % 3 === 0 ? (users[(i + 1) % users.length] ?? null) : null,
+      id,
+      owner_id: owner,
+      project_id,
+      parent_id,
+      assignee_id: !shared && i % 3 === 0 ? (users[(i + 1) % users.length] ?? null) : null,
       title,
       description: '',
       status: STATUSES[i % 3] ?? 'todo',
@@ -115,6 +158,7 @@ beforeAll(async () => {
       updated_at: at(i),
     });
   }
+  parentId = firstOf.get('proj-1') ?? 'missing';
   logged = openLogged();
 });
 afterAll(async () => {
@@ -158,11 +202,14 @@ async function plansOf(visibility: Visibility, filter: TaskFilter, sort: Sort): 
 
 const sqlite = () => database.handle.dialect === 'sqlite';
 
-/** A full read of tasks or task_tags: SQLite's SCAN without an index; PostgreSQL's Seq Scan. */
+/**
+ * A full read of tasks, task_tags, projects or project_members: SQLite's SCAN without an index;
+ * PostgreSQL's Seq Scan.
+ */
 function fullScans(plans: string[][]): string[] {
   const pattern = sqlite()
-    ? /^SCAN (tasks|task_tags)\b(?! USING (COVERING )?INDEX)/
-    : /Seq Scan on (tasks|task_tags)\b/;
+    ? /^SCAN (tasks|task_tags|projects|project_members|p|pm|ap)\b(?! USING (COVERING )?INDEX)/
+    : /Seq Scan on (tasks|task_tags|projects|project_members)\b/;
   return plans.flat().filter((line) => pattern.test(line.trim()));
 }
 
@@ -175,7 +222,7 @@ function sortsInMemory(plan: string[]): boolean {
 /** An index looked up by a condition on `column` (not a walk over the whole index). */
 function looksUp(plans: string[][], column: string): boolean {
   const pattern = sqlite()
-    ? new RegExp(`^SEARCH (tasks|task_tags) USING .*INDEX \\S+ \\(.*\\b${column}[=<>]`)
+    ? new RegExp(`^SEARCH (tasks|task_tags) USING .*INDEX \\S+ \\(.*\\b${column}( IN \\(|[=<>])`)
     : new RegExp(`Index Cond: .*\\b${column}\\b`);
   return plans.flat().some((line) => pattern.test(line.trim()));
 }
@@ -192,6 +239,12 @@ const FILTERS: [string, TaskFilter, string][] = [
   ['tag', { tag: 'home' }, 'tag'],
   ['assigneeId', { assigneeId: 'user-1' }, 'assignee_id'],
   ['ownerId', { ownerId: 'user-2' }, 'owner_id'],
+  ['projectId', { projectId: ['proj-1'] }, 'project_id'],
+  [
+    'projectId (several, an archived one too)',
+    { projectId: ['proj-1', 'proj-4', `proj-${ARCHIVED}`] },
+    'project_id',
+  ],
   ['dueAfter', { dueAfter: '2030-01-02T00:00:00.000Z' }, 'due_at'],
   ['dueBefore', { dueBefore: '2030-01-02T00:00:00.000Z' }, 'due_at'],
   [
@@ -217,10 +270,13 @@ describe('each filter alone can be served by an index', () => {
     },
   );
 
-  it.each(FILTERS)('%s: a user’s owned and assigned branches, without a full scan', async (_name, filter) => {
-    const plans = await plansOf(USER, filter, DEFAULT_SORT);
-    expect(fullScans(plans), show(plans)).toEqual([]);
-  });
+  it.each(FILTERS)(
+    '%s: a user’s member-project and assigned branches, without a full scan',
+    async (_name, filter) => {
+      const plans = await plansOf(USER, filter, DEFAULT_SORT);
+      expect(fullScans(plans), show(plans)).toEqual([]);
+    },
+  );
 
   it('q is the one filter allowed to scan; within a user’s tasks it still does not', async () => {
     const q: TaskFilter = { q: 'task 1' };
@@ -239,11 +295,11 @@ describe('each sort alone can be served by an index', () => {
   });
 
   it.each(SORT_CASES)(
-    'sort=%s: a user’s branches look up owner and assignee by index',
+    'sort=%s: a user’s branches look up its projects’ tasks and its assigned ones by index',
     async (_name, sort) => {
       const plans = await plansOf(USER, {}, sort);
       expect(fullScans(plans), show(plans)).toEqual([]);
-      expect(looksUp(plans, 'owner_id'), show(plans)).toBe(true);
+      expect(looksUp(plans, 'project_id'), show(plans)).toBe(true);
       expect(looksUp(plans, 'assignee_id'), show(plans)).toBe(true);
     },
   );
@@ -252,7 +308,7 @@ describe('each sort alone can be served by an index', () => {
 describe('stats', () => {
   it('a user’s counts read only its own and assigned tasks, by index', async () => {
     executed.length = 0;
-    await taskStats(logged, USER, '2030-01-02T00:00:00.000Z');
+    await taskStats(logged, USER, {}, '2030-01-02T00:00:00.000Z');
     const plans = await Promise.all([...executed].map(explain));
     expect(plans.length).toBeGreaterThan(0);
     expect(fullScans(plans), show(plans)).toEqual([]);
@@ -300,6 +356,86 @@ describe('version 2 keyset pages after a null position', () => {
       // The seek includes the id bound: the page starts at the position, whatever came before it.
       expect(looksUp(plans, sortColumn(sort.key).column), show(plans)).toBe(true);
       expect(looksUp(plans, 'id'), show(plans)).toBe(true);
+    },
+  );
+});
+
+describe('projects and subtasks', () => {
+  it('the seed has what the cases below need', async () => {
+    const db = database.handle.db;
+    const memberships = await db
+      .selectFrom('project_members')
+      .selectAll()
+      .where('user_id', '=', 'user-1')
+      .execute();
+    expect(memberships.length).toBeGreaterThanOrEqual(PROJECTS);
+    const assignedElsewhere = await db
+      .selectFrom('tasks')
+      .select('id')
+      .where('assignee_id', '=', 'user-1')
+      .where(
+        'project_id',
+        'not in',
+        memberships.map((m) => m.project_id),
+      )
+      .execute();
+    expect(assignedElsewhere.length).toBeGreaterThan(0);
+    const subtasks = await db.selectFrom('tasks').select('id').where('parent_id', '=', parentId).execute();
+    expect(subtasks.length).toBeGreaterThan(1);
+  });
+
+  const PROJECT_FILTERS: [string, TaskFilter][] = [
+    ['projectId', { projectId: ['proj-1', `proj-${ARCHIVED}`, `proj-${NOT_A_MEMBER}`] }],
+    ['parentId', { parentId: 'task-0001' }],
+    ['parentId=none', { parentId: 'none' }],
+  ];
+
+  it.each(PROJECT_FILTERS)('%s: a user’s list and count read no table in full', async (_name, filter) => {
+    const plans = await plansOf(USER, filter, DEFAULT_SORT);
+    expect(fullScans(plans), show(plans)).toEqual([]);
+  });
+
+  it('projectId: a user’s list looks the named projects’ tasks up by index', async () => {
+    const plans = await plansOf(USER, { projectId: ['proj-1', 'proj-4'] }, DEFAULT_SORT);
+    expect(looksUp(plans, 'project_id'), show(plans)).toBe(true);
+  });
+
+  it.each([
+    ['admin', ADMIN],
+    ['user', USER],
+  ] as const)(
+    'parentId: the %s’s list looks one task’s subtasks up by the parent index',
+    async (_name, who) => {
+      const plans = await plansOf(who, { parentId }, DEFAULT_SORT);
+      expect(fullScans(plans), show(plans)).toEqual([]);
+      expect(looksUp(plans, 'parent_id'), show(plans)).toBe(true);
+    },
+  );
+
+  it('stats with projectId and parentId read no table in full', async () => {
+    for (const filter of [{}, { projectId: ['proj-1'] }, { parentId }]) {
+      for (const who of [ADMIN, USER]) {
+        executed.length = 0;
+        await taskStats(logged, who, filter, '2030-01-02T00:00:00.000Z');
+        const plans = await Promise.all([...executed].map(explain));
+        expect(fullScans(plans), show(plans)).toEqual([]);
+      }
+    }
+  });
+
+  it.each(SORT_CASES)(
+    'sort=%s: a user’s page after a position seeks into its projects’ and its assigned tasks by index',
+    async (_name, sort) => {
+      const row = await findTask(database.handle.db, 'task-0050');
+      if (!row) throw new Error('task-0050 is missing');
+      const { v, id } = positionOf(row, sort);
+      const value = v ?? (sortColumn(sort.key).position === 'number' ? 1 : 'm');
+      executed.length = 0;
+      await listTasks(logged, USER, {}, sort, 21, 0, { v: value, id });
+      const plans = await Promise.all([...executed].map((query) => explainWith(query, { sortOff: false })));
+      expect(fullScans(plans), show(plans)).toEqual([]);
+      expect(looksUp(plans, 'project_id'), show(plans)).toBe(true);
+      expect(looksUp(plans, 'assignee_id'), show(plans)).toBe(true);
     },
   );
 });

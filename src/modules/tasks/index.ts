@@ -4,10 +4,14 @@ import { tasksRoutes } from './tasks.routes.js';
 import { TaskCursorPageSchema, TaskPageSchema, TaskSchema, TaskStatsSchema } from './tasks.schemas.js';
 import { TasksService } from './tasks.service.js';
 
-/** Tasks: owned or assigned, with conditional requests, filtered and sorted lists, and stats. */
+/** Tasks in projects, with subtasks, conditional requests, filtered and sorted lists, and stats. */
 export const tasksModule = defineModule({
   name: 'tasks',
-  tag: { name: 'tasks', description: 'Tasks: owned or assigned; conditional requests with ETag / If-Match' },
+  tag: {
+    name: 'tasks',
+    description:
+      'Tasks in projects (the project role decides writes), with subtasks; conditional requests with ETag / If-Match',
+  },
   schemas: [TaskSchema, TaskPageSchema, TaskStatsSchema, TaskCursorPageSchema],
   services: (ctx) => ({ tasks: new TasksService(ctx) }),
   subscribe: (ctx) => {

@@ -48,7 +48,19 @@ const Tag = Type.String({
 const Tags = Type.Array(Tag, { maxItems: 20, uniqueItems: true, description: '0–20 tags, no duplicates' });
 export const StatusSchema = StringEnum(STATUSES, { description: 'todo · in_progress · done' });
 export const PrioritySchema = StringEnum(PRIORITIES, { description: 'low · medium · high' });
-const AssigneeId = Type.Union([Id, Type.Null()], { description: 'the id of an existing user, or null' });
+const AssigneeId = Type.Union([Id, Type.Null()], {
+  description:
+    'null, or a user: any existing user in a personal project, a member of the project in a shared one',
+});
+const ProjectId = Type.String({
+  maxLength: 64,
+  pattern: '^[A-Za-z0-9-]+$',
+  description:
+    "a project where the caller is editor or more; default (create): the caller's personal project",
+});
+const ParentId = Type.Union([Id, Type.Null()], {
+  description: 'null (top level) or a task of the same project, at most 5 levels deep',
+});
 
 /** `decode`/`encode` may be left out only where the column already holds the API value. */
 type Codec<Stored, Api> = ([Stored] extends [Api]
@@ -142,13 +154,17 @@ void everyColumnMapped;
 interface Input<K extends FieldName> {
   /** What a body may hold, where it differs from the reply's schema; its value must be the field's. */
   schema?: TSchema & { static: TaskValues[K] };
-  /** Where a create or a PUT leaves it out; a field without one is required there. */
+  /** Where a create or a PUT leaves it out; a field without one is required there (unless kept). */
   default?: TaskValues[K];
+  /** Optional on create (the service decides) and kept by a PUT that leaves it out. */
+  kept?: true;
 }
 
 /** What a caller may write, in the order bodies list it; every other field is read-only. */
 export const INPUTS = {
   title: { schema: Title },
+  projectId: { schema: ProjectId, kept: true },
+  parentId: { schema: ParentId, kept: true },
   description: { schema: Description, default: '' },
   status: { schema: StatusSchema, default: 'todo' },
   priority: { schema: PrioritySchema, default: 'medium' },
@@ -220,7 +236,8 @@ interface FieldFilter {
   above?: string;
 }
 interface TextFilter {
-  op: 'tag' | 'search';
+  /** `parent`: the subtasks of one task, or `none` for top-level tasks. */
+  op: 'tag' | 'search' | 'parent';
   schema: TSchema & { static: string };
 }
 export const FILTERS = {
@@ -237,6 +254,23 @@ export const FILTERS = {
   tag: {
     op: 'tag',
     schema: Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9_-]+$', 'x-lowercase': true }),
+  },
+  projectId: {
+    op: 'in',
+    field: 'projectId',
+    schema: Type.Array(Id, {
+      minItems: 1,
+      maxItems: 50,
+      description: 'comma-separated or repeated project ids (at most 50); archived projects included',
+    }),
+  },
+  parentId: {
+    op: 'parent',
+    schema: Type.String({
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9-]+$',
+      description: 'the subtasks of this task, or `none` for top-level tasks',
+    }),
   },
   assigneeId: { op: '=', field: 'assigneeId', schema: Id },
   ownerId: { op: '=', field: 'ownerId', schema: Id },

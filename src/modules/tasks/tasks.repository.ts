@@ -1,5 +1,6 @@
 import {
   type Expression,
+  type ExpressionBuilder,
   type Kysely,
   PostgresAdapter,
   type SelectQueryBuilder,
@@ -25,7 +26,10 @@ import {
 /** All SQL about tasks. Every function takes the executor, so the service decides transactions. */
 type Db = Kysely<Database>;
 
-/** Whose tasks a list or a count covers: everything (admins) or what one user owns or is assigned. */
+/**
+ * Whose tasks a list or a count covers: every project's (admins), or those of the projects one user
+ * is a member of and those assigned to it.
+ */
 export type Visibility = { all: true } | { all: false; userId: string };
 
 type TaskQuery = SelectQueryBuilder<Database, 'tasks', object>;
@@ -42,6 +46,12 @@ function applyFilter(query: TaskQuery, filter: TaskFilter): TaskQuery {
       q = q.where('tasks.id', 'in', (eb) =>
         eb.selectFrom('task_tags').select('task_tags.task_id').where('task_tags.tag', '=', String(value)),
       );
+    } else if (spec.op === 'parent') {
+      // Both walk the parent index: one task's subtasks, or the top-level tasks.
+      q =
+        value === 'none'
+          ? q.where('tasks.parent_id', 'is', null)
+          : q.where('tasks.parent_id', '=', String(value));
     } else if (spec.op === 'search') {
       q = q.where(sql<SqlBool>`tasks.search_text like ${likeContains(String(value))} escape '\\'`);
     } else {
@@ -118,12 +128,42 @@ function branches(
 ): TaskQuery[] {
   let base = applyFilter(db.selectFrom('tasks'), filter);
   if (after) base = base.where(afterPosition(after.sort, after.position));
-  if (visibility.all) return [base];
-  // Owned, and assigned-but-not-owned: disjoint, and each walks its own index.
-  return [
-    base.where('tasks.owner_id', '=', visibility.userId),
-    base.where('tasks.assignee_id', '=', visibility.userId).where('tasks.owner_id', '!=', visibility.userId),
-  ];
+  // Without a projectId filter a list covers unarchived projects only; with one, the projects named.
+  const named = (filter.projectId?.length ?? 0) > 0;
+  // Each task's project looked up by its key, as a scalar subquery: no read of every project, and
+  // PostgreSQL cannot turn it into a join that would read the tasks out of the sort's order.
+  const unarchived = (q: TaskQuery): TaskQuery =>
+    named
+      ? q
+      : q.where(
+          (eb) =>
+            eb.selectFrom('projects as ap').select('ap.archived').whereRef('ap.id', '=', 'tasks.project_id'),
+          '=',
+          0,
+        );
+  if (visibility.all) return [unarchived(base)];
+  const { userId } = visibility;
+  const memberOf = (eb: ExpressionBuilder<Database, 'tasks'>) =>
+    eb
+      .selectFrom('project_members')
+      .select('project_members.project_id')
+      .where('project_members.user_id', '=', userId);
+  // The member projects' tasks, and the assigned tasks of other projects: disjoint, and each is
+  // looked up by its own index (the project's tasks; the assignee's).
+  const member = named
+    ? base.where('tasks.project_id', 'in', memberOf)
+    : base.where('tasks.project_id', 'in', (eb) =>
+        eb
+          .selectFrom('project_members as pm')
+          .innerJoin('projects as p', 'p.id', 'pm.project_id')
+          .select('pm.project_id')
+          .where('pm.user_id', '=', userId)
+          .where('p.archived', '=', 0),
+      );
+  const assigned = unarchived(
+    base.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
+  );
+  return [member, assigned];
 }
 
 export async function listTasks(
@@ -172,9 +212,14 @@ export interface StatsRow {
   overdue: unknown;
 }
 
-export async function taskStats(db: Db, visibility: Visibility, now: string): Promise<StatsRow[]> {
+export async function taskStats(
+  db: Db,
+  visibility: Visibility,
+  filter: TaskFilter,
+  now: string,
+): Promise<StatsRow[]> {
   const rows = await Promise.all(
-    branches(db, visibility, {}).map((part) =>
+    branches(db, visibility, filter).map((part) =>
       part
         .select((eb) => [
           'tasks.status',
@@ -200,7 +245,8 @@ export type TaskAccessRow = TaskRow & {
 
 /**
  * A task, its project's flags and the stored role of `userId` in that project, in one read (so a
- * membership change counts on the very next request, on every instance). `lock` as findTask.
+ * membership change counts on the very next request, on every instance). `lock` (PostgreSQL only)
+ * holds the task row until the transaction ends.
  */
 export async function findTaskAccess(
   db: Db,
@@ -217,7 +263,9 @@ export async function findTaskAccess(
     .selectAll('tasks')
     .select(['p.archived as project_archived', 'p.personal as project_personal', 'pm.role as member_role'])
     .where('tasks.id', '=', id);
-  return (lock ? query.forUpdate('tasks') : query).executeTakeFirst();
+  // NO KEY UPDATE: writers of this task queue, while foreign-key checks against it (a subtask
+  // naming it as parent, a comment) do not wait, so two tasks' writers never deadlock that way.
+  return (lock ? query.forNoKeyUpdate('tasks') : query).executeTakeFirst();
 }
 
 /** `lock` (PostgreSQL only) holds the row until the transaction ends, so writers queue, not race. */
@@ -275,6 +323,32 @@ export async function unassignAll(db: Db, userId: string, now: string): Promise<
   await db
     .updateTable('tasks')
     .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: now }))
+    .where('assignee_id', '=', userId)
+    .execute();
+}
+
+/** Whether a user is a member of a project (any role): who may be assigned in a shared project. */
+export async function isMember(db: Db, projectId: string, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('project_members')
+    .select('project_members.user_id')
+    .where('project_members.project_id', '=', projectId)
+    .where('project_members.user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** A member removed from a project is no assignee there any more: each such task gets a new version. */
+export async function unassignInProject(
+  db: Db,
+  projectId: string,
+  userId: string,
+  now: string,
+): Promise<void> {
+  await db
+    .updateTable('tasks')
+    .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: now }))
+    .where('project_id', '=', projectId)
     .where('assignee_id', '=', userId)
     .execute();
 }

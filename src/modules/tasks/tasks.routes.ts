@@ -21,7 +21,16 @@ import {
 
 const READ = { auth: { scope: 'tasks:read' as const } };
 const WRITE = { auth: { roles: ['admin' as const, 'user' as const], scope: 'tasks:write' as const } };
+/** Guests may PATCH (a commenter assignee's status); the service answers 403 for anything else. */
+const PATCH_WRITE = {
+  auth: { roles: ['admin' as const, 'user' as const, 'guest' as const], scope: 'tasks:write' as const },
+};
 const TASK_BODY_LIMIT = 65_536;
+
+const WRITE_RULES =
+  'Editors and owners of the project (admins: every project) change everything. The assignee may change only `status` (any other field → 403, even with its current value): as a `commenter` member, or — in a personal project, the version-1 rule — as a non-member that is not a guest; viewers → 403. A guest gets 403 for anything it may not do, whether or not it can see the task. In an archived project every write → 409 `project_archived` (after the 403 for the role).';
+const PROJECT_RULES =
+  "`projectId` moves the task (editor and up in both projects; a project the caller cannot see → 422 `not_found` on /projectId; visible but below editor → 403; archived → 409 `project_archived`); its subtasks move with it, each with a new version. A moved task keeps its `parentId` only if that is in the target project, so moving a subtask out of its parent's project needs `parentId: null` too (else 422 `invalid_parent`). `parentId` is null or a task of the same project; a cycle (the task itself or one of its subtasks), another project's task, a task that does not exist or that the caller cannot see, or more than 5 levels (counting the moved task's own subtasks) → 422 `invalid_parent` on /parentId. In a shared project the assignee must be a member (any role), checked when `assigneeId` or `projectId` changes, for the moved subtasks' assignees too (else 422 `not_found` on /assigneeId); in a personal project any existing user.";
 
 const ETAG_HEADER = {
   ETag: Type.String({ maxLength: 24, pattern: '^"[0-9]+"$', description: 'strong entity tag: "<version>"' }),
@@ -79,7 +88,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       schema: {
         tags,
         operationId: 'createTask',
-        summary: 'Create a task owned by the caller',
+        summary: "Create a task (in the caller's personal project unless projectId names another)",
+        description: `\`ownerId\` is the caller. Without \`projectId\` the task goes to the caller's personal project; a named project needs the editor role or more (a project the caller cannot see → 422 \`not_found\` on /projectId; below editor → 403; archived → 409 \`project_archived\`). \`parentId\` is null or a task of that project with fewer than 5 levels above it, else 422 \`invalid_parent\` on /parentId. In a shared project the assignee must be a member (else 422 \`not_found\` on /assigneeId); in a personal project any existing user.`,
         security: TOKEN_OR_KEY,
         body: CreateTaskBody,
         response: {
@@ -91,7 +101,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
               Location: Type.String({ maxLength: 200, format: 'uri-reference', description: 'the new task' }),
             },
           },
-          ...problemResponses(400, 401, 403, 413, 415, 422, 429, 500),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429, 500),
         },
       },
     },
@@ -110,11 +120,11 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     config: READ,
     what: 'tasks',
     summary: {
-      v1: "A page of the caller's tasks: owned or assigned (admins: all, and may filter by ownerId)",
-      v2: "The caller's tasks, a cursor page at a time: owned or assigned (admins: all, and may filter by ownerId)",
+      v1: "A page of the tasks the caller can see: its projects' and those assigned to it (admins: every project's)",
+      v2: "The tasks the caller can see, a cursor page at a time: its projects' and those assigned to it (admins: every project's)",
     },
     description:
-      '`status` and `priority` take comma-separated lists or repeated parameters. `dueAfter` ≤ dueAt < `dueBefore`. `q` matches title and description, any case, `%` and `_` literally. Sorts: createdAt, updatedAt, dueAt, priority, title, optionally prefixed with `-`; tasks without dueAt come last both ways; ties by id.',
+      "Without `projectId`: every task the caller can see in unarchived projects (the tasks of the projects it is a member of, and the tasks assigned to it; admins: every unarchived project). `projectId` (comma-separated or repeated, at most 50) keeps the tasks of those projects, archived ones included, still only those the caller can see; `parentId` keeps one task's subtasks, or the top-level tasks with `none`. `ownerId` filters by creator within what the caller can see. `status` and `priority` take comma-separated lists or repeated parameters. `dueAfter` ≤ dueAt < `dueBefore`. `q` matches title and description, any case, `%` and `_` literally. Sorts: createdAt, updatedAt, dueAt, priority, title, optionally prefixed with `-`; tasks without dueAt come last both ways; ties by id.",
     cursorBinding: 'the caller, the filters and the sort',
     cursorNote: 'Walking the default sort neither repeats nor skips a task that existed when the walk began.',
     filters: TaskListParams,
@@ -134,18 +144,24 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         tags,
         operationId: 'taskStats',
         summary: "Counts over the caller's default list; overdue = dueAt < now and status ≠ done",
+        description:
+          'Over the same tasks as the list: without `projectId`, every task the caller can see in unarchived projects; `projectId` and `parentId` filter as in the list.',
         security: TOKEN_OR_KEY,
+        querystring: Type.Object(
+          { projectId: TaskListParams.projectId, parentId: TaskListParams.parentId },
+          { additionalProperties: false },
+        ),
         response: {
           200: {
             description: 'Counts',
             headers: CACHE_HEADERS,
             content: { 'application/json': { schema: Type.Ref(TaskStatsSchema) } },
           },
-          ...problemResponses(401, 403, 429, 500),
+          ...problemResponses(401, 403, 422, 429, 500),
         },
       },
     },
-    async (request) => tasks.stats(callerOf(request)),
+    async (request) => tasks.stats(callerOf(request), request.query),
   );
 
   app.get(
@@ -156,6 +172,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         tags,
         operationId: 'getTask',
         summary: 'A task (404 when the caller may not see it)',
+        description:
+          'Visible to the members of its project (any role), to its assignee and to admins; everyone else gets 404.',
         security: TOKEN_OR_KEY,
         params: TaskIdParams,
         headers: Type.Object({
@@ -195,16 +213,15 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       method: mode === 'patch' ? 'PATCH' : 'PUT',
       url: '/tasks/:id',
       bodyLimit: TASK_BODY_LIMIT,
-      config: WRITE,
+      config: mode === 'patch' ? PATCH_WRITE : WRITE,
       schema: {
         tags,
         operationId: mode === 'patch' ? 'updateTask' : 'replaceTask',
         summary:
           mode === 'patch'
             ? 'Change a task (JSON merge patch; also application/merge-patch+json)'
-            : 'Replace the writable state of a task; omitted optional fields return to their defaults',
-        description:
-          'The owner (and admins) may change everything; the assignee only `status` (any other field → 403). `version` goes up only when something changes. If-Match mismatch → 412 with the current ETag.',
+            : 'Replace the writable state of a task; omitted optional fields return to their defaults, an omitted projectId or parentId keeps its value',
+        description: `${WRITE_RULES} ${PROJECT_RULES} \`version\` goes up only when something changes. If-Match mismatch → 412 with the current ETag.${mode === 'put' ? ' Guests → 403 before anything else.' : ''}`,
         security: TOKEN_OR_KEY,
         params: TaskIdParams,
         headers: IF_MATCH,
@@ -212,7 +229,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         ...(mode === 'patch' ? { consumes: ['application/json', 'application/merge-patch+json'] } : {}),
         response: {
           200: taskReply(Type.Ref(TaskSchema), 'The task after the change'),
-          ...problemResponses(400, 401, 403, 404, 412, 413, 415, 422, 429, 500),
+          ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 500),
         },
       },
       handler: async (request, reply) => {
@@ -235,13 +252,16 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       schema: {
         tags,
         operationId: 'deleteTask',
-        summary: 'Delete a task (owner or admin); If-Match honoured; a delete that loses a race → 404',
+        summary:
+          'Delete a task and its subtasks (editor and up); If-Match honoured; a delete that loses a race → 404',
+        description:
+          'Editors and owners of the project (admins: every project); commenters, viewers and assignees → 403; guests → 403 before anything else; archived project → 409 `project_archived`. Its subtasks, at every level, and its comments are deleted with it.',
         security: TOKEN_OR_KEY,
         params: TaskIdParams,
         headers: IF_MATCH,
         response: {
           204: { description: 'Deleted', type: 'null' },
-          ...problemResponses(401, 403, 404, 412, 422, 429, 500),
+          ...problemResponses(401, 403, 404, 409, 412, 422, 429, 500),
         },
       },
     },

@@ -19,9 +19,9 @@ type Props<T extends Record<string, { schema: TSchema }>> = { [K in keyof T]: T[
 type OptionalProps<T extends Record<string, { schema: TSchema }>> = {
   [K in keyof T]: TOptional<T[K]['schema']>;
 };
-/** Required where the field has no default (title), optional elsewhere. */
+/** Required where the field has no default and is not kept (title), optional elsewhere. */
 type CreateProps = {
-  [K in WritableName]: (typeof INPUTS)[K] extends { default: unknown }
+  [K in WritableName]: (typeof INPUTS)[K] extends { default: unknown } | { kept: true }
     ? TOptional<InputSchema<K>>
     : InputSchema<K>;
 };
@@ -87,7 +87,7 @@ export const TaskStatsSchema = Type.Object(
 const READ_ONLY = (Object.keys(FIELDS) as FieldName[]).filter((name) => !(name in INPUTS));
 
 export const CreateTaskBody = Type.Object(
-  bodyProps<CreateProps>((name) => 'default' in INPUTS[name]),
+  bodyProps<CreateProps>((name) => 'default' in INPUTS[name] || 'kept' in INPUTS[name]),
   {
     additionalProperties: false,
     'x-read-only': READ_ONLY,

@@ -1,85 +1,32 @@
+import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
-import { ApiError, type FieldError, fieldError } from '../../errors.js';
+import type { Database } from '../../db/schema.js';
+import { ApiError } from '../../errors.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
-import { callerProjectRole, type Principal, type ProjectRole } from '../../lib/principal.js';
+import { atLeast, callerProjectRole, type Principal, type ProjectRole } from '../../lib/principal.js';
+import type { Subtree } from './subtasks.js';
+import * as tree from './subtasks.repository.js';
+import { FIELDS, type TaskChanges, type TaskRow } from './task-fields.js';
+import { positionFrom, toFilter, toSort, visibilityOf } from './task-lists.js';
+import { authorizeWrite, checkState, type Target, targetProject } from './task-rules.js';
 import {
-  FIELDS,
-  FILTERS,
-  type Field,
-  type FieldName,
-  type FilterName,
-  INPUTS,
-  type NewTaskRow,
-  type Sort,
-  type SortKey,
-  sortColumn,
-  type TaskChanges,
-  type TaskFilter,
-  type TaskRow,
-  type WritableName,
-} from './task-fields.js';
+  CHANGING,
+  columnsOf,
+  completedAtOf,
+  DEFAULTS,
+  type State,
+  sameState,
+  stateOf,
+  stripUndefined,
+  toRow,
+  toTask,
+} from './task-state.js';
 import * as repo from './tasks.repository.js';
 import type { Task, TaskInput, TaskListFilters, TaskListQuery } from './tasks.schemas.js';
 
-const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
-/** What an update writes: every field but those fixed at creation. */
-const CHANGING = FIELD_NAMES.filter((name) => !FIELDS[name].fixed);
-const WRITABLE = Object.keys(INPUTS) as WritableName[];
-
-export function toTask(row: TaskRow): Task {
-  // Each field decodes its own column; Object.fromEntries loses the per-key types FIELDS guarantees.
-  return Object.fromEntries(
-    FIELD_NAMES.map((name) => {
-      const f: Field = FIELDS[name];
-      return [name, f.decode(row[f.column])];
-    }),
-  ) as Task;
-}
-
-/** The stored columns of some of a task's fields, and the search text the server keeps. */
-function columnsOf(task: Task, names: readonly FieldName[]): Record<string, unknown> {
-  const row: Record<string, unknown> = {};
-  for (const name of names) {
-    const f: Field = FIELDS[name];
-    row[f.column] = f.encode(task[name]);
-  }
-  // Lower-cased here: SQLite's lower() folds ASCII only.
-  row.search_text = `${task.title}\n${task.description}`.toLowerCase();
-  return row;
-}
-
-/** The row that stores a task. */
-export function toRow(task: Task): NewTaskRow {
-  return columnsOf(task, FIELD_NAMES) as NewTaskRow;
-}
-
-/** The writable state of a task, as the API names it. */
-type State = Pick<Task, WritableName>;
-type Defaults = {
-  [K in WritableName as (typeof INPUTS)[K] extends { default: unknown } ? K : never]: Task[K];
-};
-
-const DEFAULTS = Object.fromEntries(
-  Object.entries(INPUTS).flatMap(([name, input]) => ('default' in input ? [[name, input.default]] : [])),
-) as Record<string, unknown> as Defaults;
-
-function stateOf(task: Task): State {
-  return Object.fromEntries(WRITABLE.map((name) => [name, task[name]])) as State;
-}
-
-function sameState(a: State, b: State): boolean {
-  return (Object.keys(a) as (keyof State)[]).every(
-    (key) => JSON.stringify(a[key]) === JSON.stringify(b[key]),
-  );
-}
-
-/** Set when status becomes done, kept while it stays done, cleared when it leaves done. */
-function completedAtOf(state: State, previous: Task | null, now: string): string | null {
-  if (state.status !== 'done') return null;
-  return previous?.status === 'done' ? previous.completedAt : now;
-}
+export { toRow, toTask };
 
 export type WriteMode = 'patch' | 'put';
 
@@ -96,34 +43,14 @@ export interface TaskAccess {
   personal: boolean;
 }
 
+const NO_SUBTREE: Subtree = [];
+
 /** The task rules: visibility, who may change what, versions, the merged-result checks. */
 export class TasksService {
   constructor(private readonly ctx: AppContext) {}
 
   private get db() {
     return this.ctx.database.db;
-  }
-
-  /**
-   * The rules on the whole (merged) state, after the schema: startAt ≤ dueAt, and an assignee that
-   * names a user. One 422 lists every one that fails.
-   */
-  private async checkState(state: State, assigneeChanged: boolean, db = this.db): Promise<void> {
-    const errors: FieldError[] = [];
-    if (state.startAt !== null && state.dueAt !== null && state.startAt > state.dueAt) {
-      errors.push({ pointer: '/dueAt', code: 'invalid_range', detail: 'must not be before startAt' });
-    }
-    const { users } = this.ctx.services;
-    if (assigneeChanged && state.assigneeId !== null && !(await users.exists(state.assigneeId, db))) {
-      errors.push({ pointer: '/assigneeId', code: 'not_found', detail: 'names no user' });
-    }
-    if (errors.length > 0) {
-      const n = errors.length;
-      throw new ApiError('validation_failed', {
-        detail: `${n} field${n === 1 ? ' is' : 's are'} invalid`,
-        errors,
-      });
-    }
   }
 
   /**
@@ -140,37 +67,46 @@ export class TasksService {
     return { row, role, assignee, archived: project_archived === 1, personal: project_personal === 1 };
   }
 
-  /** The task when the caller may see it; everyone else gets 404, as if it did not exist. */
-  private async visible(caller: Principal, id: string, db = this.db, lock = false): Promise<TaskRow> {
-    const row = await repo.findTask(db, id, lock);
-    if (!row) throw new ApiError('not_found');
-    if (caller.role !== 'admin' && row.owner_id !== caller.userId && row.assignee_id !== caller.userId) {
-      throw new ApiError('not_found');
-    }
-    return row;
-  }
-
+  /**
+   * Create in the named project (editor and up; archived → 409) or the caller's personal one. The
+   * parent, when given, must be a task of that project with room for one more level.
+   */
   async create(caller: Principal, input: TaskInput & { title: string }): Promise<Task> {
-    const state: State = { ...DEFAULTS, ...stripUndefined(input), title: input.title };
-    await this.checkState(state, true);
-    const now = new Date().toISOString();
-    const task: Task = {
-      id: uuidv7(),
-      ownerId: caller.userId,
-      projectId: await this.ctx.services.projects.personalProjectId(caller.userId),
-      parentId: null,
-      ...state,
-      completedAt: completedAtOf(state, null, now),
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    };
-    await this.db.transaction().execute((trx) => repo.insertTask(trx, toRow(task)));
-    return task;
+    return this.db.transaction().execute(async (trx) => {
+      const target: Target =
+        input.projectId === undefined
+          ? {
+              id: await this.ctx.services.projects.personalProjectId(caller.userId, trx),
+              known: true,
+              personal: true,
+            }
+          : await targetProject(this.ctx, caller, input.projectId, trx);
+      const state: State = {
+        ...DEFAULTS,
+        parentId: null,
+        ...stripUndefined(input),
+        projectId: target.id,
+        title: input.title,
+      };
+      if (state.parentId !== null) await this.lockTree(trx, [target.id]);
+      await checkState(this.ctx, trx, state, null, target, NO_SUBTREE);
+      const now = new Date().toISOString();
+      const task: Task = {
+        id: uuidv7(),
+        ownerId: caller.userId,
+        ...state,
+        completedAt: completedAtOf(state, null, now),
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await repo.insertTask(trx, toRow(task));
+      return task;
+    });
   }
 
   async get(caller: Principal, id: string): Promise<Task> {
-    return toTask(await this.visible(caller, id));
+    return toTask((await this.access(caller, id)).row);
   }
 
   async list(caller: Principal, query: TaskListQuery, request: PageRequest): Promise<Page<Task>> {
@@ -206,8 +142,9 @@ export class TasksService {
     return { items: page.map(toTask), nextCursor };
   }
 
-  async stats(caller: Principal) {
-    const rows = await repo.taskStats(this.db, visibilityOf(caller), new Date().toISOString());
+  async stats(caller: Principal, query: Pick<TaskListFilters, 'projectId' | 'parentId'> = {}) {
+    const filter = toFilter(query);
+    const rows = await repo.taskStats(this.db, visibilityOf(caller), filter, new Date().toISOString());
     const stats = {
       total: 0,
       byStatus: { todo: 0, in_progress: 0, done: 0 },
@@ -225,10 +162,33 @@ export class TasksService {
   }
 
   /**
-   * PATCH (merge) or PUT (replace). Checks in the contract's order: visibility (404), fields the
-   * caller may not change (403), If-Match (412), the merged result (422). The write is one
-   * conditional statement on the version read. Without If-Match, PostgreSQL writers queue on a row
-   * lock; a write that still loses (another process, on SQLite) re-reads and merges again.
+   * The task for a write, with the rules in the contract's order: visibility (404), the caller's
+   * role (403), an archived project (409). A guest gets 403 for whatever it may not do, whether or
+   * not it can see the task, so the answer tells it nothing of tasks it cannot see.
+   */
+  private async forWrite(caller: Principal, id: string, statusOnly: boolean, db = this.db, lock = false) {
+    const forbidden = () =>
+      new ApiError('forbidden', { detail: 'A guest may change only the status of a task assigned to it' });
+    if (caller.role === 'guest' && !statusOnly) throw forbidden();
+    let access: TaskAccess;
+    try {
+      access = await this.access(caller, id, db, lock);
+    } catch (error) {
+      if (caller.role === 'guest' && error instanceof ApiError && error.code === 'not_found')
+        throw forbidden();
+      throw error;
+    }
+    authorizeWrite(caller, access, statusOnly);
+    if (access.archived) throw new ApiError('project_archived');
+    return access;
+  }
+
+  /**
+   * PATCH (merge) or PUT (replace; an omitted projectId or parentId keeps its value). Checks in the
+   * contract's order: visibility (404), the caller's role and the target project's (403), archived
+   * projects (409), If-Match (412), the merged result (422). The write is one conditional statement
+   * on the version read; a move takes the subtasks along. Without If-Match, PostgreSQL writers
+   * queue on a row lock; a write that still loses (another process, on SQLite) merges again.
    */
   async update(
     caller: Principal,
@@ -238,28 +198,43 @@ export class TasksService {
     ifMatch: string | undefined,
   ): Promise<Task> {
     const lock = ifMatch === undefined && this.ctx.database.dialect === 'postgres';
+    const statusOnly = mode === 'patch' && Object.keys(input).every((f) => f === 'status');
+    const treeChange = input.parentId !== undefined || input.projectId !== undefined;
     for (let attempt = 0; ; attempt += 1) {
       const written = await this.db.transaction().execute(async (trx) => {
-        const row = await this.visible(caller, id, trx, lock);
-        const current = toTask(row);
-        // The owner and admins may change everything.
-        const mayEditAll = row.owner_id === caller.userId || caller.role === 'admin';
-        if (!mayEditAll) {
-          // The assignee may change the status and nothing else, even to its current value.
-          const fields = Object.keys(input);
-          if (mode === 'put' || fields.some((f) => f !== 'status') || caller.role === 'guest') {
-            throw new ApiError('forbidden', { detail: 'The assignee may change only the status' });
-          }
+        // Projects before the task row, as every parent change takes them: a move that waits on
+        // this task's row then never holds what this write waits for.
+        const locked: string[] = [];
+        if (treeChange && this.ctx.database.dialect === 'postgres') {
+          const before = await this.forWrite(caller, id, statusOnly, trx);
+          locked.push(before.row.project_id, ...(input.projectId ? [input.projectId] : []));
+          await this.lockTree(trx, locked);
         }
-        if (ifMatch !== undefined && !ifMatchPasses(ifMatch, current.version)) {
-          throw new ApiError('precondition_failed', { headers: { etag: etagOf(current.version) } });
-        }
+        const access = await this.forWrite(caller, id, statusOnly, trx, lock);
+        const current = toTask(access.row);
         const given = stripUndefined(input);
         const next: State =
           mode === 'put'
-            ? { ...DEFAULTS, ...given, title: input.title ?? current.title }
+            ? {
+                ...DEFAULTS,
+                projectId: current.projectId,
+                parentId: current.parentId,
+                ...given,
+                title: input.title ?? current.title,
+              }
             : { ...stateOf(current), ...given };
-        await this.checkState(next, next.assigneeId !== current.assigneeId, trx);
+        const moved = next.projectId !== current.projectId;
+        const target: Target = moved
+          ? await targetProject(this.ctx, caller, next.projectId, trx)
+          : { id: current.projectId, known: true, personal: access.personal };
+        if (ifMatch !== undefined && !ifMatchPasses(ifMatch, current.version)) {
+          throw new ApiError('precondition_failed', { headers: { etag: etagOf(current.version) } });
+        }
+        const reparented = moved || next.parentId !== current.parentId;
+        const unlocked = [current.projectId, next.projectId].filter((p) => !locked.includes(p));
+        if (reparented && unlocked.length > 0) await this.lockTree(trx, unlocked);
+        const subtree = reparented ? await tree.descendants(trx, id) : NO_SUBTREE;
+        await checkState(this.ctx, trx, next, current, target, subtree);
         if (sameState(next, stateOf(current))) return current;
 
         const now = new Date().toISOString();
@@ -269,6 +244,14 @@ export class TasksService {
         ) as TaskChanges;
         const tags = JSON.stringify(next.tags) !== JSON.stringify(current.tags) ? next.tags : null;
         const updated = await repo.updateTaskIfVersion(trx, id, current.version, changes, tags);
+        if (updated && moved) {
+          await tree.moveTasks(
+            trx,
+            subtree.map((d) => d.id),
+            next.projectId,
+            now,
+          );
+        }
         return updated ? toTask(updated) : null;
       });
       if (written) return written;
@@ -281,12 +264,30 @@ export class TasksService {
     }
   }
 
+  /**
+   * PostgreSQL: parent changes in these projects queue until this transaction ends, so concurrent
+   * ones cannot together make a cycle or a sixth level. SQLite runs one writer at a time anyway.
+   */
+  private async lockTree(db: Kysely<Database>, projectIds: string[]): Promise<void> {
+    if (this.ctx.database.dialect === 'postgres') await tree.lockProjects(db, projectIds);
+  }
+
+  /**
+   * A member removed from a project (projects module, in its transaction): its tasks there lose
+   * their assignee, each with a new version.
+   */
+  async unassignMember(db: Kysely<Database>, projectId: string, userId: string, at: string): Promise<void> {
+    await repo.unassignInProject(db, projectId, userId, at);
+  }
+
+  /** Editors and up (admins); archived → 409; the subtasks go too (foreign key). */
   async delete(caller: Principal, id: string, ifMatch: string | undefined): Promise<void> {
-    const row = await this.visible(caller, id);
-    if (row.owner_id !== caller.userId && caller.role !== 'admin') {
-      throw new ApiError('forbidden', { detail: 'Only the owner may delete a task' });
+    const access = await this.access(caller, id);
+    if (!atLeast(access.role, 'editor')) {
+      throw new ApiError('forbidden', { detail: 'Deleting tasks in this project needs the editor role' });
     }
-    const version = Number(row.version);
+    if (access.archived) throw new ApiError('project_archived');
+    const version = Number(access.row.version);
     if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) {
       throw new ApiError('precondition_failed', { headers: { etag: etagOf(version) } });
     }
@@ -299,65 +300,4 @@ export class TasksService {
     if (!latest) throw new ApiError('not_found');
     throw new ApiError('precondition_failed', { headers: { etag: etagOf(latest.version) } });
   }
-}
-
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** A position a (signed) cursor carries, checked for the type the sort key declares. */
-function positionFrom(value: unknown, sort: Sort): repo.Position {
-  const p = value as Partial<repo.Position> | null;
-  const { position, nullable } = sortColumn(sort.key);
-  const valueOk = (p?.v === null && nullable) || typeof p?.v === position;
-  if (typeof p !== 'object' || p === null || typeof p.id !== 'string' || !valueOk) {
-    throw new ApiError('invalid_cursor');
-  }
-  return { v: p.v ?? null, id: p.id };
-}
-
-function visibilityOf(caller: Principal): repo.Visibility {
-  return caller.role === 'admin' ? { all: true } : { all: false, userId: caller.userId };
-}
-
-/** A query value (normalised by validation, like a body's) as the field stores it. */
-function storedValue(name: FieldName, value: unknown): unknown {
-  const f: Field = FIELDS[name];
-  return f.encode(value);
-}
-
-/** The query's filters as stored values; a range's upper bound must be above its lower one. */
-function toFilter(query: TaskListFilters): TaskFilter {
-  const filter: Record<string, unknown> = {};
-  const names = Object.keys(FILTERS) as FilterName[];
-  for (const name of names) {
-    const raw = query[name];
-    if (raw === undefined) continue;
-    const spec = FILTERS[name];
-    if (spec.op === 'tag') {
-      filter[name] = String(raw);
-    } else if (spec.op === 'search') {
-      // Matched against the search text, which is stored lower-cased.
-      filter[name] = String(raw).toLowerCase();
-    } else if (spec.op === 'in') {
-      filter[name] = [...new Set(raw as unknown[])].map((v) => storedValue(spec.field, v));
-    } else {
-      filter[name] = storedValue(spec.field, raw);
-    }
-  }
-  for (const name of names) {
-    const spec = FILTERS[name];
-    if (!('above' in spec)) continue;
-    const [low, high] = [filter[spec.above], filter[name]] as (string | number | undefined)[];
-    if (low !== undefined && high !== undefined && low >= high) {
-      throw fieldError(`/query/${name}`, 'invalid_range', `must be after ${spec.above}`);
-    }
-  }
-  // Every value above is the stored form its filter compares; the loop loses the per-key types.
-  return filter as TaskFilter;
-}
-
-function toSort(sort: string): Sort {
-  const descending = sort.startsWith('-');
-  return { key: (descending ? sort.slice(1) : sort) as SortKey, descending };
 }

@@ -17,6 +17,7 @@ import { createPorts } from './lib/ports.js';
 import { createRedis } from './lib/redis.js';
 import { apiKeysModule } from './modules/api-keys/index.js';
 import { authModule } from './modules/auth/index.js';
+import { commentsModule } from './modules/comments/index.js';
 import { healthModule } from './modules/health/index.js';
 import { passwordResetModule } from './modules/password-reset/index.js';
 import { problemsModule } from './modules/problems/index.js';
@@ -47,6 +48,7 @@ export const MODULES: readonly Module[] = [
   usersModule,
   projectsModule,
   tasksModule,
+  commentsModule,
   apiKeysModule,
   healthModule,
   problemsModule,

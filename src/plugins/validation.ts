@@ -5,7 +5,7 @@ import { isEntityTagList } from '../lib/conditional.js';
 import { isDateTime, toIsoMillis } from '../lib/date-time.js';
 import { isEmail } from '../lib/email.js';
 import { PASSWORD_MAX, PASSWORD_MIN, passwordLength } from '../lib/password-policy.js';
-import { trimWhiteSpace } from '../lib/text.js';
+import { isWhiteSpace, trimWhiteSpace } from '../lib/text.js';
 import { MAX_FIELD_ERRORS } from '../lib/validation-errors.js';
 
 /**
@@ -43,6 +43,13 @@ export function createAjv(coerce: boolean): Ajv {
     errors: true,
     validate: checkPassword,
   });
+  ajv.addKeyword({
+    keyword: 'x-not-blank',
+    type: 'string',
+    schemaType: 'boolean',
+    errors: true,
+    validate: checkNotBlank,
+  });
   return ajv;
 }
 
@@ -57,6 +64,16 @@ const checkPassword: KeywordCheck = (_schema, data) => {
   checkPassword.errors = [
     { keyword: tooShort ? 'minLength' : 'maxLength', params: { limit }, message: 'length' },
   ];
+  return false;
+};
+
+/**
+ * Text kept as given (a comment's body) that must still hold a character that is not Unicode
+ * White_Space: an all-blank value is too short, as a trimmed title is. One pass, no regex.
+ */
+const checkNotBlank: KeywordCheck = (_schema, data) => {
+  for (let i = 0; i < data.length; i++) if (!isWhiteSpace(data.charCodeAt(i))) return true;
+  checkNotBlank.errors = [{ keyword: 'minLength', params: { limit: 1 }, message: 'blank' }];
   return false;
 };
 

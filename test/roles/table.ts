@@ -17,7 +17,9 @@ import type { Caller, Cast, World, WorldOptions } from './world.js';
  * - nonMember: a user belonging to nothing;
  * - assignee: a user belonging to nothing, assignee of TP, a task in the owner's personal project
  *   (for it, "the project" is that personal project and "the task" is TP);
- * - guest: a global guest granted commenter in P.
+ * - guest: a global guest granted commenter in P. The routes a guest can never pass (project
+ *   writes, member changes but leaving, task create/replace/delete) refuse guests by route policy:
+ *   403 before visibility, so a guest learns nothing of what exists.
  *
  * An outcome is a status (`200`; `403` means code forbidden, `404` not_found, `412`
  * precondition_failed), `409:<code>`,
@@ -118,14 +120,14 @@ export const TABLE: Row[] = [
     variant: "archive the owner's personal project",
     scope: 'projects:write',
     request: (w) => ({ url: `/projects/${w.inbox}`, body: { archived: true } }),
-    expect: '409:conflict 409:conflict 404 404 404 404 404 404',
+    expect: '409:conflict 409:conflict 404 404 404 404 404 403',
   },
   {
     route: 'PATCH /projects/{id}',
     variant: "rename the owner's personal project",
     scope: 'projects:write',
     request: (w) => ({ url: `/projects/${w.inbox}`, body: { name: 'My inbox' } }),
-    expect: '200    200    404    404    404    404    404    404',
+    expect: '200    200    404    404    404    404    404    403',
   },
   {
     route: 'DELETE /projects/{id}',
@@ -147,7 +149,7 @@ export const TABLE: Row[] = [
     variant: "delete the owner's personal project",
     scope: 'projects:write',
     request: (w) => ({ url: `/projects/${w.inbox}` }),
-    expect: '409:conflict 409:conflict 404 404 404 404 404 404',
+    expect: '409:conflict 409:conflict 404 404 404 404 404 403',
   },
   {
     route: 'PATCH /projects/{id}',
@@ -244,7 +246,7 @@ export const TABLE: Row[] = [
       url: `/projects/${w.inbox}/members`,
       body: { email: cast.newcomer.email, role: 'viewer' },
     }),
-    expect: '409:conflict 409:conflict 404 404 404 404 404 404',
+    expect: '409:conflict 409:conflict 404 404 404 404 404 403',
   },
   {
     route: 'PATCH /projects/{id}/members/{userId}',

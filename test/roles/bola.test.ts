@@ -301,6 +301,77 @@ describe.each([
     }
   });
 
+  it("learns nothing from conditional reads of Q's resources (404, never 304)", async () => {
+    for (const url of [`/tasks/${tasks.q1}`, `/projects/${q}`]) {
+      for (const tag of ['"1"', '*']) {
+        expect404(
+          await call('GET', url, { ...headers(), 'if-none-match': tag }),
+          `${url} If-None-Match ${tag}`,
+        );
+      }
+    }
+  });
+
+  it("gets no replay of a Q member's idempotent create (the key is bound to the caller)", async () => {
+    const idem = `bola-${index}-${Date.now()}`;
+    const theirs = await call(
+      'POST',
+      `/tasks/${tasks.q1}/comments`,
+      { ...qo.headers, 'idempotency-key': idem },
+      {
+        body: 'same body',
+      },
+    );
+    expect(theirs.statusCode, theirs.body.slice(0, 200)).toBe(201);
+    const mine = await call(
+      'POST',
+      `/tasks/${tasks.p1}/comments`,
+      { ...headers(), 'idempotency-key': idem },
+      {
+        body: 'same body',
+      },
+    );
+    expect(mine.statusCode, mine.body.slice(0, 200)).toBe(201);
+    expect(mine.headers['idempotent-replayed']).toBeUndefined();
+    expect(mine.json()).toMatchObject({ taskId: tasks.p1 });
+    const project = `bola-project-${index}-${Date.now()}`;
+    const qProject = await call(
+      'POST',
+      '/projects',
+      { ...qo.headers, 'idempotency-key': project },
+      { name: 'Same' },
+    );
+    expect(qProject.statusCode, qProject.body.slice(0, 200)).toBe(201);
+    const mProject = await call(
+      'POST',
+      '/projects',
+      { ...headers(), 'idempotency-key': project },
+      { name: 'Same' },
+    );
+    expect(mProject.statusCode, mProject.body.slice(0, 200)).toBe(201);
+    expect(mProject.headers['idempotent-replayed']).toBeUndefined();
+    expect((mProject.json() as { id: string }).id).not.toBe((qProject.json() as { id: string }).id);
+    // Clean up, so the other tests' lists and counts hold.
+    await db.deleteFrom('comments').where('id', 'in', [theirs.json().id, mine.json().id]).execute();
+    await db.deleteFrom('projects').where('id', 'in', [qProject.json().id, mProject.json().id]).execute();
+  });
+
+  it('takes no cursor of its own for another filter: ?projectId=P then Q → 400 invalid_cursor', async () => {
+    const first = await call('GET', `/tasks?projectId=${p}&limit=1`, headers(), undefined, 'v2');
+    expect(first.statusCode, first.body.slice(0, 200)).toBe(200);
+    const cursor = (first.json() as { nextCursor: string | null }).nextCursor ?? '';
+    expect(cursor).not.toBe('');
+    const other = await call(
+      'GET',
+      `/tasks?projectId=${q}&limit=1&cursor=${encodeURIComponent(cursor)}`,
+      headers(),
+      undefined,
+      'v2',
+    );
+    expect(other.statusCode, other.body.slice(0, 200)).toBe(400);
+    expect(problem(other).code).toBe('invalid_cursor');
+  });
+
   it('cannot move a task into Q, create one there, or hang one under a task of Q (422, nothing moves)', async () => {
     const before = await snapshotOfQ();
     const p1 = await db.selectFrom('tasks').selectAll().where('id', '=', tasks.p1).executeTakeFirstOrThrow();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Scope } from '../../src/lib/principal.js';
+import { SCOPES as ALL_SCOPES, type Scope } from '../../src/lib/principal.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { signedIn } from '../helpers/factories.js';
 import { bearer, type IssuedKey, issueKey, xApiKey } from './helpers.js';
@@ -56,15 +56,7 @@ const TABLE: Record<string, Need> = {
   'PATCH /projects/{id}/members/{userId}': 'projects:write',
   'DELETE /projects/{id}/members/{userId}': 'projects:write',
 };
-const SCOPES: Scope[] = [
-  'tasks:read',
-  'tasks:write',
-  'projects:read',
-  'projects:write',
-  'comments:write',
-  'users:read',
-  'users:write',
-];
+const SCOPES: Scope[] = [...ALL_SCOPES];
 const VERSIONS = ['v1', 'v2'] as const;
 
 let t: TestApp;

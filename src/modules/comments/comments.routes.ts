@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { PRIVATE_CACHE_HEADERS } from '../../lib/http-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
@@ -17,15 +18,6 @@ import {
 const READ = { auth: { scope: 'tasks:read' as const } };
 const WRITE = { auth: { scope: 'comments:write' as const } };
 
-const CACHE_HEADERS = {
-  'Cache-Control': Type.String({
-    maxLength: 40,
-    enum: ['private, no-cache'],
-    description: 'private, no-cache',
-  }),
-  Vary: Type.String({ maxLength: 100, description: 'Authorization, X-API-Key (and Origin)' }),
-};
-
 const VISIBILITY =
   'A comment is as visible as its task: a member of its project (any role), its assignee, an admin; anyone else gets 404.';
 const WRITE_ORDER =
@@ -34,7 +26,7 @@ const WRITE_ORDER =
 const SIZE =
   'The request body may be as large as BODY_LIMIT_BYTES (1 MiB by default), so a 10,000-code-point body fits however its JSON escapes it; larger → 413.';
 
-function commentReply(description: string, headers: Record<string, unknown> = CACHE_HEADERS) {
+function commentReply(description: string, headers: Record<string, unknown> = PRIVATE_CACHE_HEADERS) {
   return { description, headers, content: { 'application/json': { schema: Type.Ref(CommentSchema) } } };
 }
 
@@ -63,7 +55,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
     filters: {},
     pageSchema: CommentPageSchema,
     cursorPageSchema: CommentCursorPageSchema,
-    headers: CACHE_HEADERS,
+    headers: PRIVATE_CACHE_HEADERS,
     problems: [401, 403, 404, 422, 429, 500],
     page: (request, _query, page) =>
       comments.list(callerOf(request), (request.params as { id: string }).id, page),
@@ -85,7 +77,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
         body: CreateCommentBody,
         response: {
           201: commentReply('Created', {
-            ...CACHE_HEADERS,
+            ...PRIVATE_CACHE_HEADERS,
             Location: Type.String({
               maxLength: 200,
               format: 'uri-reference',

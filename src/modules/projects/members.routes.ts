@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { PRIVATE_CACHE_HEADERS } from '../../lib/http-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
-import { CACHE_HEADERS, READ, WRITE } from './projects.http.js';
+import { READ, WRITE } from './projects.http.js';
 import {
   AddMemberBody,
   MemberCursorPageSchema,
@@ -21,7 +22,7 @@ const LEAVE = { auth: { scope: 'projects:write' as const } };
 function memberReply(description: string, extra: Record<string, unknown> = {}) {
   return {
     description,
-    headers: { ...CACHE_HEADERS, ...extra },
+    headers: { ...PRIVATE_CACHE_HEADERS, ...extra },
     content: { 'application/json': { schema: Type.Ref(MemberSchema) } },
   };
 }
@@ -49,7 +50,7 @@ export const membersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (a
     filters: {},
     pageSchema: MemberPageSchema,
     cursorPageSchema: MemberCursorPageSchema,
-    headers: CACHE_HEADERS,
+    headers: PRIVATE_CACHE_HEADERS,
     problems: [401, 403, 404, 422, 429, 500],
     page: (request, _filters, page) =>
       members.list(callerOf(request), (request.params as { id: string }).id, page),

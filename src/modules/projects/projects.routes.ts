@@ -1,16 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply } from 'fastify';
 import { problemResponses } from '../../lib/common-schemas.js';
-import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
+import {
+  ETAG_HEADER,
+  IF_MATCH_HEADERS,
+  IF_NONE_MATCH_HEADERS,
+  NOT_MODIFIED,
+  PRIVATE_CACHE_HEADERS,
+} from '../../lib/http-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
-import { CACHE_HEADERS, READ, WRITE } from './projects.http.js';
+import { readConditionally, withEtag } from '../../lib/versioned-reply.js';
+import { READ, WRITE } from './projects.http.js';
 import {
   CreateProjectBody,
   PatchProjectBody,
-  type Project,
   ProjectCursorPageSchema,
   ProjectIdParams,
   ProjectListParams,
@@ -18,31 +23,12 @@ import {
   ProjectSchema,
 } from './projects.schemas.js';
 
-const ETAG_HEADER = {
-  ETag: Type.String({ maxLength: 24, pattern: '^"[0-9]+"$', description: 'strong entity tag: "<version>"' }),
-};
-const IF_MATCH = Type.Object({
-  'if-match': Type.Optional(
-    Type.String({
-      maxLength: 1000,
-      format: 'entity-tags',
-      description:
-        'a strong entity tag ("3"), a comma-separated list of them, or *; mismatch → 412; a value that is not a list of entity tags (such as an unquoted 3) → 422 on /header/if-match, item code format',
-    }),
-  ),
-});
-
 function projectReply(description: string, extra: Record<string, unknown> = {}) {
   return {
     description,
-    headers: { ...ETAG_HEADER, ...CACHE_HEADERS, ...extra },
+    headers: { ...ETAG_HEADER, ...PRIVATE_CACHE_HEADERS, ...extra },
     content: { 'application/json': { schema: Type.Ref(ProjectSchema) } },
   };
-}
-
-function withEtag(reply: FastifyReply, project: Project): Project {
-  reply.header('etag', etagOf(project.version));
-  return project;
 }
 
 /** Projects (contract §7): the caller's, with conditional requests; members in members.routes.ts. */
@@ -97,7 +83,7 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
     filters: ProjectListParams,
     pageSchema: ProjectPageSchema,
     cursorPageSchema: ProjectCursorPageSchema,
-    headers: CACHE_HEADERS,
+    headers: PRIVATE_CACHE_HEADERS,
     problems: [401, 403, 422, 429, 500],
     page: (request, filters, page) => projects.list(callerOf(request), filters, page),
     cursorPage: (request, filters, cursor) => projects.listAfter(callerOf(request), filters, cursor),
@@ -113,34 +99,17 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
         summary: 'A project (404 unless the caller is a member or an admin)',
         security: TOKEN_OR_KEY,
         params: ProjectIdParams,
-        headers: Type.Object({
-          'if-none-match': Type.Optional(
-            Type.String({
-              maxLength: 1000,
-              format: 'entity-tags',
-              description:
-                'entity tags ("3", W/"3"), a comma-separated list of them, or *; a match (weak comparison) → 304; a value that is not a list of entity tags → 422 on /header/if-none-match, item code format',
-            }),
-          ),
-        }),
+        headers: IF_NONE_MATCH_HEADERS,
         response: {
           200: projectReply('The project'),
-          304: {
-            description: 'Not modified: same ETag and Cache-Control',
-            headers: { ...ETAG_HEADER, ...CACHE_HEADERS },
-            type: 'null',
-          },
+          304: NOT_MODIFIED,
           ...problemResponses(401, 403, 404, 422, 429, 500),
         },
       },
     },
     async (request, reply) => {
       const project = await projects.get(callerOf(request), request.params.id);
-      withEtag(reply, project);
-      const ifNoneMatch = request.headers['if-none-match'];
-      if (ifNoneMatch !== undefined && ifNoneMatchHits(ifNoneMatch, project.version))
-        return reply.code(304).send();
-      return project;
+      return readConditionally(request, reply, project);
     },
   );
 
@@ -157,7 +126,7 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
           'Owners only (admins act as owners; other members → 403). An archived project takes only a body of exactly `{"archived": false}`; anything else → 409 project_archived. Then If-Match (412 with the current ETag). A personal project can be renamed but not archived (409 conflict). A PATCH that changes nothing keeps `version` and `updatedAt`.',
         security: TOKEN_OR_KEY,
         params: ProjectIdParams,
-        headers: IF_MATCH,
+        headers: IF_MATCH_HEADERS,
         body: PatchProjectBody,
         consumes: ['application/json', 'application/merge-patch+json'],
         response: {
@@ -189,7 +158,7 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
           'Owners only (admins act as owners; other members → 403). Archived projects may be deleted. A personal project → 409 conflict. If-Match honoured (412 with the current ETag).',
         security: TOKEN_OR_KEY,
         params: ProjectIdParams,
-        headers: IF_MATCH,
+        headers: IF_MATCH_HEADERS,
         response: {
           204: { description: 'Deleted', type: 'null' },
           ...problemResponses(401, 403, 404, 409, 412, 422, 429, 500),

@@ -1,16 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyReply } from 'fastify';
 import { problemResponses } from '../../lib/common-schemas.js';
-import { etagOf, ifNoneMatchHits } from '../../lib/conditional.js';
+import {
+  ETAG_HEADER,
+  IF_MATCH_HEADERS,
+  IF_NONE_MATCH_HEADERS,
+  NOT_MODIFIED,
+  PRIVATE_CACHE_HEADERS,
+} from '../../lib/http-schemas.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
+import { readConditionally, withEtag } from '../../lib/versioned-reply.js';
 import {
   CreateTaskBody,
   PatchTaskBody,
   ReplaceTaskBody,
-  type Task,
   TaskCursorPageSchema,
   TaskIdParams,
   TaskListParams,
@@ -32,39 +37,12 @@ const WRITE_RULES =
 const PROJECT_RULES =
   "`projectId` moves the task (editor and up in both projects; a project the caller cannot see → 422 `not_found` on /projectId, listed with `invalid_parent` on /parentId when the task would keep or take a parent; visible but below editor → 403; archived → 409 `project_archived`); its subtasks move with it, each with a new version. A moved task keeps its `parentId` only if that is in the target project, so moving a subtask out of its parent's project needs `parentId: null` too (else 422 `invalid_parent`). `parentId` is null or a task of the same project; a cycle (the task itself or one of its subtasks), another project's task, a task that does not exist or that the caller cannot see, or more than 5 levels (counting the moved task's own subtasks) → 422 `invalid_parent` on /parentId. In a shared project the assignee must be a member (any role), checked when `assigneeId` or `projectId` changes, for the moved subtasks' assignees too (else 422 `not_found` on /assigneeId); in a personal project any existing user.";
 
-const ETAG_HEADER = {
-  ETag: Type.String({ maxLength: 24, pattern: '^"[0-9]+"$', description: 'strong entity tag: "<version>"' }),
-};
-const CACHE_HEADERS = {
-  'Cache-Control': Type.String({
-    maxLength: 40,
-    enum: ['private, no-cache'],
-    description: 'private, no-cache',
-  }),
-  Vary: Type.String({ maxLength: 100, description: 'Authorization, X-API-Key (and Origin)' }),
-};
-const IF_MATCH = Type.Object({
-  'if-match': Type.Optional(
-    Type.String({
-      maxLength: 1000,
-      format: 'entity-tags',
-      description:
-        'a strong entity tag ("3"), a comma-separated list of them, or *; mismatch → 412; a value that is not a list of entity tags (such as an unquoted 3) → 422 on /header/if-match, item code format',
-    }),
-  ),
-});
-
 function taskReply(content: object, description: string) {
   return {
     description,
-    headers: { ...ETAG_HEADER, ...CACHE_HEADERS },
+    headers: { ...ETAG_HEADER, ...PRIVATE_CACHE_HEADERS },
     content: { 'application/json': { schema: content } },
   };
-}
-
-function withEtag(reply: FastifyReply, task: Task): Task {
-  reply.header('etag', etagOf(task.version));
-  return task;
 }
 
 /** The task resource: CRUD with conditional requests, lists with filters and sorts, stats. */
@@ -91,7 +69,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
             ...taskReply(Type.Ref(TaskSchema), 'Created'),
             headers: {
               ...ETAG_HEADER,
-              ...CACHE_HEADERS,
+              ...PRIVATE_CACHE_HEADERS,
               Location: Type.String({ maxLength: 200, format: 'uri-reference', description: 'the new task' }),
             },
           },
@@ -124,7 +102,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     filters: TaskListParams,
     pageSchema: TaskPageSchema,
     cursorPageSchema: TaskCursorPageSchema,
-    headers: CACHE_HEADERS,
+    headers: PRIVATE_CACHE_HEADERS,
     problems: [401, 403, 422, 429, 500],
     page: (request, query, page) => tasks.list(callerOf(request), query, page),
     cursorPage: (request, query, cursor) => tasks.listAfter(callerOf(request), query, cursor),
@@ -148,7 +126,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         response: {
           200: {
             description: 'Counts',
-            headers: CACHE_HEADERS,
+            headers: PRIVATE_CACHE_HEADERS,
             content: { 'application/json': { schema: Type.Ref(TaskStatsSchema) } },
           },
           ...problemResponses(401, 403, 422, 429, 500),
@@ -170,34 +148,17 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
           'Visible to the members of its project (any role), to its assignee and to admins; everyone else gets 404.',
         security: TOKEN_OR_KEY,
         params: TaskIdParams,
-        headers: Type.Object({
-          'if-none-match': Type.Optional(
-            Type.String({
-              maxLength: 1000,
-              format: 'entity-tags',
-              description:
-                'entity tags ("3", W/"3"), a comma-separated list of them, or *; a match (weak comparison) → 304; a value that is not a list of entity tags → 422 on /header/if-none-match, item code format',
-            }),
-          ),
-        }),
+        headers: IF_NONE_MATCH_HEADERS,
         response: {
           200: taskReply(Type.Ref(TaskSchema), 'The task'),
-          304: {
-            description: 'Not modified: same ETag and Cache-Control',
-            headers: { ...ETAG_HEADER, ...CACHE_HEADERS },
-            type: 'null',
-          },
+          304: NOT_MODIFIED,
           ...problemResponses(401, 403, 404, 422, 429, 500),
         },
       },
     },
     async (request, reply) => {
       const task = await tasks.get(callerOf(request), request.params.id);
-      withEtag(reply, task);
-      const ifNoneMatch = request.headers['if-none-match'];
-      if (ifNoneMatch !== undefined && ifNoneMatchHits(ifNoneMatch, task.version))
-        return reply.code(304).send();
-      return task;
+      return readConditionally(request, reply, task);
     },
   );
 
@@ -218,7 +179,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
         description: `${WRITE_RULES} ${PROJECT_RULES} \`version\` goes up only when something changes. If-Match mismatch → 412 with the current ETag.${mode === 'put' ? ' Guests → 403 before anything else.' : ''}`,
         security: TOKEN_OR_KEY,
         params: TaskIdParams,
-        headers: IF_MATCH,
+        headers: IF_MATCH_HEADERS,
         body,
         ...(mode === 'patch' ? { consumes: ['application/json', 'application/merge-patch+json'] } : {}),
         response: {
@@ -252,7 +213,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
           'Editors and owners of the project (admins: every project); commenters, viewers and assignees → 403; guests → 403 before anything else; archived project → 409 `project_archived`. Its subtasks, at every level, and its comments are deleted with it.',
         security: TOKEN_OR_KEY,
         params: TaskIdParams,
-        headers: IF_MATCH,
+        headers: IF_MATCH_HEADERS,
         response: {
           204: { description: 'Deleted', type: 'null' },
           ...problemResponses(401, 403, 404, 409, 412, 422, 429, 500),

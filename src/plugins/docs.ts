@@ -103,6 +103,9 @@ function impliedProblemStatuses(
   // A body that does not arrive within REQUEST_TIMEOUT is cut with 408 (plugins/http-semantics.ts).
   if (schema.body) statuses.push(408);
   if (schema.body || methods.some((method) => BODY_METHODS.has(method))) statuses.push(413, 415);
+  // An authenticated write that loses a race with a concurrent one (a deadlock, a row deleted
+  // meanwhile) is a 409 conflict to retry (plugins/problem-details.ts).
+  if (security !== undefined && methods.some((method) => BODY_METHODS.has(method))) statuses.push(409);
   if (schema.body || schema.querystring) statuses.push(422);
   if (limited) statuses.push(429);
   statuses.push(500);

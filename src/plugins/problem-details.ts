@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, PROBLEMS, type ProblemCode, problemSlug } from '../errors.js';
+import { isConcurrentConflict } from '../lib/db-errors.js';
 import { toFieldErrors } from '../lib/validation-errors.js';
 import { corsReplyHeaders, securityHeadersOf } from './security-headers.js';
 
@@ -109,6 +110,12 @@ export function toApiError(error: unknown): ApiError {
   if (mapped) return new ApiError(mapped);
   // A body parse error from a parser of ours (e.g. the form parser) carries a 400.
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new ApiError('malformed_json');
+  if (isConcurrentConflict(error)) {
+    return new ApiError('conflict', {
+      detail: 'A concurrent change to the same data got in the way; retry the request',
+      cause: error,
+    });
+  }
   return new ApiError('internal_error', { cause: error });
 }
 
@@ -137,6 +144,9 @@ export function installProblemDetails(app: FastifyInstance): void {
     const apiError = toApiError(error);
     if (apiError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
+    } else if (apiError.cause !== undefined) {
+      // A lost race (see isConcurrentConflict): the client retries, but operators should see it.
+      request.log.warn({ code: apiError.code, err: apiError.cause }, 'request lost a race');
     } else {
       request.log.info({ code: apiError.code }, 'request refused');
     }

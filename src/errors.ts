@@ -241,10 +241,16 @@ export class ApiError extends Error {
   }
 }
 
+/** A 422 that lists every invalid field. */
+export function validationFailed(errors: FieldError[]): ApiError {
+  const n = errors.length;
+  return new ApiError('validation_failed', {
+    detail: `${n} field${n === 1 ? ' is' : 's are'} invalid`,
+    errors,
+  });
+}
+
 /** A 422 for one field, for rules checked after schema validation. */
 export function fieldError(pointer: string, code: string, detail: string): ApiError {
-  return new ApiError('validation_failed', {
-    detail: '1 field is invalid',
-    errors: [{ pointer, code, detail }],
-  });
+  return validationFailed([{ pointer, code, detail }]);
 }

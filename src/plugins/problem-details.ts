@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, PROBLEMS, type ProblemCode, problemSlug } from '../errors.js';
+import { ApiError, PROBLEMS, type ProblemCode, problemSlug, validationFailed } from '../errors.js';
 import { isConcurrentConflict } from '../lib/db-errors.js';
 import { toFieldErrors } from '../lib/validation-errors.js';
 import { corsReplyHeaders, securityHeadersOf } from './security-headers.js';
@@ -99,12 +99,7 @@ export function toApiError(error: unknown): ApiError {
   if (fastifyError.validation) {
     // Path parameters are ids and slugs: a malformed one names nothing, so it is not found.
     if (fastifyError.validationContext === 'params') return new ApiError('not_found');
-    const errors = toFieldErrors(fastifyError.validation, fastifyError.validationContext ?? 'body');
-    const n = errors.length;
-    return new ApiError('validation_failed', {
-      detail: `${n} field${n === 1 ? ' is' : 's are'} invalid`,
-      errors,
-    });
+    return validationFailed(toFieldErrors(fastifyError.validation, fastifyError.validationContext ?? 'body'));
   }
   const mapped = fastifyError.code ? FRAMEWORK_CODES[fastifyError.code] : undefined;
   if (mapped) return new ApiError(mapped);
@@ -144,7 +139,7 @@ export function installProblemDetails(app: FastifyInstance): void {
     const apiError = toApiError(error);
     if (apiError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
-    } else if (apiError.cause !== undefined) {
+    } else if (isConcurrentConflict(apiError.cause)) {
       // A lost race (see isConcurrentConflict): the client retries, but operators should see it.
       request.log.warn({ code: apiError.code, err: apiError.cause }, 'request lost a race');
     } else {

@@ -1,4 +1,4 @@
-import { ApiError, type FieldError } from '../../errors.js';
+import { ApiError, type FieldError, validationFailed } from '../../errors.js';
 import { normalizeEmail } from '../../lib/email.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
@@ -26,14 +26,6 @@ export function toMember(row: repo.MemberRow): Member {
 /** Whether a member counts for last_owner: an explicit owner that is not (now) a guest. */
 function countsAsOwner(row: { role: ProjectRole; user_role: Role }): boolean {
   return row.role === 'owner' && row.user_role !== 'guest';
-}
-
-function invalid(errors: FieldError[]): ApiError {
-  const n = errors.length;
-  return new ApiError('validation_failed', {
-    detail: `${n} field${n === 1 ? ' is' : 's are'} invalid`,
-    errors,
-  });
 }
 
 function roleNotAllowed(role: ProjectRole, userRole: Role): FieldError | null {
@@ -116,9 +108,10 @@ export class MembersService {
         throw new ApiError('conflict', { detail: 'A personal project cannot be shared' });
       }
       const user = await repo.findUserByEmail(trx, normalizeEmail(input.email));
-      if (!user) throw invalid([{ pointer: '/email', code: 'not_found', detail: 'names no account' }]);
+      if (!user)
+        throw validationFailed([{ pointer: '/email', code: 'not_found', detail: 'names no account' }]);
       const refused = roleNotAllowed(input.role, user.role);
-      if (refused) throw invalid([refused]);
+      if (refused) throw validationFailed([refused]);
       if (await repo.findMember(trx, projectId, user.id)) {
         throw new ApiError('conflict', { detail: 'That user is already a member of the project' });
       }
@@ -141,7 +134,7 @@ export class MembersService {
       const member = await repo.findMember(trx, projectId, userId);
       if (!member) throw new ApiError('not_found');
       const refused = roleNotAllowed(input.role, member.user_role);
-      if (refused) throw invalid([refused]);
+      if (refused) throw validationFailed([refused]);
       if (input.role === member.role) return toMember(member);
       if (project.personal === 1) throw personalOwner();
       const next = { ...member, role: input.role };

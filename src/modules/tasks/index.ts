@@ -1,5 +1,5 @@
 import { defineModule } from '../../lib/module.js';
-import { unassignAll } from './tasks.repository.js';
+import { unassign } from './tasks.repository.js';
 import { tasksRoutes } from './tasks.routes.js';
 import { TaskCursorPageSchema, TaskPageSchema, TaskSchema, TaskStatsSchema } from './tasks.schemas.js';
 import { TasksService } from './tasks.service.js';
@@ -17,7 +17,7 @@ export const tasksModule = defineModule({
   subscribe: (ctx) => {
     // Tasks assigned to a deleted user lose the assignee with a new version (before the foreign
     // key's ON DELETE SET NULL could do it without one); the tasks it owns go with it.
-    ctx.ports.users.on('deleted', (trx, { userId, at }) => unassignAll(trx, userId, at));
+    ctx.ports.users.on('deleted', (trx, { userId, at }) => unassign(trx, userId, at));
   },
   routes: tasksRoutes,
 });

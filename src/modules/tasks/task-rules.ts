@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import { ApiError, type FieldError } from '../../errors.js';
+import { ApiError, type FieldError, validationFailed } from '../../errors.js';
 import type { AppContext } from '../../lib/module.js';
 import { atLeast, type Principal, type ProjectRole } from '../../lib/principal.js';
 import { parentErrors, type Subtree } from './subtasks.js';
@@ -120,11 +120,5 @@ export async function checkState(
       detail: 'must be null or a task of the same project',
     });
   }
-  if (errors.length > 0) {
-    const n = errors.length;
-    throw new ApiError('validation_failed', {
-      detail: `${n} field${n === 1 ? ' is' : 's are'} invalid`,
-      errors,
-    });
-  }
+  if (errors.length > 0) throw validationFailed(errors);
 }

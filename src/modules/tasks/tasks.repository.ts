@@ -318,13 +318,17 @@ export async function deleteTask(db: Db, id: string, expectedVersion: number | n
   return Number(result.numDeletedRows) > 0;
 }
 
-/** A deleted user's assigned tasks lose their assignee, each with a new version. */
-export async function unassignAll(db: Db, userId: string, now: string): Promise<void> {
-  await db
+/**
+ * A user is no assignee any more, each such task with a new version: anywhere (the user is being
+ * deleted), or in one project (it was removed from it).
+ */
+export async function unassign(db: Db, userId: string, now: string, projectId?: string): Promise<void> {
+  let query = db
     .updateTable('tasks')
     .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: now }))
-    .where('assignee_id', '=', userId)
-    .execute();
+    .where('assignee_id', '=', userId);
+  if (projectId !== undefined) query = query.where('project_id', '=', projectId);
+  await query.execute();
 }
 
 /** Whether a user is a member of a project (any role): who may be assigned in a shared project. */
@@ -336,19 +340,4 @@ export async function isMember(db: Db, projectId: string, userId: string): Promi
     .where('project_members.user_id', '=', userId)
     .executeTakeFirst();
   return row !== undefined;
-}
-
-/** A member removed from a project is no assignee there any more: each such task gets a new version. */
-export async function unassignInProject(
-  db: Db,
-  projectId: string,
-  userId: string,
-  now: string,
-): Promise<void> {
-  await db
-    .updateTable('tasks')
-    .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: now }))
-    .where('project_id', '=', projectId)
-    .where('assignee_id', '=', userId)
-    .execute();
 }

@@ -277,7 +277,7 @@ export class TasksService {
    * their assignee, each with a new version.
    */
   async unassignMember(db: Kysely<Database>, projectId: string, userId: string, at: string): Promise<void> {
-    await repo.unassignInProject(db, projectId, userId, at);
+    await repo.unassign(db, userId, at, projectId);
   }
 
   /** Editors and up (admins); archived → 409; the subtasks go too (foreign key). */

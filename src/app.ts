@@ -8,10 +8,12 @@ import type { Config } from './config.js';
 import { type DatabaseHandle, openDatabase } from './db/database.js';
 import { createJobQueue } from './jobs/index.js';
 import { API_VERSIONS } from './lib/api-version.js';
+import { ChangeLog } from './lib/change-log.js';
 import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
+import { type Resolver, systemResolver } from './lib/dns.js';
 import { createMailer } from './lib/mail.js';
-import type { AppContext, Module, Services } from './lib/module.js';
+import type { AppContext, BackgroundWork, Module, Services } from './lib/module.js';
 import { DEFAULT_HASH_COST, defaultHashLimits, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
 import { parseQueryString } from './lib/query-string.js';
@@ -19,6 +21,7 @@ import { createRedis } from './lib/redis.js';
 import { apiKeysModule } from './modules/api-keys/index.js';
 import { authModule } from './modules/auth/index.js';
 import { commentsModule } from './modules/comments/index.js';
+import { eventsModule } from './modules/events/index.js';
 import { healthModule } from './modules/health/index.js';
 import { passwordResetModule } from './modules/password-reset/index.js';
 import { problemsModule } from './modules/problems/index.js';
@@ -50,6 +53,7 @@ export const MODULES: readonly Module[] = [
   projectsModule,
   tasksModule,
   commentsModule,
+  eventsModule,
   apiKeysModule,
   healthModule,
   problemsModule,
@@ -74,6 +78,8 @@ export interface ContextOptions {
   modules?: readonly Module[];
   /** What this app's Redis keys start with; default DEFAULT_KEY_PREFIX (see AppContext.keyPrefix). */
   keyPrefix?: string;
+  /** Name resolution for webhook URLs; default the system's (tests inject their own). */
+  resolve?: Resolver;
 }
 
 /** The Redis key prefix of the service: every instance shares its rate-limit counters. */
@@ -81,6 +87,11 @@ export const DEFAULT_KEY_PREFIX = 'taskforge:';
 
 export interface ContextHandle {
   ctx: AppContext;
+  /**
+   * Runs the background jobs and every module's background work in this process (WORKER=inline,
+   * or `npm run worker`); `close` stops them first.
+   */
+  startBackground(): Promise<void>;
   /** Closes what the context opened (and what its modules' services hold). */
   close(): Promise<void>;
 }
@@ -108,6 +119,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
   const clock = options.clock ?? Date.now;
   const jobs = createJobQueue(database, { log: options.log, clock });
   const mailer = createMailer(config.smtp, config.dataDir, options.log);
+  const changes = new ChangeLog(options.log);
   const ctx: AppContext = {
     config,
     log: options.log,
@@ -128,16 +140,29 @@ export function createContext(config: Config, options: ContextOptions): ContextH
       return cursors;
     },
     clock,
+    resolve: options.resolve ?? systemResolver,
     jobs,
     mailer,
-    ports: createPorts(),
+    changes,
+    ports: createPorts((db, work) => changes.transaction(db, work)),
     services,
   };
   for (const module of modules) Object.assign(services, module.services?.(ctx));
   for (const module of modules) module.subscribe?.(ctx);
+  const background: BackgroundWork[] = [];
   return {
     ctx,
+    async startBackground() {
+      await jobs.start();
+      for (const module of modules) {
+        const work = module.background?.(ctx);
+        if (!work) continue;
+        background.push(work);
+        work.start();
+      }
+    },
     async close() {
+      await Promise.all(background.splice(0).map((work) => work.stop()));
       // Running jobs first (they use the services and the database): finish, or go back to the queue.
       await jobs.stop(Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)));
       mailer.close();
@@ -165,6 +190,8 @@ export interface AppOverrides {
   keyPrefix?: string;
   /** A hasher to use instead (tests set its limits and count its work). */
   passwordHasher?: PasswordHasher;
+  /** Name resolution for webhook URLs (tests make names resolve where they need). */
+  resolve?: Resolver;
   /** Connection limits instead of DEFAULT_SERVER_LIMITS (tests shorten the timeouts). */
   serverLimits?: Partial<ServerLimits>;
   /** Load-shedding thresholds instead of defaultOverloadLimits() (tests force the pressure). */
@@ -281,7 +308,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   const app = Fastify(serverOptions(config, overrides));
   app.server.maxConnections = overrides.serverLimits?.maxConnections ?? DEFAULT_SERVER_LIMITS.maxConnections;
   const modules = [...MODULES, ...(overrides.modules ?? [])];
-  const { ctx, close } = createContext(config, {
+  const { ctx, close, startBackground } = createContext(config, {
     log: app.log,
     modules,
     ...(overrides.database ? { database: overrides.database } : {}),
@@ -289,6 +316,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.keyPrefix ? { keyPrefix: overrides.keyPrefix } : {}),
     ...(overrides.passwordHasher ? { passwordHasher: overrides.passwordHasher } : {}),
+    ...(overrides.resolve ? { resolve: overrides.resolve } : {}),
   });
   app.decorate('config', config);
   app.decorate('ctx', ctx);
@@ -323,7 +351,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await registerDocsRoutes(app);
   app.addHook('onReady', () => startUp(ctx));
   // WORKER=off: this process only enqueues; `npm run worker` runs the jobs.
-  app.addHook('onReady', () => (config.worker === 'inline' ? ctx.jobs.start() : ctx.jobs.prepare()));
+  app.addHook('onReady', () => (config.worker === 'inline' ? startBackground() : ctx.jobs.prepare()));
 
   await app.ready();
   return app;

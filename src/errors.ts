@@ -129,7 +129,14 @@ export const PROBLEMS = {
   invalid_cursor: {
     status: 400,
     title: 'The cursor is not valid',
-    description: 'The cursor is malformed, forged, or was issued for another caller, filter or sort.',
+    description:
+      'The cursor is malformed, forged, or was issued for another caller, filter or sort; or an event id (after, Last-Event-ID) is malformed.',
+  },
+  events_expired: {
+    status: 410,
+    title: 'These events are no longer available',
+    description:
+      'The event id is older than the retention (EVENTS_RETENTION), newer than the head, or from another database. Resynchronise: read GET /events/head, then the lists, then follow the feed from the head.',
   },
   precondition_failed: {
     status: 412,

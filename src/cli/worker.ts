@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   }
   // Synchronous: the last lines before process.exit must not be lost.
   const log = pino({ level: config.logLevel, base: { process: 'worker' } }, pino.destination({ sync: true }));
-  const { ctx, close } = createContext(config, { log });
+  const { close, startBackground } = createContext(config, { log });
   // The engines' timers do not hold a process open (an API process has its server): this does.
   const keepAlive = setInterval(() => {}, 60_000);
   let stopping = false;
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  await ctx.jobs.start();
+  await startBackground();
   log.info({ database: config.database.kind }, 'worker started: running background jobs');
 }
 

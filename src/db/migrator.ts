@@ -116,6 +116,11 @@ export function migrateToLatest(handle: DatabaseHandle): Promise<string[]> {
   });
 }
 
+/** Migrates up or down to `name` (the last one applied afterwards); returns the names run. */
+export function migrateTo(handle: DatabaseHandle, name: string): Promise<string[]> {
+  return locked(handle, (m) => m.migrateTo(name));
+}
+
 /** Reverts the latest applied migration; returns the names reverted. */
 export function migrateDown(handle: DatabaseHandle): Promise<string[]> {
   return locked(handle, (m) => m.migrateDown());

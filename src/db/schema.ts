@@ -1,4 +1,12 @@
 import type { ApiKeysTable } from './tables/api-keys.table.js';
+import type {
+  EventLogTable,
+  EventsTable,
+  EventViewersTable,
+  WebhookDeliveriesTable,
+  WebhookDispatchTable,
+  WebhooksTable,
+} from './tables/events.table.js';
 import type { JobsTable } from './tables/jobs.table.js';
 import type { PasswordResetsTable } from './tables/password-resets.table.js';
 import type { CommentsTable, ProjectMembersTable, ProjectsTable } from './tables/projects.table.js';
@@ -20,4 +28,10 @@ export interface Database {
   projects: ProjectsTable;
   project_members: ProjectMembersTable;
   comments: CommentsTable;
+  event_log: EventLogTable;
+  events: EventsTable;
+  event_viewers: EventViewersTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_dispatch: WebhookDispatchTable;
 }

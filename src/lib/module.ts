@@ -4,7 +4,9 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/database.js';
 import type { ApiVersion } from './api-version.js';
+import type { ChangeLog } from './change-log.js';
 import type { CursorSigner } from './cursor.js';
+import type { Resolver } from './dns.js';
 import type { JobQueue } from './jobs.js';
 import type { Mailer } from './mail.js';
 import type { PasswordHasher } from './passwords.js';
@@ -45,6 +47,8 @@ export interface AppContext {
   readonly cursors: CursorSigner;
   /** Milliseconds since the epoch; tests move it instead of waiting. */
   readonly clock: () => number;
+  /** Name resolution (webhook URLs are checked against the addresses it gives). */
+  readonly resolve: Resolver;
   /**
    * The background job queue: enqueue in the change's transaction; a module defines its job
    * types from `subscribe` (see lib/jobs.ts).
@@ -52,6 +56,11 @@ export interface AppContext {
   readonly jobs: JobQueue;
   /** Mail out: SMTP_URL, or the data folder's outbox. Send from a job, never from a request. */
   readonly mailer: Mailer;
+  /**
+   * The change log (contract §8): writes to projects, members, tasks and comments run through
+   * `changes.transaction` and record their events there (see lib/change-log.ts).
+   */
+  readonly changes: ChangeLog;
   /** Where modules meet without importing each other (user lifecycle events). */
   readonly ports: Ports;
   /** Filled in module order before any route is registered; read it when called, not at import. */
@@ -67,6 +76,17 @@ export interface VersionOptions {
 /** Options of a module's routes outside the API versions. */
 export interface RootOptions {
   ctx: AppContext;
+}
+
+/**
+ * Work a module runs in the background of every process that runs jobs (WORKER=inline, or
+ * `npm run worker`): loops and timers beside the job queue (the webhook dispatcher, retention).
+ */
+export interface BackgroundWork {
+  /** Starts it; must not throw (a failure is logged, and the work tries again later). */
+  start(): void;
+  /** Stops it: resolves once nothing of it runs any more. */
+  stop(): Promise<void>;
 }
 
 export interface ModuleTag {
@@ -90,6 +110,8 @@ export interface Module {
   readonly rootRoutes?: FastifyPluginAsync<RootOptions>;
   /** Routes registered once under each version prefix, `/api/<version>`. */
   readonly routes?: FastifyPluginAsync<VersionOptions>;
+  /** Its background work, run where the jobs run (see BackgroundWork). */
+  readonly background?: (ctx: AppContext) => BackgroundWork;
   /** Releases what its services hold when the app or the tool closes. */
   readonly close?: (ctx: AppContext) => Promise<void>;
 }

@@ -13,7 +13,17 @@ type Listener<E> = (trx: Transaction<Database>, event: E) => Promise<unknown>;
 type AfterCommit<E> = (event: E) => void;
 export type Emit<Events> = <K extends keyof Events>(name: K, event: Events[K]) => Promise<void>;
 
+/** How a port opens its transaction (the change log's, so listeners may record changes). */
+export type TransactionRunner = <T>(
+  db: Kysely<Database>,
+  work: (trx: Transaction<Database>) => Promise<T>,
+) => Promise<T>;
+
+const plainTransaction: TransactionRunner = (db, work) => db.transaction().execute(work);
+
 export class EventPort<Events extends object> {
+  constructor(private readonly run: TransactionRunner = plainTransaction) {}
+
   private readonly listeners = new Map<keyof Events, Listener<never>[]>();
   private readonly followers = new Map<keyof Events, AfterCommit<never>[]>();
 
@@ -36,7 +46,7 @@ export class EventPort<Events extends object> {
     work: (trx: Transaction<Database>, emit: Emit<Events>) => Promise<T>,
   ): Promise<T> {
     const emitted: [keyof Events, unknown][] = [];
-    const result = await db.transaction().execute((trx) =>
+    const result = await this.run(db, (trx) =>
       work(trx, async (name, event) => {
         for (const listener of this.listeners.get(name) ?? [])
           await (listener as Listener<unknown>)(trx, event);
@@ -85,6 +95,6 @@ export interface Ports {
   users: EventPort<UserEvents>;
 }
 
-export function createPorts(): Ports {
-  return { users: new EventPort<UserEvents>() };
+export function createPorts(run?: TransactionRunner): Ports {
+  return { users: new EventPort<UserEvents>(run) };
 }

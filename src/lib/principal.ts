@@ -83,6 +83,13 @@ export interface Principal {
    * access token (its role decides).
    */
   scopes: Scope[] | null;
+  /** The API key that authenticated the call; null for an access token (events name it as actor). */
+  apiKeyId: string | null;
+  /**
+   * When the access token stops being valid (milliseconds since the epoch): a long-lived reply (the
+   * event stream) ends then. Null for an API key (its revocation or expiry is checked at use).
+   */
+  tokenExpiresAt: number | null;
 }
 
 declare module 'fastify' {

@@ -1,18 +1,22 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
-const ACCOUNT_ROUTES = /^\/api\/v[0-9]+\/(auth|users|api-keys)(\/|$)/;
-/** Routes whose replies are one caller's data: tasks (their comments too), projects, comments. */
-const PRIVATE_ROUTES = /^\/api\/v[0-9]+\/(tasks|projects|comments)(\/|$)/;
+/**
+ * Routes never stored: accounts, sessions, keys, webhooks (their secrets and delivery logs), and
+ * the event stream (contract §8).
+ */
+const ACCOUNT_ROUTES = /^\/api\/v[0-9]+\/((auth|users|api-keys|webhooks)(\/|$)|events\/stream$)/;
+/** Routes whose replies are one caller's data: tasks (their comments and activity), projects, comments, events. */
+const PRIVATE_ROUTES = /^\/api\/v[0-9]+\/(tasks|projects|comments|events)(\/|$)/;
 
 /**
  * Whether a route template (`/api/v1/auth/login`, not the raw request path, which may spell
- * `/api/v1/%61uth/login`) serves accounts, sessions, keys or tokens.
+ * `/api/v1/%61uth/login`) serves accounts, sessions, keys, tokens, webhooks or the event stream.
  */
 export function isAccountRoute(template: string): boolean {
   return ACCOUNT_ROUTES.test(template);
 }
 
-/** Whether a route template serves one caller's tasks, projects or comments. */
+/** Whether a route template serves one caller's tasks, projects, comments or events. */
 export function isPrivateRoute(template: string): boolean {
   return PRIVATE_ROUTES.test(template);
 }
@@ -30,7 +34,7 @@ export function markPrivate(reply: FastifyReply): void {
  * so that a 401 or a policy's 403 carries it too:
  * - replies about accounts, sessions and keys (errors included) must never be stored (a request
  *   that matched no route gets that too: a 404 is worth nothing to a cache);
- * - replies under /tasks, /projects and /comments are private and revalidated before reuse.
+ * - replies under /tasks, /projects, /comments and /events are private and revalidated before reuse.
  * 405 and OPTIONS replies are written by http-semantics, which applies the same rules.
  */
 export function installCachePolicy(app: FastifyInstance): void {

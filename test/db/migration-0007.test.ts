@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/database.js';
-import { appliedMigrations, migrateDown, migrateToLatest } from '../../src/db/migrator.js';
+import { appliedMigrations, migrateDown, migrateTo, migrateToLatest } from '../../src/db/migrator.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 
 /**
@@ -156,7 +156,7 @@ describe(`migration 0007 on data of 0006 (${testDatabaseUrl ? 'postgres' : 'sqli
   it('up: every user has exactly one personal Inbox, of which it is the one (owner) member', async () => {
     indexesAt0006.push(...(await taskIndexes()));
     expect(indexesAt0006).toContain('tasks_owner_created');
-    await migrateToLatest(t.handle);
+    await migrateTo(t.handle, '0007-create-projects');
     expect((await appliedMigrations(t.handle)).at(-1)).toBe('0007-create-projects');
 
     const personal = await personalProjects();
@@ -396,7 +396,7 @@ describe(`migration 0007 on data of 0006 (${testDatabaseUrl ? 'postgres' : 'sqli
   });
 
   it('up again: the remaining users get their Inbox back and the tasks move in', async () => {
-    expect(await migrateToLatest(t.handle)).toEqual(['0007-create-projects']);
+    expect(await migrateTo(t.handle, '0007-create-projects')).toEqual(['0007-create-projects']);
     const personal = await personalProjects();
     expect(personal.has('bob')).toBe(false);
     expect(personal.has('gus')).toBe(false);

@@ -57,7 +57,7 @@ export interface TestAppOptions {
   /** An open database to use instead of a fresh one (a second instance of the same service). */
   database?: TestDatabase;
   /** Load and connection limits of a test's own (a hasher, server limits, overload thresholds). */
-  overrides?: Pick<AppOverrides, 'passwordHasher' | 'serverLimits' | 'overload' | 'clock'>;
+  overrides?: Pick<AppOverrides, 'passwordHasher' | 'serverLimits' | 'overload' | 'clock' | 'resolve'>;
 }
 
 /** Route plugins as one module: registered under each version prefix, and nothing else. */

@@ -6,6 +6,7 @@ import * as createJobs from './0004-create-jobs.js';
 import * as createPasswordResets from './0005-create-password-resets.js';
 import * as createApiKeys from './0006-create-api-keys.js';
 import * as createProjects from './0007-create-projects.js';
+import * as createEvents from './0008-create-events.js';
 
 /** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005-create-password-resets': createPasswordResets,
   '0006-create-api-keys': createApiKeys,
   '0007-create-projects': createProjects,
+  '0008-create-events': createEvents,
 };

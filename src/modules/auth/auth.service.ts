@@ -132,6 +132,8 @@ export class AuthService {
       role: user.role,
       sessionId: null,
       scopes: effectiveScopes(identity.scopes, user.role),
+      apiKeyId: identity.keyId,
+      tokenExpiresAt: null,
     };
   }
 
@@ -156,7 +158,14 @@ export class AuthService {
     if (user.disabled) return tokenFailure('account_disabled');
     if (expired) return tokenFailure('token_expired');
     if (session.ended) return tokenFailure('token_revoked');
-    return { userId: claims.sub, role: user.role, sessionId: claims.sid, scopes: null };
+    return {
+      userId: claims.sub,
+      role: user.role,
+      sessionId: claims.sid,
+      scopes: null,
+      apiKeyId: null,
+      tokenExpiresAt: claims.exp * 1000,
+    };
   }
 
   /** Records a session's use (its lastUsedAt), batched like API keys' (see LastUsedRecorder). */

@@ -1,0 +1,72 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import { formatEventId } from '../../lib/change-log.js';
+import type { AppContext } from '../../lib/module.js';
+import type { Principal } from '../../lib/principal.js';
+import * as repo from './events.repository.js';
+import type { Event } from './events.schemas.js';
+
+export type { Viewer } from './events.repository.js';
+
+/** The most events one read looks at, visible or not: a page's work is bounded (contract §8). */
+export const SCAN_LIMIT = 1000;
+
+export interface FeedPage {
+  items: Event[];
+  /** The number to read after next time; always advances past what this read scanned. */
+  next: number;
+  hasMore: boolean;
+}
+
+export function viewerOf(caller: Principal): repo.Viewer {
+  return { userId: caller.userId, admin: caller.role === 'admin' };
+}
+
+/** Reads of the change log: the feed, its head, one event; the API shape of an event. */
+export class EventsService {
+  constructor(private readonly ctx: AppContext) {}
+
+  private get db(): Kysely<Database> {
+    return this.ctx.database.db;
+  }
+
+  state(db: Kysely<Database> = this.db): Promise<repo.LogState> {
+    return repo.logState(db);
+  }
+
+  /**
+   * Up to `limit` events `viewer` may see after number `after`, scanning at most SCAN_LIMIT
+   * numbers and never past the committed head: `next` is the last one served when the page is
+   * full, else the end of the scan.
+   */
+  async feed(viewer: repo.Viewer, after: number, limit: number, state?: repo.LogState): Promise<FeedPage> {
+    const log = state ?? (await repo.logState(this.db));
+    const through = Math.min(log.head, after + SCAN_LIMIT);
+    const rows = through > after ? await repo.visibleBetween(this.db, viewer, after, through, limit) : [];
+    const last = rows.at(-1);
+    const next = rows.length === limit && last ? Number(last.position) : Math.max(after, through);
+    return { items: rows.map((row) => toEvent(row, log.tag)), next, hasMore: next < log.head };
+  }
+
+  /** One event, when `viewer` may see it now (a webhook's delivery checks its owner so). */
+  async visible(viewer: repo.Viewer, position: number): Promise<Event | null> {
+    const [log, row] = await Promise.all([
+      repo.logState(this.db),
+      repo.findVisible(this.db, viewer, position),
+    ]);
+    return row ? toEvent(row, log.tag) : null;
+  }
+}
+
+export function toEvent(row: repo.EventRow, tag: string): Event {
+  return {
+    id: formatEventId(tag, Number(row.position)),
+    type: row.type as Event['type'],
+    occurredAt: row.occurred_at,
+    actor: { type: row.actor_type, id: row.actor_id },
+    projectId: row.project_id,
+    subject: { type: row.subject_type as Event['subject']['type'], id: row.subject_id },
+    changes: row.changes === null ? null : (JSON.parse(row.changes) as Event['changes']),
+    data: JSON.parse(row.data) as Event['data'],
+  };
+}

@@ -112,7 +112,8 @@ describe('keys and tampering', () => {
 
   it('refuses a genuine token with its signature cut, flipped or doubled', async () => {
     const [header, payload, signature = ''] = tokens.accessToken.split('.');
-    const flipped = `${signature.slice(0, -1)}${signature.endsWith('A') ? 'B' : 'A'}`;
+    // The first character: the last one's low bits are base64url padding, which decoders ignore.
+    const flipped = `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
     for (const bad of [
       `${header}.${payload}.`,
       `${header}.${payload}.${flipped}`,

@@ -331,11 +331,21 @@ export async function unassign(db: Db, userId: string, now: string, projectId?: 
   return query.returningAll().execute();
 }
 
-/** Tasks by id (any order); `lock` (PostgreSQL only) holds them until the transaction ends. */
-export async function findTasks(db: Db, ids: string[], lock = false): Promise<TaskRow[]> {
+/**
+ * Tasks by id, in id order; `lock` (PostgreSQL only) holds them until the transaction ends, with
+ * the strength the write that follows takes anyway (`update`: a delete; `no key update`: an
+ * update), so their writers queue and what is read is what is written over.
+ */
+export async function findTasks(
+  db: Db,
+  ids: string[],
+  lock: 'update' | 'no key update' | null = null,
+): Promise<TaskRow[]> {
   if (ids.length === 0) return [];
   const query = db.selectFrom('tasks').selectAll('tasks').where('id', 'in', ids).orderBy('id');
-  return (lock ? query.forUpdate() : query).execute();
+  if (lock === 'update') return query.forUpdate().execute();
+  if (lock === 'no key update') return query.forNoKeyUpdate().execute();
+  return query.execute();
 }
 
 /** The tasks a user owns (that survive it with `ownerId: null`). */

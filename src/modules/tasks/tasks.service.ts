@@ -266,7 +266,9 @@ export class TasksService {
         ]);
         if (moved && subtree.length > 0) {
           const ids = subtree.map((d) => d.id);
-          const before = new Map((await repo.findTasks(trx, ids)).map((row) => [row.id, toTask(row)]));
+          // Held (PostgreSQL) until the move: no write of a subtask slips in between.
+          const lock = this.lockRows ? 'no key update' : null;
+          const before = new Map((await repo.findTasks(trx, ids, lock)).map((row) => [row.id, toTask(row)]));
           for (const row of await tree.moveTasks(trx, ids, next.projectId, now)) {
             const movedTask = toTask(row);
             const was = before.get(row.id) ?? movedTask;
@@ -385,7 +387,8 @@ export class TasksService {
       // The subtree as it is deleted: under the project's lock no subtask comes or goes, and
       // (PostgreSQL) its rows are held, so the events carry what was deleted.
       const subtree = await tree.descendants(trx, id);
-      const rows = await repo.findTasks(trx, [id, ...subtree.map((d) => d.id)], this.lockRows);
+      const lock = this.lockRows ? 'update' : null;
+      const rows = await repo.findTasks(trx, [id, ...subtree.map((d) => d.id)], lock);
       if (!(await repo.deleteTask(trx, id, ifMatch !== undefined ? version : null))) return false;
       const byId = new Map(rows.map((row) => [row.id, toTask(row)]));
       // Deepest subtasks first, the task itself last (ties by id): a reader applying them in

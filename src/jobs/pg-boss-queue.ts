@@ -97,12 +97,36 @@ export class PgBossJobQueue implements JobQueue {
         retryDelay: Math.ceil(type.retry.delayMs / 1000),
         retryBackoff: true,
         expireInSeconds: this.options.expireSeconds ?? 600,
+        // 'short': a unique index lets one job wait (state created) at a time; send returns null.
+        ...(type.singleton ? { policy: 'short' } : {}),
       });
     }
     return boss;
   }
 
   async enqueue<P>(trx: Executor, name: string, payload: P, options: EnqueueOptions = {}): Promise<string> {
+    const id = await this.send(trx, name, payload, options);
+    if (!id) throw new Error(`job queue: pg-boss did not accept a ${name} job`);
+    return id;
+  }
+
+  async enqueueOnce<P>(
+    trx: Executor,
+    name: string,
+    payload: P,
+    options: EnqueueOptions = {},
+  ): Promise<string | null> {
+    if (!this.registry.get(name).singleton) throw new Error(`job type "${name}" is not a singleton`);
+    // The queue's 'short' policy: a unique index refuses a second job in state created (null).
+    return this.send(trx, name, payload, options);
+  }
+
+  private async send<P>(
+    trx: Executor,
+    name: string,
+    payload: P,
+    options: EnqueueOptions,
+  ): Promise<string | null> {
     const type = this.registry.get(name);
     const boss = await this.ready();
     const attempts = options.maxAttempts ?? type.retry.attempts;
@@ -113,8 +137,7 @@ export class PgBossJobQueue implements JobQueue {
       retryBackoff: true,
       ...(options.runAt !== undefined ? { startAfter: new Date(options.runAt) } : {}),
     });
-    if (!id) throw new Error(`job queue: pg-boss did not accept a ${name} job`);
-    this.wakeSoon(boss, options.runAt);
+    if (id) this.wakeSoon(boss, options.runAt);
     return id;
   }
 

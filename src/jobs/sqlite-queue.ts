@@ -55,6 +55,24 @@ export class SqliteJobQueue implements JobQueue {
     this.registry.define(type);
   }
 
+  async enqueueOnce<P>(
+    trx: Executor,
+    name: string,
+    payload: P,
+    options: EnqueueOptions = {},
+  ): Promise<string | null> {
+    if (!this.registry.get(name).singleton) throw new Error(`job type "${name}" is not a singleton`);
+    // SQLite has one writer at a time: nobody adds one between this read and the insert.
+    const waiting = await trx
+      .selectFrom('jobs')
+      .select('id')
+      .where('name', '=', name)
+      .where('state', '=', 'queued')
+      .where('attempts', '=', 0)
+      .executeTakeFirst();
+    return waiting ? null : this.enqueue(trx, name, payload, options);
+  }
+
   async enqueue<P>(trx: Executor, name: string, payload: P, options: EnqueueOptions = {}): Promise<string> {
     const type = this.registry.get(name);
     const id = uuidv7();

@@ -53,6 +53,26 @@ export function actorOf(caller: Principal): Actor {
 /** `{ field: { from, to } }` for exactly the fields that changed (API names, API values). */
 export type FieldChanges = Record<string, { from: unknown; to: unknown }>;
 
+/**
+ * The `changes` of an update: for each of `fields` whose value differs between `before` and
+ * `after` (API shapes), `{ from, to }`. Values compare by their JSON (so arrays such as tags
+ * compare by value, in order); null when nothing differs: a write that changes nothing records
+ * nothing.
+ */
+export function diffFields<T extends object>(
+  before: T,
+  after: T,
+  fields: readonly (keyof T & string)[],
+): FieldChanges | null {
+  const changes: FieldChanges = {};
+  for (const field of fields) {
+    const from = before[field] ?? null;
+    const to = after[field] ?? null;
+    if (JSON.stringify(from) !== JSON.stringify(to)) changes[field] = { from, to };
+  }
+  return Object.keys(changes).length > 0 ? changes : null;
+}
+
 /** One change, as the module that made it describes it. */
 export interface Change {
   type: EventType;

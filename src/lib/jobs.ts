@@ -35,6 +35,11 @@ export interface JobType<P> {
   name: string;
   retry: RetrySchedule;
   handler: JobHandler<P>;
+  /**
+   * At most one job of this type waits (queued, not yet started) at a time: jobs of it are added
+   * with `enqueueOnce`. For periodic work that several instances schedule.
+   */
+  singleton?: boolean;
 }
 
 export interface EnqueueOptions {
@@ -55,6 +60,11 @@ export interface JobQueue {
    * Returns the job's id.
    */
   enqueue<P>(trx: Executor, name: string, payload: P, options?: EnqueueOptions): Promise<string>;
+  /**
+   * As enqueue, for a `singleton` type: adds nothing (null) while one of its jobs waits (queued,
+   * not yet started), on every engine and across instances.
+   */
+  enqueueOnce<P>(trx: Executor, name: string, payload: P, options?: EnqueueOptions): Promise<string | null>;
   /**
    * Opens the engine, so that the first enqueue costs no more than the next (a process that only
    * enqueues: WORKER=off). Never throws: a failure is logged, and enqueue tries again.

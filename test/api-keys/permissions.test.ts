@@ -36,6 +36,7 @@ const TABLE: Record<string, Need> = {
   'PUT /tasks/{id}': 'tasks:write',
   'DELETE /tasks/{id}': 'tasks:write',
   'GET /tasks/{id}/comments': 'tasks:read',
+  'GET /tasks/{id}/activity': 'tasks:read',
   'POST /tasks/{id}/comments': 'comments:write',
   'GET /comments/{id}': 'tasks:read',
   'PATCH /comments/{id}': 'comments:write',

@@ -466,6 +466,14 @@ export const TABLE: Row[] = [
     request: (w, c) => ({ url: `/tasks/${task(w, c)}` }),
     expect: '409:project_archived 409:project_archived 409:project_archived 403 403 404 403 403',
   },
+  // ── activity ─────────────────────────────────────────────────────────────────────────────
+  {
+    route: 'GET /tasks/{id}/activity',
+    variant: "a task's activity",
+    scope: 'tasks:read',
+    request: (w, c) => ({ url: `/tasks/${task(w, c)}/activity?size=100` }),
+    expect: '200    200    200    200    200    404    200    200',
+  },
   // ── comments ─────────────────────────────────────────────────────────────────────────────
   {
     route: 'GET /tasks/{id}/comments',

@@ -67,8 +67,19 @@ export async function updateBody(
     .executeTakeFirst();
 }
 
-/** Whether a comment was there to delete. */
-export async function deleteComment(db: Db, id: string): Promise<boolean> {
-  const result = await db.deleteFrom('comments').where('id', '=', id).executeTakeFirst();
-  return Number(result.numDeletedRows) > 0;
+/** The comment as it was deleted; undefined when it was not there to delete. */
+export async function deleteComment(db: Db, id: string): Promise<CommentRow | undefined> {
+  return db.deleteFrom('comments').where('id', '=', id).returningAll().executeTakeFirst();
+}
+
+/** A user's comments, with their task's project and assignee. */
+export async function commentsOf(db: Db, userId: string) {
+  return db
+    .selectFrom('comments')
+    .innerJoin('tasks as t', 't.id', 'comments.task_id')
+    .selectAll('comments')
+    .select(['t.project_id', 't.assignee_id'])
+    .where('comments.author_id', '=', userId)
+    .orderBy('comments.id')
+    .execute();
 }

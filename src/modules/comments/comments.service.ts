@@ -1,10 +1,14 @@
 import { uuidv7 } from 'uuidv7';
 import { ApiError } from '../../errors.js';
+import { type Actor, actorOf, diffFields, SYSTEM_ACTOR } from '../../lib/change-log.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { atLeast, type Principal } from '../../lib/principal.js';
 import * as repo from './comments.repository.js';
 import type { Comment, CommentInput } from './comments.schemas.js';
+
+/** What a comment.updated lists when it differs (`edited` is derived: it flips on the first edit). */
+const DIFFED = ['body', 'edited', 'authorId'] as const;
 
 function toComment(row: repo.CommentRow): Comment {
   return {
@@ -75,8 +79,47 @@ export class CommentsService {
   }
 
   /** Commenters and up (admins act as owners); a viewer, or an assignee that is no member → 403. */
+  /**
+   * Records a comment event in `db`, a change-log transaction: in the task's project, in the
+   * task's activity; the task's assignee sees it (it may read the task's comments).
+   */
+  private record(
+    db: repo.Db,
+    type: 'comment.created' | 'comment.updated' | 'comment.deleted',
+    actor: Actor,
+    at: string,
+    task: { id: string; projectId: string; assigneeId: string | null },
+    comment: Comment,
+    changes: ReturnType<typeof diffFields> = null,
+  ): void {
+    this.ctx.changes.record(db, {
+      type,
+      at,
+      actor,
+      projectId: task.projectId,
+      subject: { type: 'comment', id: comment.id },
+      taskId: task.id,
+      changes,
+      data: comment,
+      viewers: task.assigneeId === null ? [] : [task.assigneeId],
+    });
+  }
+
+  /**
+   * A user is about to be deleted (users port, after its lone projects went): its comments that
+   * stay lose their author (the foreign key nulls it when the row goes), one comment.updated each.
+   */
+  async userDeleted(db: repo.Db, userId: string, at: string): Promise<void> {
+    for (const row of await repo.commentsOf(db, userId)) {
+      const before = toComment(row);
+      const after = { ...before, authorId: null };
+      const task = { id: row.task_id, projectId: row.project_id, assigneeId: row.assignee_id };
+      this.record(db, 'comment.updated', SYSTEM_ACTOR, at, task, after, diffFields(before, after, DIFFED));
+    }
+  }
+
   async create(caller: Principal, taskId: string, body: string): Promise<Comment> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.ctx.changes.transaction(this.db, async (trx) => {
       const access = await this.ctx.services.tasks.access(caller, taskId, trx, this.lock);
       if (!atLeast(access.role, 'commenter')) {
         throw new ApiError('forbidden', { detail: 'Commenting needs the commenter role in the project' });
@@ -93,7 +136,9 @@ export class CommentsService {
         updated_at: now,
       };
       await repo.insertComment(trx, row);
-      return toComment(row);
+      const comment = toComment(row);
+      this.record(trx, 'comment.created', actorOf(caller), now, taskOf(access.row), comment);
+      return comment;
     });
   }
 
@@ -102,7 +147,7 @@ export class CommentsService {
    * comments). A body equal to the stored one, or none, changes nothing (`edited` stays).
    */
   async update(caller: Principal, id: string, input: CommentInput): Promise<Comment> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.ctx.changes.transaction(this.db, async (trx) => {
       const row = await this.visible(caller, id, trx);
       const { role, archived } = row.access;
       if (row.comment.author_id !== caller.userId || !atLeast(role, 'commenter')) {
@@ -110,16 +155,20 @@ export class CommentsService {
       }
       if (archived) throw new ApiError('project_archived');
       if (input.body === undefined || input.body === row.comment.body) return toComment(row.comment);
-      const updated = await repo.updateBody(trx, id, input.body, this.now());
+      const now = this.now();
+      const updated = await repo.updateBody(trx, id, input.body, now);
       // Deleted meanwhile (SQLite has no row lock to queue on): it is gone, as for a later request.
       if (!updated) throw new ApiError('not_found');
-      return toComment(updated);
+      const after = toComment(updated);
+      const changes = diffFields(toComment(row.comment), after, DIFFED);
+      this.record(trx, 'comment.updated', actorOf(caller), now, taskOf(row.access.row), after, changes);
+      return after;
     });
   }
 
   /** Its author (commenter or up), or an owner of the project (admins act as owners). */
   async delete(caller: Principal, id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.changes.transaction(this.db, async (trx) => {
       const { comment, access } = await this.visible(caller, id, trx);
       const author = comment.author_id === caller.userId && atLeast(access.role, 'commenter');
       if (!author && access.role !== 'owner') {
@@ -129,7 +178,16 @@ export class CommentsService {
       }
       if (access.archived) throw new ApiError('project_archived');
       // A delete that loses a race to another delete finds nothing: 404.
-      if (!(await repo.deleteComment(trx, id))) throw new ApiError('not_found');
+      const deleted = await repo.deleteComment(trx, id);
+      if (!deleted) throw new ApiError('not_found');
+      this.record(
+        trx,
+        'comment.deleted',
+        actorOf(caller),
+        this.now(),
+        taskOf(access.row),
+        toComment(deleted),
+      );
     });
   }
 
@@ -140,6 +198,10 @@ export class CommentsService {
     const access = await this.ctx.services.tasks.access(caller, comment.task_id, trx, this.lock);
     return { comment, access };
   }
+}
+
+function taskOf(row: { id: string; project_id: string; assignee_id: string | null }) {
+  return { id: row.id, projectId: row.project_id, assigneeId: row.assignee_id };
 }
 
 /** The position a (signed) cursor carries, checked for its shape. */

@@ -15,6 +15,12 @@ export const commentsModule = defineModule({
   },
   schemas: [CommentSchema, CommentPageSchema, CommentCursorPageSchema],
   services: (ctx) => ({ comments: new CommentsService(ctx) }),
+  subscribe: (ctx) => {
+    // After the projects and tasks modules' listeners: the comments of its lone projects are gone.
+    ctx.ports.users.on('deleted', (trx, { userId, at }) =>
+      ctx.services.comments.userDeleted(trx, userId, at),
+    );
+  },
   routes: commentsRoutes,
 });
 

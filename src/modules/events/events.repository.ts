@@ -73,3 +73,28 @@ export async function findVisible(db: Db, viewer: Viewer, position: number): Pro
   const [row] = await visibleBetween(db, viewer, position - 1, position, 1);
   return row;
 }
+
+/**
+ * A task's activity: its events and its comments' (task_id), oldest first, from `offset`
+ * (version 1) or after number `after` (version 2); a seek on events (task_id, position).
+ */
+export async function taskActivity(
+  db: Db,
+  taskId: string,
+  limit: number,
+  offset: number,
+  after: number | null = null,
+): Promise<EventRow[]> {
+  let query = db.selectFrom('events').selectAll().where('task_id', '=', taskId);
+  if (after !== null) query = query.where('position', '>', after);
+  return query.orderBy('position').limit(limit).offset(offset).execute();
+}
+
+export async function countTaskActivity(db: Db, taskId: string): Promise<number> {
+  const row = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('task_id', '=', taskId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

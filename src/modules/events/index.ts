@@ -1,6 +1,9 @@
 import { defineModule } from '../../lib/module.js';
+import { ActivityCursorPageSchema, ActivityPageSchema, activityRoutes } from './activity.routes.js';
+import { ActivityService } from './activity.service.js';
 import { EventSchema } from './events.schemas.js';
 import { EventsService } from './events.service.js';
+import { retentionBackground, retentionJob } from './retention.js';
 
 /**
  * Events (contract §8): the change log's reads. Writes record their events through
@@ -13,13 +16,17 @@ export const eventsModule = defineModule({
     name: 'events',
     description: "The change log: a task's activity, the change feed and live updates",
   },
-  schemas: [EventSchema],
-  services: (ctx) => ({ events: new EventsService(ctx) }),
+  schemas: [EventSchema, ActivityPageSchema, ActivityCursorPageSchema],
+  services: (ctx) => ({ events: new EventsService(ctx), activity: new ActivityService(ctx) }),
+  subscribe: (ctx) => ctx.jobs.define(retentionJob(ctx)),
+  routes: activityRoutes,
+  background: retentionBackground,
 });
 
 declare module '../../lib/module.js' {
   interface Services {
     events: EventsService;
+    activity: ActivityService;
   }
 }
 

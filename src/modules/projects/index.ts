@@ -36,7 +36,7 @@ export const projectsModule = defineModule({
     const { projects } = ctx.services;
     ctx.ports.users.on('created', (trx, { userId, at }) => projects.createPersonal(trx, userId, at));
     // Before the row goes: last_owner rolls the deletion back; lone projects and the Inbox go.
-    ctx.ports.users.on('deleted', (trx, { userId }) => projects.userDeleted(trx, userId));
+    ctx.ports.users.on('deleted', (trx, { userId, at }) => projects.userDeleted(trx, userId, at));
   },
   routes: async (app, options) => {
     await app.register(projectsRoutes, options);

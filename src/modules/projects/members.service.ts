@@ -1,4 +1,5 @@
 import { ApiError, type FieldError, validationFailed } from '../../errors.js';
+import { type Actor, actorOf, diffFields, type FieldChanges } from '../../lib/change-log.js';
 import { normalizeEmail } from '../../lib/email.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
@@ -99,8 +100,35 @@ export class MembersService {
     return toMember(row);
   }
 
+  /**
+   * Records a member event in `db`, a change-log transaction: the member's user sees it whatever
+   * its membership (data: the Member and its projectId).
+   */
+  recordMember(
+    db: repo.Db,
+    type: 'member.added' | 'member.changed' | 'member.removed',
+    actor: Actor,
+    at: string,
+    projectId: string,
+    member: repo.MemberRow | Member,
+    changes: FieldChanges | null = null,
+  ): void {
+    const data = 'user_id' in member ? toMember(member) : member;
+    this.ctx.changes.record(db, {
+      type,
+      at,
+      actor,
+      projectId,
+      subject: { type: 'member', id: data.userId },
+      taskId: null,
+      changes,
+      data: { ...data, projectId },
+      viewers: [data.userId],
+    });
+  }
+
   async add(caller: Principal, projectId: string, input: AddMember): Promise<Member> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.ctx.changes.transaction(this.db, async (trx) => {
       const { project, role } = await this.projects.visible(caller, projectId, trx, this.projects.lockRows);
       requireOwner(role, 'add members');
       if (project.archived === 1) throw archivedError();
@@ -122,12 +150,20 @@ export class MembersService {
         role: input.role,
         added_at: addedAt,
       });
-      return { userId: user.id, name: user.name, email: user.email, role: input.role, addedAt };
+      const member: Member = {
+        userId: user.id,
+        name: user.name,
+        email: user.email,
+        role: input.role,
+        addedAt,
+      };
+      this.recordMember(trx, 'member.added', actorOf(caller), addedAt, projectId, member);
+      return member;
     });
   }
 
   async update(caller: Principal, projectId: string, userId: string, input: PatchMember): Promise<Member> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.ctx.changes.transaction(this.db, async (trx) => {
       const { project, role } = await this.projects.visible(caller, projectId, trx, this.projects.lockRows);
       requireOwner(role, 'change roles');
       if (project.archived === 1) throw archivedError();
@@ -141,13 +177,20 @@ export class MembersService {
       const demoted = countsAsOwner(member) && !countsAsOwner(next);
       if (demoted && (await repo.countOwners(trx, projectId, userId)) === 0) throw lastOwner();
       await repo.updateMemberRole(trx, projectId, userId, input.role);
-      return toMember(next);
+      const after = toMember(next);
+      // The effective role (what the API shows): a stored role its global role caps alike is no change.
+      const changes = diffFields(toMember(member), after, ['role']);
+      if (changes) {
+        const at = new Date().toISOString();
+        this.recordMember(trx, 'member.changed', actorOf(caller), at, projectId, after, changes);
+      }
+      return after;
     });
   }
 
   /** An owner removes a member, or a member leaves; its tasks there lose their assignee. */
   async remove(caller: Principal, projectId: string, userId: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.changes.transaction(this.db, async (trx) => {
       const { project, role } = await this.projects.visible(caller, projectId, trx, this.projects.lockRows);
       if (userId !== caller.userId) requireOwner(role, 'remove other members');
       if (project.archived === 1) throw archivedError();
@@ -156,7 +199,10 @@ export class MembersService {
       if (project.personal === 1) throw personalOwner();
       if (countsAsOwner(member) && (await repo.countOwners(trx, projectId, userId)) === 0) throw lastOwner();
       await repo.deleteMember(trx, projectId, userId);
-      await this.ctx.services.tasks.unassignMember(trx, projectId, userId, new Date().toISOString());
+      const at = new Date().toISOString();
+      const actor = actorOf(caller);
+      this.recordMember(trx, 'member.removed', actor, at, projectId, member);
+      await this.ctx.services.tasks.unassignMember(trx, projectId, userId, at, actor);
     });
   }
 }

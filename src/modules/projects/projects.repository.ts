@@ -285,3 +285,20 @@ export async function deleteProjects(db: Db, ids: string[]): Promise<void> {
 export async function deletePersonalProject(db: Db, userId: string): Promise<void> {
   await db.deleteFrom('projects').where('owner_id', '=', userId).where('personal', '=', 1).execute();
 }
+
+/** Projects by id (any order). */
+export async function findProjects(db: Db, ids: string[]): Promise<ProjectRow[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('projects').selectAll().where('id', 'in', ids).orderBy('id').execute();
+}
+
+/** The user ids of a project's members. */
+export async function memberIds(db: Db, projectId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('project_members')
+    .select('user_id')
+    .where('project_id', '=', projectId)
+    .orderBy('user_id')
+    .execute();
+  return rows.map((row) => row.user_id);
+}

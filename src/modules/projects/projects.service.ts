@@ -1,5 +1,6 @@
 import { uuidv7 } from 'uuidv7';
 import { ApiError } from '../../errors.js';
+import { type Actor, actorOf, diffFields, SYSTEM_ACTOR } from '../../lib/change-log.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
@@ -29,6 +30,20 @@ export function toProject(row: repo.ProjectRow, role: ProjectRole): Project {
     version: Number(row.version),
   };
 }
+
+/**
+ * A project as its events carry it: the API shape without `role`, which is each reader's own
+ * (an event is read by many).
+ */
+export type ProjectData = Omit<Project, 'role'>;
+
+export function projectData(row: repo.ProjectRow): ProjectData {
+  const { role: _role, ...data } = toProject(row, 'owner');
+  return data;
+}
+
+/** What a project.updated lists when it differs. */
+const DIFFED = ['name', 'description', 'archived'] as const;
 
 /** A keyset position a (signed) cursor carries. */
 export function positionFrom(value: unknown): repo.Position {
@@ -60,11 +75,10 @@ export class ProjectsService {
     return this.ctx.database.dialect === 'postgres';
   }
 
-  /** Every user's personal project, made in the transaction that creates the user. */
+  /** Every user's personal project, made in the transaction that creates the user (by the system). */
   async createPersonal(db: repo.Db, userId: string, at: string): Promise<void> {
-    const id = uuidv7();
-    await repo.insertProject(db, {
-      id,
+    const values: Omit<repo.ProjectRow, 'search_text'> = {
+      id: uuidv7(),
       name: PERSONAL_PROJECT_NAME,
       description: '',
       owner_id: userId,
@@ -73,8 +87,42 @@ export class ProjectsService {
       version: 1,
       created_at: at,
       updated_at: at,
+    };
+    await repo.insertProject(db, values);
+    await repo.insertMember(db, { project_id: values.id, user_id: userId, role: 'owner', added_at: at });
+    this.record(db, 'project.created', SYSTEM_ACTOR, at, this.rowOf(values), null, []);
+  }
+
+  private rowOf(values: Omit<repo.ProjectRow, 'search_text'>): repo.ProjectRow {
+    return { ...values, search_text: repo.projectSearchText(values.name) };
+  }
+
+  /** Records a project event in `db`, a change-log transaction (see lib/change-log.ts). */
+  private record(
+    db: repo.Db,
+    type: 'project.created' | 'project.updated' | 'project.deleted',
+    actor: Actor,
+    at: string,
+    row: repo.ProjectRow,
+    changes: ReturnType<typeof diffFields>,
+    viewers: string[],
+  ): void {
+    this.ctx.changes.record(db, {
+      type,
+      at,
+      actor,
+      projectId: row.id,
+      subject: { type: 'project', id: row.id },
+      taskId: null,
+      changes,
+      data: projectData(row),
+      viewers,
     });
-    await repo.insertMember(db, { project_id: id, user_id: userId, role: 'owner', added_at: at });
+  }
+
+  /** A project's deletion as its event: its members at deletion see it. */
+  private async recordDeleted(db: repo.Db, actor: Actor, at: string, row: repo.ProjectRow): Promise<void> {
+    this.record(db, 'project.deleted', actor, at, row, null, await repo.memberIds(db, row.id));
   }
 
   /** The id of a user's personal project. */
@@ -116,7 +164,7 @@ export class ProjectsService {
       created_at: now,
       updated_at: now,
     };
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.changes.transaction(this.db, async (trx) => {
       await repo.insertProject(trx, values);
       await repo.insertMember(trx, {
         project_id: values.id,
@@ -124,8 +172,10 @@ export class ProjectsService {
         role: 'owner',
         added_at: now,
       });
+      // One event: the owner's membership is part of it (data.ownerId).
+      this.record(trx, 'project.created', actorOf(caller), now, this.rowOf(values), null, []);
     });
-    return toProject({ ...values, search_text: repo.projectSearchText(values.name) }, 'owner');
+    return toProject(this.rowOf(values), 'owner');
   }
 
   async get(caller: Principal, id: string): Promise<Project> {
@@ -184,7 +234,7 @@ export class ProjectsService {
     input: PatchProject,
     ifMatch: string | undefined,
   ): Promise<Project> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.ctx.changes.transaction(this.db, async (trx) => {
       const { project, role } = await this.visible(caller, id, trx, this.lockRows);
       requireOwner(role, 'change it');
       const given = Object.entries(input).filter(([, v]) => v !== undefined);
@@ -205,22 +255,25 @@ export class ProjectsService {
       if (name === project.name && description === project.description && archived === project.archived) {
         return toProject(project, role);
       }
+      const now = new Date().toISOString();
       const updated = await repo.updateProjectIfVersion(trx, id, version, {
         name,
         description,
         archived,
         search_text: repo.projectSearchText(name),
-        updated_at: new Date().toISOString(),
+        updated_at: now,
       });
       // Read under the row lock (PostgreSQL) or in SQLite's one writer: nobody wrote in between.
       if (!updated) throw preconditionFailed(version);
+      const changes = diffFields(projectData(project), projectData(updated), DIFFED);
+      this.record(trx, 'project.updated', actorOf(caller), now, updated, changes, []);
       return toProject(updated, role);
     });
   }
 
   /** DELETE: owner only (403) → personal (409 conflict) → If-Match (412); tasks and members go too. */
   async delete(caller: Principal, id: string, ifMatch: string | undefined): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    await this.ctx.changes.transaction(this.db, async (trx) => {
       const { project, role } = await this.visible(caller, id, trx, this.lockRows);
       requireOwner(role, 'delete it');
       if (project.personal === 1) {
@@ -228,6 +281,8 @@ export class ProjectsService {
       }
       const version = Number(project.version);
       if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) throw preconditionFailed(version);
+      // One event (its tasks, comments and members go without their own); read before it goes.
+      await this.recordDeleted(trx, actorOf(caller), new Date().toISOString(), project);
       if (!(await repo.deleteProject(trx, id, version))) throw new ApiError('not_found');
     });
   }
@@ -238,22 +293,43 @@ export class ProjectsService {
    * is the only member go with it, and so does its personal project. Its memberships go by
    * foreign key; what it created elsewhere stays, without an owner or author.
    */
-  async userDeleted(trx: repo.Db, userId: string): Promise<void> {
+  async userDeleted(trx: repo.Db, userId: string, at: string): Promise<void> {
     const userRole = await repo.globalRoleOf(trx, userId);
     const shared = await repo.sharedProjectsOf(trx, userId, this.lockRows);
     const alone: string[] = [];
+    const kept: string[] = [];
     for (const project of shared) {
       const others = Number(project.others ?? 0);
       if (others === 0) {
         alone.push(project.id);
         continue;
       }
+      kept.push(project.id);
       const countsAsOwner = project.role === 'owner' && userRole !== 'guest';
       if (countsAsOwner && Number(project.other_owners ?? 0) === 0) {
         throw new ApiError('last_owner', {
           detail: `The user is the last owner of project ${project.id}, which has other members: make another member owner first`,
         });
       }
+    }
+    // The traces it leaves, by the system, read before they go: a project.deleted for each project
+    // that goes, a member.removed for each membership that goes by foreign key (the tasks module
+    // records the unassignments and the tasks that lose their owner).
+    const personal = await repo.findPersonalProject(trx, userId);
+    for (const row of await repo.findProjects(trx, alone))
+      await this.recordDeleted(trx, SYSTEM_ACTOR, at, row);
+    if (personal) await this.recordDeleted(trx, SYSTEM_ACTOR, at, personal);
+    for (const projectId of kept) {
+      const member = await repo.findMember(trx, projectId, userId);
+      if (member)
+        this.ctx.services.projectMembers.recordMember(
+          trx,
+          'member.removed',
+          SYSTEM_ACTOR,
+          at,
+          projectId,
+          member,
+        );
     }
     await repo.deleteProjects(trx, alone);
     await repo.deletePersonalProject(trx, userId);

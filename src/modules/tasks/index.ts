@@ -1,5 +1,4 @@
 import { defineModule } from '../../lib/module.js';
-import { unassign } from './tasks.repository.js';
 import { tasksRoutes } from './tasks.routes.js';
 import { TaskCursorPageSchema, TaskPageSchema, TaskSchema, TaskStatsSchema } from './tasks.schemas.js';
 import { TasksService } from './tasks.service.js';
@@ -16,8 +15,9 @@ export const tasksModule = defineModule({
   services: (ctx) => ({ tasks: new TasksService(ctx) }),
   subscribe: (ctx) => {
     // Tasks assigned to a deleted user lose the assignee with a new version (before the foreign
-    // key's ON DELETE SET NULL could do it without one); the tasks it owns go with it.
-    ctx.ports.users.on('deleted', (trx, { userId, at }) => unassign(trx, userId, at));
+    // key's ON DELETE SET NULL could do it without one); the tasks it owns stay, with ownerId
+    // null. After the projects module's listener: its lone projects' tasks are gone by then.
+    ctx.ports.users.on('deleted', (trx, { userId, at }) => ctx.services.tasks.userDeleted(trx, userId, at));
   },
   routes: tasksRoutes,
 });

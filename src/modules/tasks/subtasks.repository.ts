@@ -37,12 +37,13 @@ export async function descendants(
 }
 
 /** Moves tasks (a moved task's descendants) to another project, each with a new version. */
-export async function moveTasks(db: Db, ids: string[], projectId: string, now: string): Promise<void> {
-  if (ids.length === 0) return;
-  await db
+export async function moveTasks(db: Db, ids: string[], projectId: string, now: string) {
+  if (ids.length === 0) return [];
+  return db
     .updateTable('tasks')
     .set((eb) => ({ project_id: projectId, version: eb('version', '+', 1), updated_at: now }))
     .where('id', 'in', ids)
+    .returningAll()
     .execute();
 }
 

@@ -322,13 +322,45 @@ export async function deleteTask(db: Db, id: string, expectedVersion: number | n
  * A user is no assignee any more, each such task with a new version: anywhere (the user is being
  * deleted), or in one project (it was removed from it).
  */
-export async function unassign(db: Db, userId: string, now: string, projectId?: string): Promise<void> {
+export async function unassign(db: Db, userId: string, now: string, projectId?: string): Promise<TaskRow[]> {
   let query = db
     .updateTable('tasks')
     .set((eb) => ({ assignee_id: null, version: eb('version', '+', 1), updated_at: now }))
     .where('assignee_id', '=', userId);
   if (projectId !== undefined) query = query.where('project_id', '=', projectId);
-  await query.execute();
+  return query.returningAll().execute();
+}
+
+/**
+ * Tasks by id, in id order; `lock` (PostgreSQL only) holds them until the transaction ends, with
+ * the strength the write that follows takes anyway (`update`: a delete; `no key update`: an
+ * update), so their writers queue and what is read is what is written over.
+ */
+export async function findTasks(
+  db: Db,
+  ids: string[],
+  lock: 'update' | 'no key update' | null = null,
+): Promise<TaskRow[]> {
+  if (ids.length === 0) return [];
+  const query = db.selectFrom('tasks').selectAll('tasks').where('id', 'in', ids).orderBy('id');
+  if (lock === 'update') return query.forUpdate().execute();
+  if (lock === 'no key update') return query.forNoKeyUpdate().execute();
+  return query.execute();
+}
+
+/** The tasks a user owns (that survive it with `ownerId: null`). */
+export async function tasksOwnedBy(db: Db, userId: string): Promise<TaskRow[]> {
+  return db.selectFrom('tasks').selectAll('tasks').where('owner_id', '=', userId).orderBy('id').execute();
+}
+
+/** The user ids of a project's members. */
+export async function memberIds(db: Db, projectId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('project_members')
+    .select('user_id')
+    .where('project_id', '=', projectId)
+    .execute();
+  return rows.map((row) => row.user_id);
 }
 
 /** Whether a user is a member of a project (any role): who may be assigned in a shared project. */

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../../db/schema.js';
 import { ApiError } from '../../errors.js';
+import { type Actor, actorOf, diffFields, SYSTEM_ACTOR } from '../../lib/change-log.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
@@ -45,6 +46,15 @@ export interface TaskAccess {
 
 const NO_SUBTREE: Subtree = [];
 
+/** What a task.updated lists when it differs: every field but the identity, version and times. */
+const DIFFED = (Object.keys(FIELDS) as (keyof Task)[]).filter(
+  (name) => !['id', 'version', 'createdAt', 'updatedAt'].includes(name),
+);
+
+function assignees(...tasks: Task[]): string[] {
+  return tasks.flatMap((task) => (task.assigneeId === null ? [] : [task.assigneeId]));
+}
+
 /** The task rules: visibility, who may change what, versions, the merged-result checks. */
 export class TasksService {
   constructor(private readonly ctx: AppContext) {}
@@ -72,7 +82,7 @@ export class TasksService {
    * parent, when given, must be a task of that project with room for one more level.
    */
   async create(caller: Principal, input: TaskInput & { title: string }): Promise<Task> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.ctx.changes.transaction(this.db, async (trx) => {
       const target: Target =
         input.projectId === undefined
           ? {
@@ -101,6 +111,7 @@ export class TasksService {
         updatedAt: now,
       };
       await repo.insertTask(trx, toRow(task));
+      this.record(trx, 'task.created', actorOf(caller), now, task, null, assignees(task));
       return task;
     });
   }
@@ -201,7 +212,7 @@ export class TasksService {
     const statusOnly = mode === 'patch' && Object.keys(input).every((f) => f === 'status');
     const treeChange = input.parentId !== undefined || input.projectId !== undefined;
     for (let attempt = 0; ; attempt += 1) {
-      const written = await this.db.transaction().execute(async (trx) => {
+      const written = await this.ctx.changes.transaction(this.db, async (trx) => {
         // Projects before the task row, as every parent change takes them: a move that waits on
         // this task's row then never holds what this write waits for.
         const locked: string[] = [];
@@ -244,15 +255,30 @@ export class TasksService {
         ) as TaskChanges;
         const tags = JSON.stringify(next.tags) !== JSON.stringify(current.tags) ? next.tags : null;
         const updated = await repo.updateTaskIfVersion(trx, id, current.version, changes, tags);
-        if (updated && moved) {
-          await tree.moveTasks(
-            trx,
-            subtree.map((d) => d.id),
-            next.projectId,
-            now,
-          );
+        if (!updated) return null;
+        const after = toTask(updated);
+        const actor = actorOf(caller);
+        // A move: the old project's members (at the move) see it and the subtasks' moves too.
+        const oldMembers = moved ? await repo.memberIds(trx, current.projectId) : [];
+        this.record(trx, 'task.updated', actor, now, after, diffFields(current, after, DIFFED), [
+          ...oldMembers,
+          ...assignees(current, after),
+        ]);
+        if (moved && subtree.length > 0) {
+          const ids = subtree.map((d) => d.id);
+          // Held (PostgreSQL) until the move: no write of a subtask slips in between.
+          const lock = this.lockRows ? 'no key update' : null;
+          const before = new Map((await repo.findTasks(trx, ids, lock)).map((row) => [row.id, toTask(row)]));
+          for (const row of await tree.moveTasks(trx, ids, next.projectId, now)) {
+            const movedTask = toTask(row);
+            const was = before.get(row.id) ?? movedTask;
+            this.record(trx, 'task.updated', actor, now, movedTask, diffFields(was, movedTask, DIFFED), [
+              ...oldMembers,
+              ...assignees(movedTask),
+            ]);
+          }
         }
-        return updated ? toTask(updated) : null;
+        return after;
       });
       if (written) return written;
       // Someone else wrote first. With If-Match that is a failed precondition; without, merge again.
@@ -268,6 +294,10 @@ export class TasksService {
    * PostgreSQL: parent changes in these projects queue until this transaction ends, so concurrent
    * ones cannot together make a cycle or a sixth level. SQLite runs one writer at a time anyway.
    */
+  private get lockRows(): boolean {
+    return this.ctx.database.dialect === 'postgres';
+  }
+
   private async lockTree(db: Kysely<Database>, projectIds: string[]): Promise<void> {
     if (this.ctx.database.dialect === 'postgres') await tree.lockProjects(db, projectIds);
   }
@@ -276,8 +306,67 @@ export class TasksService {
    * A member removed from a project (projects module, in its transaction): its tasks there lose
    * their assignee, each with a new version.
    */
-  async unassignMember(db: Kysely<Database>, projectId: string, userId: string, at: string): Promise<void> {
-    await repo.unassign(db, userId, at, projectId);
+  async unassignMember(
+    db: Kysely<Database>,
+    projectId: string,
+    userId: string,
+    at: string,
+    actor: Actor,
+  ): Promise<void> {
+    for (const row of await repo.unassign(db, userId, at, projectId)) {
+      const after = toTask(row);
+      const changes = { assigneeId: { from: userId, to: null } };
+      this.record(db, 'task.updated', actor, at, after, changes, [userId]);
+    }
+  }
+
+  /**
+   * A user is about to be deleted (users port, after the projects module removed its lone and
+   * personal projects): the tasks left that it is assigned lose their assignee (a new version),
+   * those it owns keep going with `ownerId: null` (the foreign key, when the row goes); one
+   * task.updated each, by the system, with every field that changes.
+   */
+  async userDeleted(db: Kysely<Database>, userId: string, at: string): Promise<void> {
+    const owned = (await repo.tasksOwnedBy(db, userId)).map(toTask);
+    const unassigned = new Map((await repo.unassign(db, userId, at)).map((row) => [row.id, toTask(row)]));
+    const touched = new Map(owned.map((task) => [task.id, task]));
+    for (const task of unassigned.values()) touched.set(task.id, task);
+    for (const task of touched.values()) {
+      const after: Task = {
+        ...(unassigned.get(task.id) ?? task),
+        ...(task.ownerId === userId ? { ownerId: null } : {}),
+      };
+      const before: Task = unassigned.has(task.id)
+        ? { ...after, assigneeId: userId, ownerId: task.ownerId }
+        : task;
+      this.record(db, 'task.updated', SYSTEM_ACTOR, at, after, diffFields(before, after, DIFFED), [
+        ...assignees(before, after),
+      ]);
+    }
+  }
+
+  /** Records a task event in `db`, a change-log transaction (see lib/change-log.ts). */
+  private record(
+    db: Kysely<Database>,
+    type: 'task.created' | 'task.updated' | 'task.deleted',
+    actor: Actor,
+    at: string,
+    task: Task,
+    changes: ReturnType<typeof diffFields>,
+    viewers: string[],
+  ): void {
+    if (type === 'task.updated' && changes === null) return;
+    this.ctx.changes.record(db, {
+      type,
+      at,
+      actor,
+      projectId: task.projectId,
+      subject: { type: 'task', id: task.id },
+      taskId: task.id,
+      changes: type === 'task.updated' ? changes : null,
+      data: task,
+      viewers,
+    });
   }
 
   /** Editors and up (admins); archived → 409; the subtasks go too (foreign key). */
@@ -291,11 +380,30 @@ export class TasksService {
     if (ifMatch !== undefined && !ifMatchPasses(ifMatch, version)) {
       throw new ApiError('precondition_failed', { headers: { etag: etagOf(version) } });
     }
-    const deleted = await this.db.transaction().execute(async (trx) => {
+    const deleted = await this.ctx.changes.transaction(this.db, async (trx) => {
       // The project first, as a move does: a delete whose cascade reaches subtasks that a move of
       // an ancestor is updating then waits for the move instead of deadlocking with it.
       await this.lockTree(trx, [access.row.project_id]);
-      return repo.deleteTask(trx, id, ifMatch !== undefined ? version : null);
+      // The subtree as it is deleted: under the project's lock no subtask comes or goes, and
+      // (PostgreSQL) its rows are held, so the events carry what was deleted.
+      const subtree = await tree.descendants(trx, id);
+      const lock = this.lockRows ? 'update' : null;
+      const rows = await repo.findTasks(trx, [id, ...subtree.map((d) => d.id)], lock);
+      if (!(await repo.deleteTask(trx, id, ifMatch !== undefined ? version : null))) return false;
+      const byId = new Map(rows.map((row) => [row.id, toTask(row)]));
+      // Deepest subtasks first, the task itself last (ties by id): a reader applying them in
+      // order never holds a subtask whose parent it already removed.
+      const order = [...subtree]
+        .sort((a, b) => b.n - a.n || (a.id < b.id ? -1 : 1))
+        .map((d) => d.id)
+        .concat(id);
+      const actor = actorOf(caller);
+      const now = new Date().toISOString();
+      for (const taskId of order) {
+        const task = byId.get(taskId);
+        if (task) this.record(trx, 'task.deleted', actor, now, task, null, assignees(task));
+      }
+      return true;
     });
     if (deleted) return;
     const latest = await repo.findTask(this.db, id);

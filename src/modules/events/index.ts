@@ -1,6 +1,8 @@
 import { defineModule } from '../../lib/module.js';
 import { EventSchema } from './events.schemas.js';
 import { EventsService } from './events.service.js';
+import { feedRoutes } from './feed.routes.js';
+import { FeedHeadSchema, FeedPageSchema } from './feed.schemas.js';
 
 /**
  * Events (contract §8): the change log's reads. Writes record their events through
@@ -13,8 +15,11 @@ export const eventsModule = defineModule({
     name: 'events',
     description: "The change log: a task's activity, the change feed and live updates",
   },
-  schemas: [EventSchema],
+  schemas: [EventSchema, FeedPageSchema, FeedHeadSchema],
   services: (ctx) => ({ events: new EventsService(ctx) }),
+  routes: async (app, options) => {
+    await app.register(feedRoutes, options);
+  },
 });
 
 declare module '../../lib/module.js' {

@@ -56,6 +56,8 @@ const TABLE: Record<string, Need> = {
   'POST /projects/{id}/members': 'projects:write',
   'PATCH /projects/{id}/members/{userId}': 'projects:write',
   'DELETE /projects/{id}/members/{userId}': 'projects:write',
+  'GET /events': 'tasks:read',
+  'GET /events/head': 'tasks:read',
 };
 const SCOPES: Scope[] = [...ALL_SCOPES];
 const VERSIONS = ['v1', 'v2'] as const;

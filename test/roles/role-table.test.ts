@@ -90,7 +90,7 @@ describe('the role table', () => {
     }
   });
 
-  it('has a row for every route under /projects, /comments and /tasks of both versions, and no row without a route', async () => {
+  it('has a row for every route under /projects, /comments and /tasks, and the feed, of both versions, and no row without a route', async () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
       paths: Record<string, Record<string, unknown>>;
     };
@@ -98,7 +98,9 @@ describe('the role table', () => {
     for (const version of ['v1', 'v2']) {
       const served = new Set<string>();
       for (const [path, operations] of Object.entries(doc.paths)) {
-        const match = new RegExp(`^/api/${version}(/(projects|comments|tasks)(/.*)?)$`).exec(path);
+        const match = new RegExp(`^/api/${version}(/(projects|comments|tasks)(/.*)?|/events(/head)?)$`).exec(
+          path,
+        );
         if (!match) continue;
         for (const method of Object.keys(operations)) {
           if (!METHODS.includes(method.toUpperCase() as Method)) continue;

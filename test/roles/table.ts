@@ -550,4 +550,19 @@ export const TABLE: Row[] = [
     request: (w, c) => ({ url: `/comments/${otherComment(w, c)}` }),
     expect: '409:project_archived 409:project_archived 403 403 403 404 403 403',
   },
+  // ── the change feed (every role; who sees which event: test/events/feed-visibility) ────────
+  {
+    route: 'GET /events',
+    variant: 'a page of the feed',
+    scope: 'tasks:read',
+    request: () => ({ url: '/events?limit=100' }),
+    expect: '200    200    200    200    200    200    200    200',
+  },
+  {
+    route: 'GET /events/head',
+    variant: 'the newest id',
+    scope: 'tasks:read',
+    request: () => ({ url: '/events/head' }),
+    expect: '200    200    200    200    200    200    200    200',
+  },
 ];

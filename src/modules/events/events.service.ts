@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import { formatEventId } from '../../lib/change-log.js';
+import { ApiError } from '../../errors.js';
+import { EVENT_ID_PATTERN, formatEventId, parseEventId } from '../../lib/change-log.js';
 import type { AppContext } from '../../lib/module.js';
 import type { Principal } from '../../lib/principal.js';
 import * as repo from './events.repository.js';
@@ -16,6 +17,32 @@ export interface FeedPage {
   /** The number to read after next time; always advances past what this read scanned. */
   next: number;
   hasMore: boolean;
+}
+
+/** A page of the feed as the API serves it: event ids instead of numbers. */
+export interface FeedReply {
+  items: Event[];
+  next: string;
+  hasMore: boolean;
+}
+
+const WELL_FORMED = new RegExp(EVENT_ID_PATTERN);
+
+/**
+ * The number an event id given by a client (`after`, `Last-Event-ID`) stands for in `log`:
+ * omitted, the oldest retained (`prunedThrough`); malformed → 400 invalid_cursor; of another
+ * database, older than the retention or newer than the head → 410 events_expired. Decided on
+ * the state the read itself uses, so the check and the scan agree.
+ */
+export function positionAfter(log: repo.LogState, id: string | undefined): number {
+  if (id === undefined) return log.prunedThrough;
+  const parsed = parseEventId(id);
+  // Well-formed but past every safe integer: newer than any head can be.
+  if (!parsed && WELL_FORMED.test(id)) throw new ApiError('events_expired');
+  if (!parsed) throw new ApiError('invalid_cursor');
+  if (parsed.tag !== log.tag || parsed.position < log.prunedThrough || parsed.position > log.head)
+    throw new ApiError('events_expired');
+  return parsed.position;
 }
 
 export function viewerOf(caller: Principal): repo.Viewer {
@@ -46,6 +73,22 @@ export class EventsService {
     const last = rows.at(-1);
     const next = rows.length === limit && last ? Number(last.position) : Math.max(after, through);
     return { items: rows.map((row) => toEvent(row, log.tag)), next, hasMore: next < log.head };
+  }
+
+  /**
+   * The feed as GET /events serves it: the log state is read once, so the head, the bound of
+   * the scan and the 410 check agree.
+   */
+  async page(viewer: repo.Viewer, afterId: string | undefined, limit: number): Promise<FeedReply> {
+    const log = await repo.logState(this.db);
+    const page = await this.feed(viewer, positionAfter(log, afterId), limit, log);
+    return { items: page.items, next: formatEventId(log.tag, page.next), hasMore: page.hasMore };
+  }
+
+  /** The newest committed event id (on an empty feed, one that sorts before every event). */
+  async head(): Promise<string> {
+    const log = await repo.logState(this.db);
+    return formatEventId(log.tag, log.head);
   }
 
   /** One event, when `viewer` may see it now (a webhook's delivery checks its owner so). */

@@ -3,6 +3,8 @@ import { ActivityCursorPageSchema, ActivityPageSchema, activityRoutes } from './
 import { ActivityService } from './activity.service.js';
 import { EventSchema } from './events.schemas.js';
 import { EventsService } from './events.service.js';
+import { feedRoutes } from './feed.routes.js';
+import { FeedHeadSchema, FeedPageSchema } from './feed.schemas.js';
 import { retentionBackground, retentionJob } from './retention.js';
 
 /**
@@ -16,10 +18,13 @@ export const eventsModule = defineModule({
     name: 'events',
     description: "The change log: a task's activity, the change feed and live updates",
   },
-  schemas: [EventSchema, ActivityPageSchema, ActivityCursorPageSchema],
+  schemas: [EventSchema, ActivityPageSchema, ActivityCursorPageSchema, FeedPageSchema, FeedHeadSchema],
   services: (ctx) => ({ events: new EventsService(ctx), activity: new ActivityService(ctx) }),
   subscribe: (ctx) => ctx.jobs.define(retentionJob(ctx)),
-  routes: activityRoutes,
+  routes: async (app, options) => {
+    await app.register(activityRoutes, options);
+    await app.register(feedRoutes, options);
+  },
   background: retentionBackground,
 });
 

@@ -147,6 +147,15 @@ describe('GET /events/stream', () => {
     expect(refused.status).toBe(403);
   });
 
+  it('takes no query parameters (422), opening no stream', async () => {
+    const me = await signedIn(t.app);
+    const client = await stream(me.headers, '/api/v1/events/stream?after=1');
+    await client.waitEnded();
+    expect(client.status).toBe(422);
+    expect(JSON.parse(client.text).code).toBe('validation_failed');
+    expect(t.app.ctx.services.eventStream.size).toBe(0);
+  });
+
   it('sends a comment line at every heartbeat', async () => {
     const me = await signedIn(t.app);
     t.app.ctx.services.eventStream.configure({ heartbeatMs: 50 });

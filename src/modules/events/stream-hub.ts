@@ -101,10 +101,18 @@ class EventStream {
     this.heartbeat.unref();
     const expiresAt = this.principal.tokenExpiresAt;
     if (expiresAt !== null) {
-      // A timer's delay is capped at 2^31-1 ms; the periodic check covers anything longer.
-      const delay = Math.min(Math.max(0, expiresAt - this.hub.ctx.clock()), 2_147_000_000);
-      this.expiry = setTimeout(() => this.wake(), delay);
-      this.expiry.unref();
+      // Timers may fire a little early by the clock: armed again until the clock has passed it.
+      const arm = () => {
+        const left = expiresAt - this.hub.ctx.clock();
+        if (left <= 0) {
+          this.wake();
+          return;
+        }
+        // A timer's delay is capped at 2^31-1 ms; it is armed again from there.
+        this.expiry = setTimeout(arm, Math.min(left + 5, 2_147_000_000));
+        this.expiry.unref();
+      };
+      arm();
     }
   }
 

@@ -22,7 +22,7 @@ Without \`Last-Event-ID\` the stream starts at the head as of its opening; with 
 The reply (200, \`text/event-stream\`, \`Cache-Control: no-store\`, \`X-Accel-Buffering: no\`, never compressed) starts at once with a comment line naming where it starts (\`: events after <id>\`), then each event the caller may see when it is read, oldest first, as
 \`id: <event id>\\nevent: <type>\\ndata: <the Event as JSON, one line>\\n\\n\`; a comment line (\`: heartbeat\`) every 15 s. Who sees an event is decided as in \`GET /events\`, when the stream reads it.
 
-The stream ends (with a last comment line \`: end <reason>\`) when its session ends (logout, revocation, a password change), its user is disabled or deleted, its access token expires, or its API key is revoked or expires, all checked every few seconds; and when the service shuts down. Reconnect with a fresh token and \`Last-Event-ID\`. At most ${MAX_STREAMS_PER_USER} streams may be open per user, across instances: the next one → 429 \`rate_limited\` with \`Retry-After\` (a place frees when a stream closes). A HEAD request answers the headers without opening a stream.`;
+The stream ends (with a last comment line \`: end <reason>\`) when its session ends (logout, revocation, a password change), its user is disabled or deleted, its access token expires, or its API key is revoked or expires, all checked every few seconds; and when the service shuts down. Reconnect with a fresh token and \`Last-Event-ID\`. At most ${MAX_STREAMS_PER_USER} streams may be open per user, across instances: the next one → 429 \`rate_limited\` with \`Retry-After\` (a place frees when a stream closes). A HEAD request answers the headers without opening a stream. Checks in order: credentials (401/403), query parameters (none are taken: 422), \`Last-Event-ID\` (400/410), the number of open streams (429).`;
 
 /** The raw API key of a key-authenticated request: streams check it again while they are open. */
 function credentialOf(request: FastifyRequest, caller: Principal): StreamCredential {
@@ -73,7 +73,7 @@ export const streamRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (ap
               },
             },
           },
-          ...problemResponses(400, 401, 403, 410, 429, 500, 503),
+          ...problemResponses(400, 401, 403, 410, 422, 429, 500, 503),
         },
       },
     },

@@ -51,6 +51,8 @@ export const ALLOWED_HEADERS = [
   'Idempotency-Key',
   'X-API-Key',
   'X-Request-Id',
+  // The event stream resumes after it (contract §8).
+  'Last-Event-ID',
 ];
 
 const computed = new WeakMap<FastifyInstance, Record<string, string>>();

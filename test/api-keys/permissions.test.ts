@@ -58,6 +58,11 @@ const TABLE: Record<string, Need> = {
   'DELETE /projects/{id}/members/{userId}': 'projects:write',
   'GET /events': 'tasks:read',
   'GET /events/head': 'tasks:read',
+  'GET /events/stream': 'tasks:read',
+};
+/** Headers of a row's request: a stream allowed in would never end, a malformed Last-Event-ID ends it (400). */
+const ROW_HEADERS: Record<string, Record<string, string>> = {
+  'GET /events/stream': { 'last-event-id': 'not-an-event-id' },
 };
 const SCOPES: Scope[] = [...ALL_SCOPES];
 const VERSIONS = ['v1', 'v2'] as const;
@@ -123,7 +128,7 @@ describe('the Permissions table for API keys', () => {
       for (const { scopes, key } of keys) {
         const allowed = need === 'any' || (need !== 'keys refused' && scopes.includes(need as Scope));
         // Both header forms, one per version.
-        const headers = version === 'v1' ? bearer(key.key) : xApiKey(key.key);
+        const headers = { ...(version === 'v1' ? bearer(key.key) : xApiKey(key.key)), ...ROW_HEADERS[name] };
         const res = await t.app.inject({
           method: method as 'GET',
           url,

@@ -121,6 +121,9 @@ async function send(c: Case): Promise<LightMyRequestResponse> {
   if (c.caller !== 'anonymous') headers.authorization = `Bearer ${state[`${c.caller}Token`]}`;
   for (const [name, value] of Object.entries(c.headers)) headers[name] = fill(value);
   if (c.body.contentType !== undefined) headers['content-type'] = c.body.contentType;
+  // An event stream let in would never end: a malformed Last-Event-ID ends it with a 400 (after
+  // every check the fuzz is about).
+  if (c.operation.path.endsWith('/events/stream')) headers['last-event-id'] = 'not-an-event-id';
   cases += 1;
   headers[CASE_HEADER] = String(cases);
   return t.app.inject({

@@ -416,3 +416,35 @@ describe('credentials', () => {
     expect(rows).toEqual([]);
   });
 });
+
+describe('an account taken over by ADMIN_EMAIL', () => {
+  it('keeps none of the registrant’s webhooks (contract §2)', async () => {
+    // An app of its own: no admin exists yet, so ensureAdmin takes the account over.
+    const own = await buildTestApp({ overrides: { resolve } });
+    try {
+      const { user, headers } = await signedIn(own.app);
+      const res = await own.app.inject({
+        method: 'POST',
+        url: '/api/v1/webhooks',
+        headers,
+        payload: { url: URL_A, events: ['*'] },
+      });
+      expect(res.statusCode).toBe(201);
+      await own.app.ctx.services.users.ensureAdmin(user.email, 'bootstrap passphrase 2031', () => {});
+      const rows = await own.db.handle.db
+        .selectFrom('webhooks')
+        .select('id')
+        .where('user_id', '=', user.id)
+        .execute();
+      expect(rows).toEqual([]);
+      const role = await own.db.handle.db
+        .selectFrom('users')
+        .select('role')
+        .where('id', '=', user.id)
+        .executeTakeFirstOrThrow();
+      expect(role.role).toBe('admin');
+    } finally {
+      await own.close();
+    }
+  });
+});

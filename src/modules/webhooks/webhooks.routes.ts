@@ -45,7 +45,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
         tags,
         operationId: 'createWebhook',
         summary: 'Create a webhook; its signing `secret` is in this reply only',
-        description: `${RULES} ${URL_POLICY} ${EVENTS_RULE} \`projectId\`, when given, is a project the caller may see (else 422 \`not_found\` on \`/projectId\`); null or omitted: every project its owner may see when a delivery is made. \`description\` is 0–500 code points. At most ${MAX_WEBHOOKS_PER_USER} webhooks per user (409 \`conflict\`). The \`secret\` (\`whsec_\` and 32 random bytes, base64url) keys every \`Taskforge-Signature\`; it is never shown again nor logged. ${SIZE}`,
+        description: `${RULES} ${URL_POLICY} ${EVENTS_RULE} \`projectId\`, when given, is a project the caller may see (else 422 \`not_found\` on \`/projectId\`); null or omitted: every project its owner may see when a delivery is made. \`description\` is 0–500 code points. A new webhook is active (\`active\` is PATCH's only: here 422 \`read_only\`). At most ${MAX_WEBHOOKS_PER_USER} webhooks per user (409 \`conflict\`). The \`secret\` (\`whsec_\` and 32 random bytes, base64url) keys every \`Taskforge-Signature\`; it is never shown again nor logged. ${SIZE}`,
         security: TOKEN_ONLY,
         body: CreateWebhookBody,
         response: {

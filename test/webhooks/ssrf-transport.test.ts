@@ -119,6 +119,18 @@ describe('a refused address gets no connection', () => {
     expect(connectSpy).not.toHaveBeenCalled();
   });
 
+  it('counts a name that never resolves as refused, within the attempt’s timeout', async () => {
+    const never: Resolver = () => new Promise(() => {});
+    const safe = createWebhookTransport(
+      { allowHttp: false, allowPrivate: false, resolve: never },
+      { timeoutMs: 200 },
+    );
+    const outcome = await safe.send(delivery('https://hooks.example.org/hook'));
+    expect(outcome).toMatchObject({ ok: false, status: null, body: null });
+    expect(outcome.error).toMatch(/does not resolve/);
+    expect(connectSpy).not.toHaveBeenCalled();
+  });
+
   it('hands the sender the address it checked, resolving once per attempt', async () => {
     const dns = scriptedResolver({
       'hooks.example.org': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'],

@@ -2,7 +2,7 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { ResolvedAddress } from '../../lib/dns.js';
-import { checkUrl, type UrlPolicyOptions } from './url-policy.js';
+import { checkUrl, RESOLVE_TIMEOUT_MS, type UrlPolicyOptions } from './url-policy.js';
 
 /**
  * One delivery attempt over HTTP: a POST, no redirect followed (a 3xx is a failure), success is a
@@ -45,9 +45,16 @@ export interface TransportOptions {
   clock?: () => number;
 }
 
-/** Sends to a given address (resolved and checked by the caller), or resolves by itself (null). */
+/**
+ * Sends to a given address (resolved and checked by the caller), or resolves by itself (null),
+ * within `remainingMs` (default: its whole timeout) of the attempt's time.
+ */
 export interface PinnedSender {
-  sendTo(delivery: DeliveryRequest, address: ResolvedAddress | null): Promise<DeliveryOutcome>;
+  sendTo(
+    delivery: DeliveryRequest,
+    address: ResolvedAddress | null,
+    remainingMs?: number,
+  ): Promise<DeliveryOutcome>;
 }
 
 type LookupCallback = (
@@ -87,7 +94,11 @@ export class HttpTransport implements WebhookTransport, PinnedSender {
     return this.sendTo(delivery, null);
   }
 
-  sendTo(delivery: DeliveryRequest, address: ResolvedAddress | null): Promise<DeliveryOutcome> {
+  sendTo(
+    delivery: DeliveryRequest,
+    address: ResolvedAddress | null,
+    remainingMs = this.timeoutMs,
+  ): Promise<DeliveryOutcome> {
     const started = this.clock();
     const url = new URL(delivery.url);
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -132,7 +143,7 @@ export class HttpTransport implements WebhookTransport, PinnedSender {
       const timer = setTimeout(() => {
         finish({ ok: false, status: null, error: `no reply within ${this.timeoutMs} ms`, body: null });
         req.destroy();
-      }, this.timeoutMs);
+      }, remainingMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         finish({
           ok: false,
@@ -154,18 +165,25 @@ export class HttpTransport implements WebhookTransport, PinnedSender {
  */
 export class SafeTransport implements WebhookTransport {
   private readonly clock: () => number;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly sender: PinnedSender,
     private readonly policy: UrlPolicyOptions,
-    clock: () => number = Date.now,
+    options: { clock?: () => number; timeoutMs?: number } = {},
   ) {
-    this.clock = clock;
+    this.clock = options.clock ?? Date.now;
+    this.timeoutMs = options.timeoutMs ?? DELIVERY_TIMEOUT_MS;
   }
 
+  /** The whole attempt, name resolution included, takes at most `timeoutMs` (real time). */
   async send(delivery: DeliveryRequest): Promise<DeliveryOutcome> {
     const started = this.clock();
-    const check = await checkUrl(delivery.url, this.policy);
+    const begun = Date.now();
+    const check = await checkUrl(delivery.url, {
+      ...this.policy,
+      resolveTimeoutMs: Math.min(this.policy.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS, this.timeoutMs),
+    });
     if (!check.ok) {
       return {
         ok: false,
@@ -177,7 +195,9 @@ export class SafeTransport implements WebhookTransport {
     }
     const [first] = check.addresses;
     if (!first) throw new Error('checkUrl passed a URL without addresses');
-    return this.sender.sendTo(delivery, first);
+    const remaining = Math.max(1, this.timeoutMs - (Date.now() - begun));
+    const outcome = await this.sender.sendTo(delivery, first, remaining);
+    return { ...outcome, durationMs: Math.max(0, this.clock() - started) };
   }
 }
 
@@ -186,5 +206,5 @@ export function createWebhookTransport(
   policy: UrlPolicyOptions,
   options: TransportOptions = {},
 ): SafeTransport {
-  return new SafeTransport(new HttpTransport(options), policy, options.clock);
+  return new SafeTransport(new HttpTransport(options), policy, options);
 }

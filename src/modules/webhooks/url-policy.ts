@@ -19,7 +19,8 @@ export type UrlCheck =
   | { ok: true; url: URL; host: string; addresses: ResolvedAddress[] }
   | { ok: false; reason: string; address?: string };
 
-const RESOLVE_TIMEOUT_MS = 5_000;
+/** How long a name may take to resolve (a delivery's own timeout caps it further). */
+export const RESOLVE_TIMEOUT_MS = 5_000;
 
 /** IPv4 ranges that are not global unicast (IANA special-purpose registry, RFC 6890 and later). */
 const IPV4_NOT_GLOBAL: [string, number][] = [

@@ -2,11 +2,12 @@ import type { Scope } from '../../src/lib/principal.js';
 import type { Caller, Cast, World, WorldOptions } from './world.js';
 
 /**
- * THE role table (contract §7, §2–§3, and the lead's design for issue 10): every route of projects,
- * members, comments and tasks, the request sent, and what each caller gets. role-table.test.ts
- * runs every row for every caller with its access token, with a key holding every scope its role
- * allows (→ the same), and with a key lacking the row's scope (→ 403 forbidden); its meta-test
- * fails when the OpenAPI document has a route under /projects, /comments or /tasks without a row.
+ * THE role table (contract §7, §2–§3, §8, and the lead's design for issue 10): every route of
+ * projects, members, comments, tasks and webhooks, the request sent, and what each caller gets.
+ * role-table.test.ts runs every row for every caller with its access token, with a key holding
+ * every scope its role allows (→ the same; a `keys refused` row → 403), and with a key lacking the
+ * row's scope (→ 403 forbidden); its meta-test fails when the OpenAPI document has a route under
+ * /projects, /comments, /tasks or /webhooks without a row.
  *
  * `expect` lists one outcome per caller, in the order of the columns below:
  *
@@ -38,7 +39,8 @@ export interface Row {
   route: string;
   /** What this row tries, when a route has several rows. */
   variant: string;
-  scope: Scope;
+  /** The scope a key needs; `keys refused` for routes that take an access token only (keys: 403). */
+  scope: Scope | 'keys refused';
   world?: WorldOptions;
   request: (w: World, c: Caller, cast: Cast) => Request;
   /** For `in`/`out`: the id looked for in the list's items. */
@@ -57,6 +59,7 @@ const otherComment = (w: World, c: Caller) => (c === 'assignee' ? w.otherOnTp : 
 
 const ARCHIVED: WorldOptions = { archived: true };
 const ASSIGNED: WorldOptions = { assignToCaller: true };
+const HOOK: WorldOptions = { hook: true };
 /** An If-Match no version matches. */
 const STALE = { 'if-match': '"999"' };
 
@@ -564,5 +567,48 @@ export const TABLE: Row[] = [
     scope: 'tasks:read',
     request: () => ({ url: '/events/head' }),
     expect: '200    200    200    200    200    200    200    200',
+  {
+    route: 'POST /webhooks',
+    variant: 'on a project the caller may see',
+    scope: 'keys refused',
+    // An IP literal: nothing resolves, nothing connects.
+    request: (w, c) => ({
+      url: '/webhooks',
+      body: { url: 'https://93.184.216.34/hook', events: ['*'], projectId: proj(w, c) },
+    }),
+    expect: '201    201    201    201    201    422:/projectId:not_found 422:/projectId:not_found 201',
+  },
+  {
+    route: 'GET /webhooks',
+    variant: "the owner's only",
+    scope: 'keys refused',
+    world: HOOK,
+    request: () => ({ url: '/webhooks?size=100' }),
+    listed: (w) => w.hook,
+    expect: 'out    in    out    out    out    out    out    out',
+  },
+  {
+    route: 'GET /webhooks/{id}',
+    variant: "the owner's only",
+    scope: 'keys refused',
+    world: HOOK,
+    request: (w) => ({ url: `/webhooks/${w.hook}` }),
+    expect: '404    200    404    404    404    404    404    404',
+  },
+  {
+    route: 'PATCH /webhooks/{id}',
+    variant: "the owner's only",
+    scope: 'keys refused',
+    world: HOOK,
+    request: (w) => ({ url: `/webhooks/${w.hook}`, body: { description: 'changed' } }),
+    expect: '404    200    404    404    404    404    404    404',
+  },
+  {
+    route: 'DELETE /webhooks/{id}',
+    variant: "the owner's only",
+    scope: 'keys refused',
+    world: HOOK,
+    request: (w) => ({ url: `/webhooks/${w.hook}` }),
+    expect: '404    204    404    404    404    404    404    404',
   },
 ];

@@ -89,6 +89,8 @@ export interface WorldOptions {
   archived?: boolean;
   /** T is assigned to the caller (when it is a member of P; else T stays unassigned). */
   assignToCaller?: boolean;
+  /** The owner has a webhook on P (`hook`). */
+  hook?: boolean;
 }
 
 export interface World {
@@ -108,6 +110,8 @@ export interface World {
   otherOnT: string;
   /** A comment on TP by the owner. */
   otherOnTp: string;
+  /** With the `hook` option: a webhook of the owner, on P (webhooks are their owner's only). */
+  hook: string;
 }
 
 /** A fresh P (with its members, T and comments) and a fresh TP, straight into the database. */
@@ -119,6 +123,15 @@ export async function makeWorld(
 ): Promise<World> {
   const at = new Date().toISOString();
   const { people, writer } = cast;
+  // Webhooks are per user, not per project: a world starts without any (at most 20 per user).
+  await db
+    .deleteFrom('webhooks')
+    .where(
+      'user_id',
+      'in',
+      CALLERS.map((c) => people[c].id),
+    )
+    .execute();
   const p = uuidv7();
   await db
     .insertInto('projects')
@@ -190,5 +203,24 @@ export async function makeWorld(
     .insertInto('comments')
     .values(comments.map((c) => ({ ...c, body: 'a comment', edited: 0, created_at: at, updated_at: at })))
     .execute();
-  return { p, p2, inbox, t, tp, own, otherOnT, otherOnTp };
+  const hook = uuidv7();
+  if (options.hook)
+    await db
+      .insertInto('webhooks')
+      .values({
+        id: hook,
+        user_id: people.owner.id,
+        url: 'https://93.184.216.34/hook',
+        events: '["*"]',
+        project_id: p,
+        description: '',
+        secret: `whsec_${'0'.repeat(43)}`,
+        active: 1,
+        disabled_reason: null,
+        created_at: at,
+        updated_at: at,
+        last_delivery_at: null,
+      })
+      .execute();
+  return { p, p2, inbox, t, tp, own, otherOnT, otherOnTp, hook };
 }

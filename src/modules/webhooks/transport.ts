@@ -1,13 +1,17 @@
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { ResolvedAddress } from '../../lib/dns.js';
+import { checkUrl, RESOLVE_TIMEOUT_MS, type UrlPolicyOptions } from './url-policy.js';
 
 /**
  * One delivery attempt over HTTP: a POST, no redirect followed (a 3xx is a failure), success is a
  * 2xx within `timeoutMs`, and at most `maxReadBytes` of the reply are read (the first 1 KiB is
  * kept for the delivery log).
  *
- * The SSRF defences (the URL's host resolved and every address checked, the connection made to
- * the address that was checked) belong here too: see the webhooks module's url policy.
+ * The SSRF defences are SafeTransport's: the URL's host resolved and every address checked
+ * (url-policy.ts), then the connection made to the address that was checked, with no second
+ * resolution. Deliveries use `createWebhookTransport` (the webhooks service's `transport`).
  */
 export interface DeliveryRequest {
   url: string;
@@ -41,8 +45,41 @@ export interface TransportOptions {
   clock?: () => number;
 }
 
-/** The transport without address checks (the url policy wraps it). */
-export class HttpTransport implements WebhookTransport {
+/**
+ * Sends to a given address (resolved and checked by the caller), or resolves by itself (null),
+ * within `remainingMs` (default: its whole timeout) of the attempt's time.
+ */
+export interface PinnedSender {
+  sendTo(
+    delivery: DeliveryRequest,
+    address: ResolvedAddress | null,
+    remainingMs?: number,
+  ): Promise<DeliveryOutcome>;
+}
+
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/**
+ * A `lookup` that answers the checked address whatever it is asked: the socket connects there
+ * while the URL's name stays the `Host` header and the TLS server name (SNI and the certificate
+ * check). Node's connection code may ask for all addresses (`all: true`, happy eyeballs).
+ */
+function pinnedLookup(pinned: ResolvedAddress) {
+  return (_hostname: string, options: LookupOptions, callback: LookupCallback) => {
+    if (options.all) callback(null, [{ address: pinned.address, family: pinned.family }]);
+    else callback(null, pinned.address, pinned.family);
+  };
+}
+
+/**
+ * The transport without address checks (SafeTransport wraps it). No agent: every attempt opens
+ * its own connection, so a pooled socket never carries a request to an address not checked for it.
+ */
+export class HttpTransport implements WebhookTransport, PinnedSender {
   private readonly timeoutMs: number;
   private readonly maxReadBytes: number;
   private readonly clock: () => number;
@@ -54,6 +91,14 @@ export class HttpTransport implements WebhookTransport {
   }
 
   send(delivery: DeliveryRequest): Promise<DeliveryOutcome> {
+    return this.sendTo(delivery, null);
+  }
+
+  sendTo(
+    delivery: DeliveryRequest,
+    address: ResolvedAddress | null,
+    remainingMs = this.timeoutMs,
+  ): Promise<DeliveryOutcome> {
     const started = this.clock();
     const url = new URL(delivery.url);
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -69,6 +114,8 @@ export class HttpTransport implements WebhookTransport {
         url,
         {
           method: 'POST',
+          agent: false,
+          ...(address ? { lookup: pinnedLookup(address) } : {}),
           headers: { ...delivery.headers, 'content-length': String(Buffer.byteLength(delivery.body)) },
         },
         (res) => {
@@ -96,7 +143,7 @@ export class HttpTransport implements WebhookTransport {
       const timer = setTimeout(() => {
         finish({ ok: false, status: null, error: `no reply within ${this.timeoutMs} ms`, body: null });
         req.destroy();
-      }, this.timeoutMs);
+      }, remainingMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         finish({
           ok: false,
@@ -108,4 +155,56 @@ export class HttpTransport implements WebhookTransport {
       req.end(delivery.body);
     });
   }
+}
+
+/**
+ * The transport deliveries use (contract §8): before every attempt the URL is checked again
+ * (url-policy.ts: scheme, credentials, every address of its host), and the connection goes to the
+ * address that passed. A refused URL is an outcome without any connection: `address not allowed:
+ * <address>` (or why the URL itself is refused).
+ */
+export class SafeTransport implements WebhookTransport {
+  private readonly clock: () => number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly sender: PinnedSender,
+    private readonly policy: UrlPolicyOptions,
+    options: { clock?: () => number; timeoutMs?: number } = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.timeoutMs = options.timeoutMs ?? DELIVERY_TIMEOUT_MS;
+  }
+
+  /** The whole attempt, name resolution included, takes at most `timeoutMs` (real time). */
+  async send(delivery: DeliveryRequest): Promise<DeliveryOutcome> {
+    const started = this.clock();
+    const begun = Date.now();
+    const check = await checkUrl(delivery.url, {
+      ...this.policy,
+      resolveTimeoutMs: Math.min(this.policy.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS, this.timeoutMs),
+    });
+    if (!check.ok) {
+      return {
+        ok: false,
+        status: null,
+        durationMs: Math.max(0, this.clock() - started),
+        error: check.address ? `address not allowed: ${check.address}` : `url not allowed: ${check.reason}`,
+        body: null,
+      };
+    }
+    const [first] = check.addresses;
+    if (!first) throw new Error('checkUrl passed a URL without addresses');
+    const remaining = Math.max(1, this.timeoutMs - (Date.now() - begun));
+    const outcome = await this.sender.sendTo(delivery, first, remaining);
+    return { ...outcome, durationMs: Math.max(0, this.clock() - started) };
+  }
+}
+
+/** The delivery transport of an app: its policy settings, its resolver, and the limits above. */
+export function createWebhookTransport(
+  policy: UrlPolicyOptions,
+  options: TransportOptions = {},
+): SafeTransport {
+  return new SafeTransport(new HttpTransport(options), policy, options);
 }

@@ -567,6 +567,7 @@ export const TABLE: Row[] = [
     scope: 'tasks:read',
     request: () => ({ url: '/events/head' }),
     expect: '200    200    200    200    200    200    200    200',
+  },
   {
     route: 'POST /webhooks',
     variant: 'on a project the caller may see',

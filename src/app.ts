@@ -29,6 +29,7 @@ import { projectsModule } from './modules/projects/index.js';
 import { rootModule } from './modules/root/index.js';
 import { tasksModule } from './modules/tasks/index.js';
 import { usersModule } from './modules/users/index.js';
+import { webhookDeliveriesModule } from './modules/webhooks/deliveries.module.js';
 import { installCachePolicy } from './plugins/cache-policy.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
@@ -54,6 +55,7 @@ export const MODULES: readonly Module[] = [
   tasksModule,
   commentsModule,
   eventsModule,
+  webhookDeliveriesModule,
   apiKeysModule,
   healthModule,
   problemsModule,

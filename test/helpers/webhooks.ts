@@ -84,6 +84,8 @@ export interface Receiver {
   eventIds(): Set<string>;
   /** The status the next requests get: a number, or a function of the request's index. */
   respond(status: number | ((index: number, request: Received) => number)): void;
+  /** The body of the replies from now on (default "ok" for a 2xx, else "not now"). */
+  answer(body: string | null): void;
   close(): Promise<void>;
 }
 
@@ -91,6 +93,7 @@ export interface Receiver {
 export async function startReceiver(): Promise<Receiver> {
   const received: Received[] = [];
   let status: number | ((index: number, request: Received) => number) = 200;
+  let answer: string | null = null;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -100,7 +103,7 @@ export async function startReceiver(): Promise<Receiver> {
       received.push(request);
       const code = typeof status === 'number' ? status : status(index, request);
       res.writeHead(code, { 'content-type': 'text/plain' });
-      res.end(code < 300 ? 'ok' : 'not now');
+      res.end(answer ?? (code < 300 ? 'ok' : 'not now'));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -111,6 +114,9 @@ export async function startReceiver(): Promise<Receiver> {
     eventIds: () => new Set(received.map((r) => String(r.headers['taskforge-event-id']))),
     respond(next) {
       status = next;
+    },
+    answer(body) {
+      answer = body;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -198,6 +198,15 @@ describe(`deliveries (${dialect})`, () => {
     }
   });
 
+  it('keeps the first 1 KiB of the reply, storable whatever it holds (NUL included)', async () => {
+    const { project, r, hook } = await setUp();
+    r.answer(`a\u0000b${'x'.repeat(5000)}`);
+    await record(t.app, taskChange(project));
+    await until(async () => (await deliveriesOf(t.db.handle, hook.id))[0]?.status === 'succeeded');
+    const [delivery] = await deliveriesOf(t.db.handle, hook.id);
+    expect(delivery?.response_body).toBe(`a\ufffdb${'x'.repeat(1021)}`);
+  });
+
   it('lets later events go ahead while one retries', async () => {
     const { project, r, hook } = await setUp();
     r.respond((_index, request) => (request.body.includes('"first"') ? 500 : 200));

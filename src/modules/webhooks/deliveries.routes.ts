@@ -38,7 +38,7 @@ export const deliveriesRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async
       v1: "A page of a webhook's deliveries, newest first",
       v2: "A webhook's deliveries, newest first, a cursor page at a time",
     },
-    description: `One delivery is one event (or ping) sent to this webhook; its attempts share its id and raise \`attempt\` (at most 8, over 24 hours; the first retry no sooner than 10 s after the first attempt). \`status\` is \`pending\` until an attempt gets a 2xx (\`succeeded\`) or the last one fails (\`failed\`; the webhook then turns inactive with a \`disabledReason\`); a delivery whose event its owner may no longer see is \`failed\` with error "no longer visible", and nothing is sent. \`responseStatus\`, \`durationMs\`, \`error\` and \`responseBody\` (the first 1 KiB of the reply) describe the last attempt. ${ABOUT}`,
+    description: `One delivery is one event (or ping) sent to this webhook; its attempts share its id and raise \`attempt\` (at most 8, over 24 hours; the first retry no sooner than 10 s after the first attempt). \`status\` is \`pending\` until an attempt gets a 2xx (\`succeeded\`) or the last one fails (\`failed\`; the webhook then turns inactive with a \`disabledReason\`); a delivery whose event its owner may no longer see is \`failed\` with error "no longer visible", and one whose webhook was turned inactive meanwhile is \`failed\` with error "the webhook is not active": neither is sent. \`responseStatus\`, \`durationMs\`, \`error\` and \`responseBody\` (the first 1 KiB of the reply) describe the last attempt. ${ABOUT}`,
     cursorBinding: 'the caller and the webhook',
     filters: {},
     params: WebhookIdParams,

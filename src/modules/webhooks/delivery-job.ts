@@ -46,6 +46,11 @@ export function nextAttemptAt(
   return now + Math.round(delay * (1 + 0.25 * random()));
 }
 
+/** What a receiver wrote, storable in a text column (PostgreSQL refuses NUL), at most `max` characters. */
+function storable(text: string | null, max: number): string | null {
+  return text === null ? null : text.replaceAll('\u0000', '\ufffd').slice(0, max);
+}
+
 function errorOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -115,8 +120,8 @@ export function deliveryJob(ctx: AppContext, transport: WebhookTransport): JobTy
           status,
           response_status: outcome.status,
           duration_ms: Math.round(outcome.durationMs),
-          error: outcome.error ? outcome.error.slice(0, 500) : null,
-          response_body: outcome.body,
+          error: storable(outcome.error, 500),
+          response_body: storable(outcome.body, 1024),
           next_attempt_at: nextAt === null ? null : new Date(nextAt).toISOString(),
           updated_at: new Date(now).toISOString(),
         });

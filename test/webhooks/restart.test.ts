@@ -90,7 +90,7 @@ describe(`deliveries across restarts (${dialect})`, () => {
       await r.close();
       await db.drop();
     }
-  }, 120_000);
+  }, 240_000);
 
   it('dispatches events committed while no process ran the background work (WORKER=off), once one does', async () => {
     const db = await durableDatabase();
@@ -119,7 +119,7 @@ describe(`deliveries across restarts (${dialect})`, () => {
       await r.close();
       await db.drop();
     }
-  }, 120_000);
+  }, 240_000);
 
   it('SIGKILL: a server killed while its receiver is down delivers every event at least once after a restart', async () => {
     const db = await durableDatabase();
@@ -159,7 +159,7 @@ describe(`deliveries across restarts (${dialect})`, () => {
         } catch {
           return false;
         }
-      }, 120_000);
+      }, 240_000);
     };
     try {
       const owner = await signedIn(writer.app);
@@ -193,5 +193,5 @@ describe(`deliveries across restarts (${dialect})`, () => {
       await r.close();
       await db.drop();
     }
-  }, 240_000);
+  }, 420_000);
 });

@@ -28,7 +28,12 @@ export function tokenOf(mail: ReceivedMail): string {
 /** Reset-mail jobs not finished yet (queued, retrying or running), in either engine. */
 export async function pendingMailJobs(handle: DatabaseHandle): Promise<number> {
   if (handle.dialect === 'sqlite') {
-    const rows = await handle.db.selectFrom('jobs').select('id').where('state', '!=', 'dead').execute();
+    const rows = await handle.db
+      .selectFrom('jobs')
+      .select('id')
+      .where('name', '=', 'password-reset-mail')
+      .where('state', '!=', 'dead')
+      .execute();
     return rows.length;
   }
   const { rows } = await sql<{ n: string }>`select count(*) as n from job
@@ -39,7 +44,12 @@ export async function pendingMailJobs(handle: DatabaseHandle): Promise<number> {
 /** Makes every waiting retry due now (instead of waiting out its backoff). */
 export async function retriesDueNow(handle: DatabaseHandle): Promise<void> {
   if (handle.dialect === 'sqlite') {
-    await handle.db.updateTable('jobs').set({ run_at: 0 }).where('state', '=', 'queued').execute();
+    await handle.db
+      .updateTable('jobs')
+      .set({ run_at: 0 })
+      .where('name', '=', 'password-reset-mail')
+      .where('state', '=', 'queued')
+      .execute();
     return;
   }
   await sql`update job set start_after = now() where state = 'retry'`.execute(handle.db);

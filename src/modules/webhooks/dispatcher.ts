@@ -143,8 +143,15 @@ export class Dispatcher implements BackgroundWork {
   }
 }
 
-/** Whether a webhook subscribes to an event: its type or "*", and no project or the event's. */
-export function takes(webhook: repo.WebhookRow, event: Pick<Event, 'type' | 'projectId'>): boolean {
+/**
+ * Whether a webhook subscribes to an event: its type or "*", no project or the event's, and the
+ * event no older than the webhook (a dispatcher that was behind never sends what came before it).
+ */
+export function takes(
+  webhook: repo.WebhookRow,
+  event: Pick<Event, 'type' | 'projectId' | 'occurredAt'>,
+): boolean {
+  if (event.occurredAt < webhook.created_at) return false;
   if (webhook.project_id !== null && webhook.project_id !== event.projectId) return false;
   const types = JSON.parse(webhook.events) as string[];
   return types.includes('*') || types.includes(event.type);

@@ -612,4 +612,28 @@ export const TABLE: Row[] = [
     request: (w) => ({ url: `/webhooks/${w.hook}` }),
     expect: '404    204    404    404    404    404    404    404',
   },
+  {
+    route: 'GET /webhooks/{id}/deliveries',
+    variant: "the owner's only",
+    scope: 'keys refused',
+    world: HOOK,
+    request: (w) => ({ url: `/webhooks/${w.hook}/deliveries` }),
+    expect: '404    200    404    404    404    404    404    404',
+  },
+  {
+    route: 'POST /webhooks/{id}/deliveries/{deliveryId}/redeliver',
+    variant: "the owner's only",
+    scope: 'keys refused',
+    world: HOOK,
+    request: (w) => ({ url: `/webhooks/${w.hook}/deliveries/${w.delivery}/redeliver` }),
+    expect: '404    202    404    404    404    404    404    404',
+  },
+  {
+    route: 'POST /webhooks/{id}/ping',
+    variant: "the owner's only",
+    scope: 'keys refused',
+    world: HOOK,
+    request: (w) => ({ url: `/webhooks/${w.hook}/ping` }),
+    expect: '404    202    404    404    404    404    404    404',
+  },
 ];

@@ -112,6 +112,8 @@ export interface World {
   otherOnTp: string;
   /** With the `hook` option: a webhook of the owner, on P (webhooks are their owner's only). */
   hook: string;
+  /** With the `hook` option: a delivery of that webhook (a ping, already succeeded). */
+  delivery: string;
 }
 
 /** A fresh P (with its members, T and comments) and a fresh TP, straight into the database. */
@@ -222,5 +224,29 @@ export async function makeWorld(
         last_delivery_at: null,
       })
       .execute();
-  return { p, p2, inbox, t, tp, own, otherOnT, otherOnTp, hook };
+  const delivery = uuidv7();
+  if (options.hook) {
+    const ping = { type: 'ping', id: `ping-${delivery}`, occurredAt: at, webhookId: hook };
+    await db
+      .insertInto('webhook_deliveries')
+      .values({
+        id: delivery,
+        webhook_id: hook,
+        event_id: ping.id,
+        position: null,
+        type: 'ping',
+        payload: JSON.stringify(ping),
+        attempt: 1,
+        status: 'succeeded',
+        response_status: 204,
+        duration_ms: 5,
+        error: null,
+        response_body: '',
+        next_attempt_at: null,
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
+  }
+  return { p, p2, inbox, t, tp, own, otherOnT, otherOnTp, hook, delivery };
 }

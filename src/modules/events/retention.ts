@@ -93,6 +93,8 @@ export async function scheduleRetention(ctx: AppContext): Promise<boolean> {
   return id !== null;
 }
 
+const STOP_WAIT_MS = 1000;
+
 /** One run at start, then one every hour, in every process that runs jobs. */
 export function retentionBackground(ctx: AppContext): BackgroundWork {
   let timer: NodeJS.Timeout | null = null;
@@ -112,7 +114,11 @@ export function retentionBackground(ctx: AppContext): BackgroundWork {
     async stop() {
       if (timer) clearInterval(timer);
       timer = null;
-      await pending;
+      // A scheduling in flight is one enqueue: let it finish, but never wait on a database that
+      // stopped answering (the queue waits for its engine to start) longer than a second.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([pending, new Promise((resolve) => (bound = setTimeout(resolve, STOP_WAIT_MS)))]);
+      clearTimeout(bound);
     },
   };
 }

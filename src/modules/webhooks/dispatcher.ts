@@ -16,7 +16,9 @@ import { DELIVERY_JOB, type DeliveryJobPayload } from './delivery-job.js';
  */
 
 export const BATCH = 100;
-export const TICK_MS = 1000;
+export /** How long stop() waits for a pass in flight. */
+const STOP_WAIT_MS = 2000;
+const TICK_MS = 1000;
 
 interface Planned {
   webhookId: string;
@@ -47,7 +49,11 @@ export class Dispatcher implements BackgroundWork {
     this.unsubscribe = null;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.running;
+    // A pass in flight finishes (its transaction commits or rolls back), but a database that stopped
+    // answering must not hold the shutdown: past STOP_WAIT_MS the pass is left to fail on its own.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise((resolve) => (bound = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(bound);
   }
 
   /** Runs passes until caught up; a kick while one runs makes it look again when done. */

@@ -5,6 +5,7 @@ import { ApiError } from '../../errors.js';
 import { formatEventId, parseEventId } from '../../lib/change-log.js';
 import type { AppContext } from '../../lib/module.js';
 import type { Principal } from '../../lib/principal.js';
+import { LIMITS_REDIS_TIMEOUT_MS, withTimeout } from '../../lib/rate-limited-log.js';
 import { type Viewer, viewerOf } from './events.service.js';
 
 /**
@@ -328,19 +329,26 @@ export class StreamHub {
     if (redis && redis.status === 'ready') {
       const now = Date.now();
       try {
-        const result = await redis.eval(
-          ACQUIRE_SCRIPT,
-          1,
-          this.slotsKey(userId),
-          now,
-          now + this.timings.leaseMs,
-          stream.id,
-          MAX_STREAMS_PER_USER,
-          this.timings.leaseMs,
+        // Bounded: a Redis that does not answer holds no stream's opening (rate limits do the same).
+        const result = await withTimeout(
+          redis.eval(
+            ACQUIRE_SCRIPT,
+            1,
+            this.slotsKey(userId),
+            now,
+            now + this.timings.leaseMs,
+            stream.id,
+            MAX_STREAMS_PER_USER,
+            this.timings.leaseMs,
+          ),
+          LIMITS_REDIS_TIMEOUT_MS,
+          'event stream places',
         );
         held = result === 1;
         if (held) this.leased.add(stream.id);
       } catch (error) {
+        // A late answer may still take a place: give it back (queued after the script, in order).
+        redis.zrem(this.slotsKey(userId), stream.id).catch(() => {});
         // Counted in this process only while Redis does not answer.
         this.ctx.log.warn({ err: error }, 'could not count event streams in redis');
       }

@@ -6,6 +6,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { signedIn } from '../helpers/factories.js';
 import { createProject } from '../helpers/projects.js';
 import { until } from '../helpers/wait.js';
+import { baseUrlOf, openStream } from './stream-client.js';
 
 /** Retention (EVENTS_RETENTION): old events and deliveries go, pruned_through rises, later ones stay. */
 
@@ -207,4 +208,30 @@ describe('GET /events at the retention edge', () => {
     const again = await t.app.inject({ method: 'GET', url: `/api/v1/events?after=${after}`, headers });
     expect(again.statusCode).toBe(410);
   });
+});
+
+describe('GET /events/stream at the retention edge', () => {
+  it('ends with events_expired when retention deletes events it had not sent yet', async () => {
+    const { events, eventStream } = t.app.ctx.services;
+    const client = await openStream(await baseUrlOf(t.app), headers);
+    expect(client.status).toBe(200);
+    const feed = events.feed.bind(events);
+    // Retention runs just before the stream reads what followed its position.
+    events.feed = async (...args) => {
+      await prune(t.app.ctx.database.db, RETENTION, Date.now());
+      return feed(...args);
+    };
+    try {
+      const old = Date.now() - RETENTION - DAY;
+      await record([old, old]);
+      await record([Date.now()]);
+      await client.waitEnded();
+      expect(client.comments()).toContain('end events_expired');
+      expect(client.frames()).toEqual([]);
+    } finally {
+      events.feed = feed;
+      client.close();
+    }
+    await until(() => eventStream.size === 0);
+  }, 20_000);
 });

@@ -71,6 +71,7 @@ export type EndReason =
   | 'account_disabled'
   | 'token_expired'
   | 'api_key_revoked'
+  | 'events_expired'
   | 'shutdown'
   | 'client_closed';
 
@@ -155,6 +156,12 @@ class EventStream {
     const events = this.hub.ctx.services.events;
     while (!this.closed) {
       const page = await events.feed(this.viewer, this.position, PAGE);
+      // Retention deleted events after this position before they were read: the page skipped
+      // them. End the stream; its client's Last-Event-ID then answers 410 (resynchronise).
+      if ((await events.state()).prunedThrough > this.position) {
+        this.end('events_expired');
+        return;
+      }
       for (const event of page.items) {
         if (this.closed) return;
         await this.send(eventFrame(event));

@@ -6,6 +6,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { signedIn } from '../helpers/factories.js';
 import { createProject } from '../helpers/projects.js';
 import { until } from '../helpers/wait.js';
+import { baseUrlOf, openStream } from './stream-client.js';
 
 /** Retention (EVENTS_RETENTION): old events and deliveries go, pruned_through rises, later ones stay. */
 
@@ -15,12 +16,15 @@ const RETENTION = 30 * DAY;
 let t: TestApp;
 let projectId: string;
 let userId: string;
+let headers: Record<string, string>;
 /** The events the set-up recorded (the user's Inbox): the tests look after them. */
 let base: number;
 beforeAll(async () => {
   // WORKER=off: no start-up run or worker here; the tests run the job and the queue by hand.
   t = await buildTestApp({ env: { WORKER: 'off' } });
-  userId = (await signedIn(t.app)).user.id;
+  const me = await signedIn(t.app);
+  userId = me.user.id;
+  headers = me.headers;
   projectId = await createProject(t.app, userId);
   base = (await t.app.ctx.services.events.state()).head;
 });
@@ -178,4 +182,56 @@ describe('the job', () => {
     ).toBeNull();
     await expect(jobs.enqueueOnce(database.db, 'password-reset-mail', {})).rejects.toThrow('not a singleton');
   });
+});
+
+describe('GET /events at the retention edge', () => {
+  it('answers 410 when retention deletes events after `after` while the page is read', async () => {
+    const { events } = t.app.ctx.services;
+    const after = await events.head();
+    const old = Date.now() - RETENTION - DAY;
+    await record([old, old]);
+    await record([Date.now()]);
+    // Retention runs between the read's check of `after` and its scan.
+    const feed = events.feed.bind(events);
+    events.feed = async (...args) => {
+      await prune(t.app.ctx.database.db, RETENTION, Date.now());
+      return feed(...args);
+    };
+    try {
+      const res = await t.app.inject({ method: 'GET', url: `/api/v1/events?after=${after}`, headers });
+      expect(res.statusCode).toBe(410);
+      expect(res.json().code).toBe('events_expired');
+    } finally {
+      events.feed = feed;
+    }
+    // Without retention in the way, the next read from the same id is 410 too (it is older now).
+    const again = await t.app.inject({ method: 'GET', url: `/api/v1/events?after=${after}`, headers });
+    expect(again.statusCode).toBe(410);
+  });
+});
+
+describe('GET /events/stream at the retention edge', () => {
+  it('ends with events_expired when retention deletes events it had not sent yet', async () => {
+    const { events, eventStream } = t.app.ctx.services;
+    const client = await openStream(await baseUrlOf(t.app), headers);
+    expect(client.status).toBe(200);
+    const feed = events.feed.bind(events);
+    // Retention runs just before the stream reads what followed its position.
+    events.feed = async (...args) => {
+      await prune(t.app.ctx.database.db, RETENTION, Date.now());
+      return feed(...args);
+    };
+    try {
+      const old = Date.now() - RETENTION - DAY;
+      await record([old, old]);
+      await record([Date.now()]);
+      await client.waitEnded();
+      expect(client.comments()).toContain('end events_expired');
+      expect(client.frames()).toEqual([]);
+    } finally {
+      events.feed = feed;
+      client.close();
+    }
+    await until(() => eventStream.size === 0);
+  }, 20_000);
 });

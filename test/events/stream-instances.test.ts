@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createUser, login } from '../helpers/factories.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { buildTestApp } from '../helpers/app.js';
+import { createUser, login, signedIn } from '../helpers/factories.js';
 import { type Instances, twoInstances } from '../helpers/instances.js';
 import { createProject } from '../helpers/projects.js';
 import { until } from '../helpers/wait.js';
@@ -95,4 +96,25 @@ describe.runIf(withRedis)('the 5 streams of a user, across instances (Redis)', (
     expect((await stream(base, headers)).status).toBe(200);
     expect(b.ctx.services.eventStream.size).toBe(4);
   });
+});
+
+describe.runIf(withRedis)('a Redis that does not answer', () => {
+  it('holds no stream opening: the places are counted in this process instead', async () => {
+    const t = await buildTestApp();
+    try {
+      const redis = t.app.ctx.redis;
+      if (!redis) throw new Error('the Redis run has a client');
+      // The script that takes a place never answers.
+      vi.spyOn(redis, 'eval').mockImplementation(() => new Promise<never>(() => {}));
+      const me = await signedIn(t.app);
+      const client = await openStream(await baseUrlOf(t.app), me.headers);
+      clients.push(client);
+      expect(client.status).toBe(200);
+      client.close();
+      await until(() => t.app.ctx.services.eventStream.size === 0);
+    } finally {
+      vi.restoreAllMocks();
+      await t.close();
+    }
+  }, 20_000);
 });

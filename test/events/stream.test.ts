@@ -101,6 +101,8 @@ describe('GET /events/stream', () => {
       ['0a1b2e3f-00000000000000x2', 400, 'invalid_cursor'],
       [formatEventId(tag === 'ffffffff' ? 'eeeeeeee' : 'ffffffff', 1), 410, 'events_expired'],
       [formatEventId(tag, head + 1000), 410, 'events_expired'],
+      // Well-formed, past every safe integer: newer than the head, as GET /events answers it.
+      [`${tag}-9999999999999999`, 410, 'events_expired'],
     ];
     for (const [value, status, code] of cases) {
       const client = await stream({ ...me.headers, 'last-event-id': value });

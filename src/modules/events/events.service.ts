@@ -81,7 +81,12 @@ export class EventsService {
    */
   async page(viewer: repo.Viewer, afterId: string | undefined, limit: number): Promise<FeedReply> {
     const log = await repo.logState(this.db);
-    const page = await this.feed(viewer, positionAfter(log, afterId), limit, log);
+    const after = positionAfter(log, afterId);
+    const page = await this.feed(viewer, after, limit, log);
+    // Retention may have deleted events after `after` between the state read and the scan: the
+    // page would skip them silently. A reader at that edge is told to resynchronise instead.
+    if (afterId !== undefined && (await repo.logState(this.db)).prunedThrough > after)
+      throw new ApiError('events_expired');
     return { items: page.items, next: formatEventId(log.tag, page.next), hasMore: page.hasMore };
   }
 

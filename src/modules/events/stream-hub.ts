@@ -2,10 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../../errors.js';
-import { formatEventId, parseEventId } from '../../lib/change-log.js';
+import { EVENT_ID_PATTERN, formatEventId, parseEventId } from '../../lib/change-log.js';
 import type { AppContext } from '../../lib/module.js';
 import type { Principal } from '../../lib/principal.js';
+import { LIMITS_REDIS_TIMEOUT_MS, withTimeout } from '../../lib/rate-limited-log.js';
 import { type Viewer, viewerOf } from './events.service.js';
+
+const WELL_FORMED = new RegExp(EVENT_ID_PATTERN);
+const EXPIRED =
+  'Last-Event-ID names no event this feed still holds (expired, from another database, or newer than the head): resync with a list';
 
 /**
  * The live event stream's hub (contract §8, `GET /events/stream`): one per app. It learns of new
@@ -66,6 +71,7 @@ export type EndReason =
   | 'account_disabled'
   | 'token_expired'
   | 'api_key_revoked'
+  | 'events_expired'
   | 'shutdown'
   | 'client_closed';
 
@@ -150,6 +156,12 @@ class EventStream {
     const events = this.hub.ctx.services.events;
     while (!this.closed) {
       const page = await events.feed(this.viewer, this.position, PAGE);
+      // Retention deleted events after this position before they were read: the page skipped
+      // them. End the stream; its client's Last-Event-ID then answers 410 (resynchronise).
+      if ((await events.state()).prunedThrough > this.position) {
+        this.end('events_expired');
+        return;
+      }
       for (const event of page.items) {
         if (this.closed) return;
         await this.send(eventFrame(event));
@@ -284,14 +296,13 @@ export class StreamHub {
     this.noteHead(log.head);
     if (lastEventId === undefined) return { position: log.head, tag: log.tag };
     const parsed = parseEventId(lastEventId);
+    // Well-formed but past every safe integer: newer than any head can be (as GET /events says).
+    if (!parsed && WELL_FORMED.test(lastEventId)) throw new ApiError('events_expired', { detail: EXPIRED });
     if (!parsed) {
       throw new ApiError('invalid_cursor', { detail: 'Last-Event-ID is not an event id' });
     }
     if (parsed.tag !== log.tag || parsed.position > log.head || parsed.position < log.prunedThrough) {
-      throw new ApiError('events_expired', {
-        detail:
-          'Last-Event-ID names no event this feed still holds (expired, from another database, or newer than the head): resync with a list',
-      });
+      throw new ApiError('events_expired', { detail: EXPIRED });
     }
     return { position: parsed.position, tag: log.tag };
   }
@@ -328,19 +339,26 @@ export class StreamHub {
     if (redis && redis.status === 'ready') {
       const now = Date.now();
       try {
-        const result = await redis.eval(
-          ACQUIRE_SCRIPT,
-          1,
-          this.slotsKey(userId),
-          now,
-          now + this.timings.leaseMs,
-          stream.id,
-          MAX_STREAMS_PER_USER,
-          this.timings.leaseMs,
+        // Bounded: a Redis that does not answer holds no stream's opening (rate limits do the same).
+        const result = await withTimeout(
+          redis.eval(
+            ACQUIRE_SCRIPT,
+            1,
+            this.slotsKey(userId),
+            now,
+            now + this.timings.leaseMs,
+            stream.id,
+            MAX_STREAMS_PER_USER,
+            this.timings.leaseMs,
+          ),
+          LIMITS_REDIS_TIMEOUT_MS,
+          'event stream places',
         );
         held = result === 1;
         if (held) this.leased.add(stream.id);
       } catch (error) {
+        // A late answer may still take a place: give it back (queued after the script, in order).
+        redis.zrem(this.slotsKey(userId), stream.id).catch(() => {});
         // Counted in this process only while Redis does not answer.
         this.ctx.log.warn({ err: error }, 'could not count event streams in redis');
       }

@@ -174,6 +174,29 @@ describe(`deliveries (${dialect})`, () => {
     expect(r.received).toHaveLength(1);
   });
 
+  it('sends nothing for a disabled owner: a pending retry fails unsent, and no later event is dispatched', async () => {
+    const { owner, project, r, hook } = await setUp();
+    r.respond(503);
+    await record(t.app, taskChange(project));
+    await until(() => r.received.length === 1);
+    await until(async () => (await deliveriesOf(t.db.handle, hook.id))[0]?.attempt === 1);
+    await t.db.handle.db.updateTable('users').set({ disabled: 1 }).where('id', '=', owner.user.id).execute();
+    r.respond(200);
+    await until(async () => {
+      await attemptsDueNow(t.db.handle);
+      return (await deliveriesOf(t.db.handle, hook.id))[0]?.status === 'failed';
+    });
+    const [delivery] = await deliveriesOf(t.db.handle, hook.id);
+    expect(delivery).toMatchObject({ status: 'failed', error: 'its owner is disabled', attempt: 2 });
+    // A later event of its project: dispatched to a sentinel, not to the disabled owner's webhook.
+    const sentinel = await setUp();
+    await addMember(t.app, project, sentinel.owner.user.id, 'viewer');
+    await record(t.app, taskChange(project));
+    await until(() => sentinel.r.received.some((x) => JSON.parse(x.body).projectId === project));
+    expect(await deliveriesOf(t.db.handle, hook.id)).toHaveLength(1);
+    expect(r.received).toHaveLength(1);
+  });
+
   it('retries a failing receiver with the same event id and delivery id, the first retry no sooner than 10 s', async () => {
     const { project, r, hook } = await setUp();
     r.respond((index) => (index < 2 ? 500 : 204));

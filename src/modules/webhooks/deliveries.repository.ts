@@ -1,4 +1,4 @@
-import { type Kysely, type SqlBool, sql } from 'kysely';
+import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { WebhookDeliveriesTable, WebhooksTable } from '../../db/tables/events.table.js';
 
@@ -6,7 +6,7 @@ import type { WebhookDeliveriesTable, WebhooksTable } from '../../db/tables/even
 
 type Db = Kysely<Database>;
 export type DeliveryRow = WebhookDeliveriesTable;
-export type WebhookRow = WebhooksTable;
+export type WebhookRow = Selectable<WebhooksTable>;
 
 /** An active webhook, with what its owner's view of the log needs (the owner's role, whether disabled). */
 export interface ActiveWebhook extends WebhookRow {

@@ -41,6 +41,8 @@ export async function insertWebhook(
       created_at: at,
       updated_at: at,
       last_delivery_at: null,
+      // As the API makes it: it receives the events committed after this.
+      since: sql<number>`(select head from event_log where id = 1)`,
     })
     .execute();
   return { id, secret };

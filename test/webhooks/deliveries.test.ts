@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ATTEMPTS, nextAttemptAt, RETRY_SPAN_MS } from '../../src/modules/webhooks/delivery-job.js';
+import { takes } from '../../src/modules/webhooks/dispatcher.js';
 import { verifySignature } from '../../src/modules/webhooks/signature.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabaseUrl } from '../helpers/database.js';
@@ -49,6 +50,31 @@ async function setUp(options: { events?: string[]; role?: 'admin' | 'user' } = {
 }
 
 describe(`deliveries (${dialect})`, () => {
+  it('sends a webhook the events committed after it was made, by commit order, not by clock', async () => {
+    const owner = await signedIn(t.app);
+    const project = await createProject(t.app, owner.user.id);
+    await record(t.app, taskChange(project), taskChange(project));
+    const { head } = await t.app.ctx.services.events.state();
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/webhooks',
+      headers: owner.headers,
+      payload: { url: 'http://127.0.0.1:9/hook', events: ['*'] },
+    });
+    expect(res.statusCode).toBe(201);
+    const row = await t.db.handle.db
+      .selectFrom('webhooks')
+      .selectAll()
+      .where('id', '=', res.json<{ id: string }>().id)
+      .executeTakeFirstOrThrow();
+    expect(Number(row.since)).toBe(head);
+    const event = { type: 'task.created' as const, projectId: project };
+    expect(takes(row, event, head)).toBe(false);
+    expect(takes(row, event, head + 1)).toBe(true);
+    // An event's own clock does not matter: only its number.
+    expect(takes({ ...row, created_at: '2999-01-01T00:00:00.000Z' }, event, head + 1)).toBe(true);
+  });
+
   it('sends each event once, signed over the raw body, with the documented headers and the Event JSON the feed serves', async () => {
     const { owner, project, r, hook } = await setUp();
     await record(t.app, taskChange(project), taskChange(project));
@@ -171,6 +197,29 @@ describe(`deliveries (${dialect})`, () => {
     });
     const [delivery] = await deliveriesOf(t.db.handle, hook.id);
     expect(delivery).toMatchObject({ status: 'failed', error: 'no longer visible', attempt: 2 });
+    expect(r.received).toHaveLength(1);
+  });
+
+  it('sends nothing for a disabled owner: a pending retry fails unsent, and no later event is dispatched', async () => {
+    const { owner, project, r, hook } = await setUp();
+    r.respond(503);
+    await record(t.app, taskChange(project));
+    await until(() => r.received.length === 1);
+    await until(async () => (await deliveriesOf(t.db.handle, hook.id))[0]?.attempt === 1);
+    await t.db.handle.db.updateTable('users').set({ disabled: 1 }).where('id', '=', owner.user.id).execute();
+    r.respond(200);
+    await until(async () => {
+      await attemptsDueNow(t.db.handle);
+      return (await deliveriesOf(t.db.handle, hook.id))[0]?.status === 'failed';
+    });
+    const [delivery] = await deliveriesOf(t.db.handle, hook.id);
+    expect(delivery).toMatchObject({ status: 'failed', error: 'its owner is disabled', attempt: 2 });
+    // A later event of its project: dispatched to a sentinel, not to the disabled owner's webhook.
+    const sentinel = await setUp();
+    await addMember(t.app, project, sentinel.owner.user.id, 'viewer');
+    await record(t.app, taskChange(project));
+    await until(() => sentinel.r.received.some((x) => JSON.parse(x.body).projectId === project));
+    expect(await deliveriesOf(t.db.handle, hook.id)).toHaveLength(1);
     expect(r.received).toHaveLength(1);
   });
 

@@ -68,6 +68,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .addColumn('updated_at', 'text', (c) => c.notNull())
     .addColumn('last_delivery_at', 'text')
+    // The event head when it was made: it receives the events numbered after it (commit order,
+    // not clock time, so an event that commits after the webhook exists is never left out).
+    .addColumn('since', 'bigint', (c) => c.notNull().defaultTo(0))
     .execute();
   await db.schema
     .createIndex('webhooks_user_created')

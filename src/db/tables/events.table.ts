@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * The change log (contract §8). Numbers (`position`, `head`) are bigint columns: PostgreSQL's
  * driver returns them as strings, SQLite's as numbers; read them with Number().
@@ -47,6 +49,8 @@ export interface WebhooksTable {
   created_at: string;
   updated_at: string;
   last_delivery_at: string | null;
+  /** The event head when it was made: it receives the events numbered after it. */
+  since: Generated<number | string>;
 }
 
 export interface WebhookDeliveriesTable {

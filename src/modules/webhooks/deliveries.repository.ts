@@ -1,4 +1,4 @@
-import { type Kysely, type SqlBool, sql } from 'kysely';
+import { type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { WebhookDeliveriesTable, WebhooksTable } from '../../db/tables/events.table.js';
 
@@ -6,11 +6,12 @@ import type { WebhookDeliveriesTable, WebhooksTable } from '../../db/tables/even
 
 type Db = Kysely<Database>;
 export type DeliveryRow = WebhookDeliveriesTable;
-export type WebhookRow = WebhooksTable;
+export type WebhookRow = Selectable<WebhooksTable>;
 
-/** An active webhook, with what its owner's view of the log needs (the owner's role). */
+/** An active webhook, with what its owner's view of the log needs (the owner's role, whether disabled). */
 export interface ActiveWebhook extends WebhookRow {
   owner_role: string;
+  owner_disabled: number;
 }
 
 export async function dispatchedThrough(db: Db): Promise<number> {
@@ -38,15 +39,19 @@ export async function advanceDispatch(db: Db, from: number, to: number): Promise
 }
 
 export async function activeWebhooks(db: Db): Promise<ActiveWebhook[]> {
-  return db
-    .selectFrom('webhooks as w')
-    .innerJoin('users as u', 'u.id', 'w.user_id')
-    .selectAll('w')
-    .select('u.role as owner_role')
-    .where('w.active', '=', 1)
-    .orderBy('w.created_at')
-    .orderBy('w.id')
-    .execute();
+  return (
+    db
+      .selectFrom('webhooks as w')
+      .innerJoin('users as u', 'u.id', 'w.user_id')
+      .selectAll('w')
+      .select(['u.role as owner_role', 'u.disabled as owner_disabled'])
+      .where('w.active', '=', 1)
+      // A disabled user's webhooks send nothing (contract §8: only what its owner may see).
+      .where('u.disabled', '=', 0)
+      .orderBy('w.created_at')
+      .orderBy('w.id')
+      .execute()
+  );
 }
 
 export async function findWebhook(db: Db, id: string): Promise<ActiveWebhook | undefined> {
@@ -54,7 +59,7 @@ export async function findWebhook(db: Db, id: string): Promise<ActiveWebhook | u
     .selectFrom('webhooks as w')
     .innerJoin('users as u', 'u.id', 'w.user_id')
     .selectAll('w')
-    .select('u.role as owner_role')
+    .select(['u.role as owner_role', 'u.disabled as owner_disabled'])
     .where('w.id', '=', id)
     .executeTakeFirst();
 }

@@ -83,6 +83,11 @@ export function deliveryJob(ctx: AppContext, transport: WebhookTransport): JobTy
         await finish('the webhook is not active');
         return;
       }
+      // A disabled owner may see nothing: its webhooks send nothing, retries included.
+      if (Number(webhook.owner_disabled) !== 0) {
+        await finish('its owner is disabled');
+        return;
+      }
       if (delivery.position !== null) {
         const viewer = { userId: webhook.user_id, admin: webhook.owner_role === 'admin' };
         const event = await ctx.services.events.visible(viewer, Number(delivery.position));

@@ -140,7 +140,7 @@ export class Dispatcher implements BackgroundWork {
         const position = parseEventId(event.id)?.position ?? 0;
         if (position <= through || position > upto) continue;
         for (const webhook of owned) {
-          if (takes(webhook, event)) planned.push({ webhookId: webhook.id, event, position });
+          if (takes(webhook, event, position)) planned.push({ webhookId: webhook.id, event, position });
         }
       }
     }
@@ -150,14 +150,16 @@ export class Dispatcher implements BackgroundWork {
 }
 
 /**
- * Whether a webhook subscribes to an event: its type or "*", no project or the event's, and the
- * event no older than the webhook (a dispatcher that was behind never sends what came before it).
+ * Whether a webhook subscribes to the event numbered `position`: its type or "*", no project or
+ * the event's, and committed after the webhook was made (numbers are in commit order; a
+ * dispatcher that was behind never sends what came before it).
  */
 export function takes(
   webhook: repo.WebhookRow,
-  event: Pick<Event, 'type' | 'projectId' | 'occurredAt'>,
+  event: Pick<Event, 'type' | 'projectId'>,
+  position: number,
 ): boolean {
-  if (event.occurredAt < webhook.created_at) return false;
+  if (position <= Number(webhook.since)) return false;
   if (webhook.project_id !== null && webhook.project_id !== event.projectId) return false;
   const types = JSON.parse(webhook.events) as string[];
   return types.includes('*') || types.includes(event.type);

@@ -9,15 +9,20 @@ export type WebhookRow = Selectable<WebhooksTable>;
 /**
  * Inserts the webhook when its owner has fewer than `limit`: one statement, so the count and the
  * insert see the same state (on PostgreSQL the caller also holds the owner's row, see lockOwner).
+ * `since` is the committed event head of that moment: the webhook receives the events after it.
  * Whether it was inserted.
  */
-export async function insertBelowLimit(db: Db, row: WebhookRow, limit: number): Promise<boolean> {
+export async function insertBelowLimit(
+  db: Db,
+  row: Omit<WebhookRow, 'since'>,
+  limit: number,
+): Promise<boolean> {
   const result = await sql<{ id: string }>`
     INSERT INTO webhooks (id, user_id, url, events, project_id, description, secret, active,
-      disabled_reason, created_at, updated_at, last_delivery_at)
+      disabled_reason, created_at, updated_at, last_delivery_at, since)
     SELECT ${row.id}, ${row.user_id}, ${row.url}, ${row.events}, ${row.project_id}, ${row.description},
       ${row.secret}, ${row.active}, ${row.disabled_reason}, ${row.created_at}, ${row.updated_at},
-      ${row.last_delivery_at}
+      ${row.last_delivery_at}, (SELECT head FROM event_log WHERE id = 1)
     WHERE (SELECT count(*) FROM webhooks WHERE user_id = ${row.user_id}) < ${limit}
     RETURNING id`.execute(db);
   return result.rows.length === 1;

@@ -22,7 +22,7 @@ export function newWebhookSecret(): string {
 }
 
 /** The API shape: never the secret (that is in the creation's reply only). */
-export function toWebhook(row: repo.WebhookRow): Webhook {
+export function toWebhook(row: Omit<repo.WebhookRow, 'since'>): Webhook {
   return {
     id: row.id,
     url: row.url,
@@ -101,7 +101,7 @@ export class WebhooksService {
     ];
     if (errors.length > 0) throw validationFailed(errors);
     const now = this.now();
-    const row: repo.WebhookRow = {
+    const row: Omit<repo.WebhookRow, 'since'> = {
       id: uuidv7(),
       user_id: caller.userId,
       url: input.url,

@@ -68,6 +68,8 @@ function walks(): Walk[] {
         /"role": "editor"/,
         /^"viewer"$/m,
         /"status": 403,\s*"code": "forbidden"/,
+        // The sync example: the task created after the head arrives through the feed.
+        /"types": \[\s*"task\.created"\s*\],\s*"hasMore": false/,
       ],
     },
   ];

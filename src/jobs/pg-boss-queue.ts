@@ -33,14 +33,27 @@ export interface PgBossQueueOptions {
   expireSeconds?: number;
 }
 
-/** pg-boss's database adapter over a Kysely executor: the pool, or the caller's transaction. */
-function adapter(executor: Kysely<Database>): PgBoss.Db {
+/**
+ * pg-boss's database adapter over a Kysely executor: the pool, or the caller's transaction.
+ * `stopped` (the pool's adapter): once the queue has stopped, a handler that outlived the stop's
+ * timeout ends after the database may have closed, and pg-boss's own bookkeeping of it would
+ * reject where nothing awaits it; that write is dropped instead (the job's lease runs out and it
+ * is retried, as the stop promises).
+ */
+function adapter(executor: Kysely<Database>, stopped: () => boolean = () => false): PgBoss.Db {
   return {
     // pg-boss's own typing of query results.
     // biome-ignore lint/suspicious/noExplicitAny: pg-boss's Db interface takes any[]
     async executeSql(text: string, values: any[] = []) {
-      const result = await executor.executeQuery(CompiledQuery.raw(text, values));
-      return { rows: [...result.rows] };
+      try {
+        const result = await executor.executeQuery(CompiledQuery.raw(text, values));
+        return { rows: [...result.rows] };
+      } catch (error) {
+        // No rows at all: pg-boss then counts nothing affected (an empty list would be read as a row).
+        // biome-ignore lint/suspicious/noExplicitAny: pg-boss's Db interface types rows as any[]
+        if (stopped()) return { rows: undefined as any };
+        throw error;
+      }
     },
   };
 }
@@ -48,6 +61,8 @@ function adapter(executor: Kysely<Database>): PgBoss.Db {
 export class PgBossJobQueue implements JobQueue {
   private readonly registry = new JobRegistry();
   private boss: Promise<PgBoss> | null = null;
+  /** Set by stop(): see adapter(). */
+  private stopped = false;
   private readonly workers: string[] = [];
   private working = false;
   private retry: NodeJS.Timeout | null = null;
@@ -77,7 +92,7 @@ export class PgBossJobQueue implements JobQueue {
     // Loaded on first use: a SQLite service never pays for it at start-up.
     const { default: Boss } = await import('pg-boss');
     const boss = new Boss({
-      db: adapter(db),
+      db: adapter(db, () => this.stopped),
       schema,
       // Installed and upgraded by our migrations (0004), never by pg-boss at start-up.
       migrate: false,
@@ -160,6 +175,7 @@ export class PgBossJobQueue implements JobQueue {
   async start(): Promise<void> {
     if (this.working) return;
     this.working = true;
+    this.stopped = false;
     let boss: PgBoss;
     try {
       boss = await this.ready();
@@ -203,6 +219,7 @@ export class PgBossJobQueue implements JobQueue {
 
   async stop(timeoutMs = 5000): Promise<void> {
     this.working = false;
+    this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
     const boss = this.boss;
     this.boss = null;

@@ -6,6 +6,27 @@ import type { WebhookDeliveriesTable, WebhooksTable } from '../../db/tables/even
 
 type Db = Kysely<Database>;
 export type DeliveryRow = WebhookDeliveriesTable;
+
+/** A new delivery of one event (or ping) to one webhook: pending, no attempt made yet. */
+export function pendingDelivery(
+  of: Pick<DeliveryRow, 'webhook_id' | 'event_id' | 'position' | 'type' | 'payload'>,
+  id: string,
+  now: string,
+): DeliveryRow {
+  return {
+    id,
+    ...of,
+    attempt: 0,
+    status: 'pending',
+    response_status: null,
+    duration_ms: null,
+    error: null,
+    response_body: null,
+    next_attempt_at: now,
+    created_at: now,
+    updated_at: now,
+  };
+}
 export type WebhookRow = Selectable<WebhooksTable>;
 
 /** An active webhook, with what its owner's view of the log needs (the owner's role, whether disabled). */

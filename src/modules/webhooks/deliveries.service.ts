@@ -87,23 +87,11 @@ export class DeliveriesService {
     payload: string,
   ): Promise<Delivery> {
     const now = new Date(this.ctx.clock()).toISOString();
-    const row: repo.DeliveryRow = {
-      id: uuidv7(),
-      webhook_id: webhookId,
-      event_id: eventId,
-      position,
-      type,
-      payload,
-      attempt: 0,
-      status: 'pending',
-      response_status: null,
-      duration_ms: null,
-      error: null,
-      response_body: null,
-      next_attempt_at: now,
-      created_at: now,
-      updated_at: now,
-    };
+    const row = repo.pendingDelivery(
+      { webhook_id: webhookId, event_id: eventId, position, type, payload },
+      uuidv7(),
+      now,
+    );
     await this.db.transaction().execute(async (trx) => {
       await repo.insertDeliveries(trx, [row]);
       const job: DeliveryJobPayload = { deliveryId: row.id, attempt: 1 };

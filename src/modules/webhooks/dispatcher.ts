@@ -94,23 +94,19 @@ export class Dispatcher implements BackgroundWork {
     const now = new Date(ctx.clock()).toISOString();
     const won = await db.transaction().execute(async (trx) => {
       if (!(await repo.advanceDispatch(trx, through, upto))) return false;
-      const rows: repo.DeliveryRow[] = planned.map((p) => ({
-        id: uuidv7(),
-        webhook_id: p.webhookId,
-        event_id: p.event.id,
-        position: p.position,
-        type: p.event.type,
-        payload: JSON.stringify(p.event),
-        attempt: 0,
-        status: 'pending',
-        response_status: null,
-        duration_ms: null,
-        error: null,
-        response_body: null,
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
-      }));
+      const rows = planned.map((p) =>
+        repo.pendingDelivery(
+          {
+            webhook_id: p.webhookId,
+            event_id: p.event.id,
+            position: p.position,
+            type: p.event.type,
+            payload: JSON.stringify(p.event),
+          },
+          uuidv7(),
+          now,
+        ),
+      );
       await repo.insertDeliveries(trx, rows);
       for (const row of rows) {
         const payload: DeliveryJobPayload = { deliveryId: row.id, attempt: 1 };

@@ -34,14 +34,18 @@ const WELL_FORMED = new RegExp(EVENT_ID_PATTERN);
  * database, older than the retention or newer than the head → 410 events_expired. Decided on
  * the state the read itself uses, so the check and the scan agree.
  */
-export function positionAfter(log: repo.LogState, id: string | undefined): number {
+export function positionAfter(log: repo.LogState, id: string | undefined, name = 'after'): number {
   if (id === undefined) return log.prunedThrough;
   const parsed = parseEventId(id);
+  const expired = () =>
+    new ApiError('events_expired', {
+      detail: `${name} names no event this feed still holds (expired, from another database, or newer than the head): resync with a list`,
+    });
   // Well-formed but past every safe integer: newer than any head can be.
-  if (!parsed && WELL_FORMED.test(id)) throw new ApiError('events_expired');
-  if (!parsed) throw new ApiError('invalid_cursor');
+  if (!parsed && WELL_FORMED.test(id)) throw expired();
+  if (!parsed) throw new ApiError('invalid_cursor', { detail: `${name} is not an event id` });
   if (parsed.tag !== log.tag || parsed.position < log.prunedThrough || parsed.position > log.head)
-    throw new ApiError('events_expired');
+    throw expired();
   return parsed.position;
 }
 

@@ -2,15 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../../errors.js';
-import { EVENT_ID_PATTERN, formatEventId, parseEventId } from '../../lib/change-log.js';
+import { formatEventId } from '../../lib/change-log.js';
 import type { AppContext } from '../../lib/module.js';
 import type { Principal } from '../../lib/principal.js';
 import { LIMITS_REDIS_TIMEOUT_MS, withTimeout } from '../../lib/rate-limited-log.js';
-import { type Viewer, viewerOf } from './events.service.js';
-
-const WELL_FORMED = new RegExp(EVENT_ID_PATTERN);
-const EXPIRED =
-  'Last-Event-ID names no event this feed still holds (expired, from another database, or newer than the head): resync with a list';
+import { positionAfter, type Viewer, viewerOf } from './events.service.js';
 
 /**
  * The live event stream's hub (contract §8, `GET /events/stream`): one per app. It learns of new
@@ -295,16 +291,7 @@ export class StreamHub {
     const log = await this.ctx.services.events.state();
     this.noteHead(log.head);
     if (lastEventId === undefined) return { position: log.head, tag: log.tag };
-    const parsed = parseEventId(lastEventId);
-    // Well-formed but past every safe integer: newer than any head can be (as GET /events says).
-    if (!parsed && WELL_FORMED.test(lastEventId)) throw new ApiError('events_expired', { detail: EXPIRED });
-    if (!parsed) {
-      throw new ApiError('invalid_cursor', { detail: 'Last-Event-ID is not an event id' });
-    }
-    if (parsed.tag !== log.tag || parsed.position > log.head || parsed.position < log.prunedThrough) {
-      throw new ApiError('events_expired', { detail: EXPIRED });
-    }
-    return { position: parsed.position, tag: log.tag };
+    return { position: positionAfter(log, lastEventId, 'Last-Event-ID'), tag: log.tag };
   }
 
   /**

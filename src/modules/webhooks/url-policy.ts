@@ -1,5 +1,6 @@
 import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import type { ResolvedAddress, Resolver } from '../../lib/dns.js';
+import { withTimeout } from '../../lib/rate-limited-log.js';
 
 /**
  * Where a webhook may send (contract §8): an absolute `https://` URL (`http://` too with
@@ -140,18 +141,6 @@ export function checkUrlForm(value: string, allowHttp: boolean): { url: URL } | 
   return { url };
 }
 
-async function resolveWithin(resolve: Resolver, host: string, ms: number): Promise<ResolvedAddress[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  try {
-    return await Promise.race([resolve(host), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * The whole check: the URL's form, then its host resolved (an IP literal as it is) and every
  * address allowed. A name that does not resolve fails too. The addresses are those to connect to.
@@ -166,7 +155,11 @@ export async function checkUrl(value: string, options: UrlPolicyOptions): Promis
     addresses = [{ address: host, family: literal === 6 ? 6 : 4 }];
   } else {
     try {
-      addresses = await resolveWithin(options.resolve, host, options.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS);
+      addresses = await withTimeout(
+        options.resolve(host),
+        options.resolveTimeoutMs ?? RESOLVE_TIMEOUT_MS,
+        `resolving ${host}`,
+      );
     } catch {
       return { ok: false, reason: `its host ${host} does not resolve` };
     }

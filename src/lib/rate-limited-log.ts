@@ -9,6 +9,13 @@ import type { FastifyBaseLogger } from 'fastify';
  */
 export const LIMITS_REDIS_TIMEOUT_MS = 1000;
 
+/**
+ * The Redis client's own command timeout behind `withTimeout`'s bound: it drops the commands of a
+ * Redis that stays silent from the client's queue. It fires in the loop's timer phase, before the
+ * answer that arrived during a stall is read, so it is a multiple of the bound, never the bound.
+ */
+export const REDIS_COMMAND_BACKSTOP_MS = 5 * LIMITS_REDIS_TIMEOUT_MS;
+
 /** How often a failure that repeats on every request is logged again: once a minute. */
 export const REPEAT_LOG_INTERVAL_MS = 60_000;
 
@@ -35,11 +42,23 @@ export function rateLimitedWarning(
   };
 }
 
-/** Settles like `promise`, or rejects after `ms`: a dependency that does not answer holds nothing. */
+/**
+ * Settles like `promise`, or rejects once `ms` have passed without an answer: a dependency that
+ * does not answer holds nothing. A timer that expires while the event loop was busy (a loaded host,
+ * a long synchronous task) fires before the loop reads the I/O that arrived meanwhile, so the
+ * rejection waits one turn of the loop (setImmediate runs after the poll phase): an answer already
+ * waiting wins, and only a dependency that was really silent for `ms` times out.
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let turn: NodeJS.Immediate | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      turn = setImmediate(() => reject(new Error(`${what}: no answer within ${ms} ms`)));
+    }, ms);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+    clearImmediate(turn);
+  });
 }

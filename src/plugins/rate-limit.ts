@@ -3,7 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import { ApiError } from '../errors.js';
 import type { AppContext } from '../lib/module.js';
 import type { Principal } from '../lib/principal.js';
-import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning } from '../lib/rate-limited-log.js';
+import {
+  LIMITS_REDIS_TIMEOUT_MS,
+  REDIS_COMMAND_BACKSTOP_MS,
+  rateLimitedWarning,
+  withTimeout,
+} from '../lib/rate-limited-log.js';
 import { corsReplyHeaders } from './security-headers.js';
 
 /**
@@ -61,9 +66,11 @@ function keyOf(request: FastifyRequest): string {
 class RequestLimiter {
   private readonly warn: (error: Error) => void;
 
+  /** `bounded`: the counters are remote (Redis), so each check is bounded in time. */
   constructor(
     private readonly limit: Limit,
     log: AppContext['log'],
+    private readonly bounded: boolean,
   ) {
     this.warn = rateLimitedWarning(log, 'rate limits are not enforced: their counters do not answer');
   }
@@ -72,7 +79,10 @@ class RequestLimiter {
   async check(request: FastifyRequest, reply: FastifyReply): Promise<ApiError | null> {
     let result: Awaited<ReturnType<Limit>>;
     try {
-      result = await this.limit(request);
+      const counted = this.limit(request);
+      result = this.bounded
+        ? await withTimeout(counted, LIMITS_REDIS_TIMEOUT_MS, 'rate limits')
+        : await counted;
     } catch (error) {
       this.warn(error as Error);
       return null;
@@ -112,8 +122,9 @@ declare module 'fastify' {
 
 export async function installRateLimits(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const { max, authMax, windowMs } = ctx.config.rateLimit;
-  // A client of its own: its commands time out, so a Redis that does not answer holds no request.
-  const redis = ctx.redis?.duplicate({ commandTimeout: LIMITS_REDIS_TIMEOUT_MS }) ?? null;
+  // A client of its own, whose commands time out: a Redis that does not answer holds no request
+  // (each check is bounded by withTimeout; the client's timeout empties its queue behind that).
+  const redis = ctx.redis?.duplicate({ commandTimeout: REDIS_COMMAND_BACKSTOP_MS }) ?? null;
   redis?.on('error', () => {}); // the shared client already reports connection problems
   if (redis) app.addHook('onClose', async () => redis.disconnect());
   await app.register(rateLimit, {
@@ -124,7 +135,7 @@ export async function installRateLimits(app: FastifyInstance, ctx: AppContext): 
     cache: LOCAL_KEYS,
     ...(redis ? { redis, nameSpace: `${ctx.keyPrefix}rate:` } : {}),
   });
-  const limiter = new RequestLimiter(app.createRateLimit(), ctx.log);
+  const limiter = new RequestLimiter(app.createRateLimit(), ctx.log, redis !== null);
   app.decorate('requestLimiter', limiter);
   app.addHook(
     'onRequest',

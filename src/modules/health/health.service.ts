@@ -1,20 +1,13 @@
 import { type MigrationStatus, migrationStatus, type SchemaState, schemaState } from '../../db/migrator.js';
 import type { AppContext } from '../../lib/module.js';
+import { withTimeout } from '../../lib/rate-limited-log.js';
 
 const CHECK_TIMEOUT_MS = 2000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** The check's result, or null when it failed or took too long. */
 async function attempt<T>(check: () => Promise<T>): Promise<T | null> {
   try {
-    return await withTimeout(check(), CHECK_TIMEOUT_MS);
+    return await withTimeout(check(), CHECK_TIMEOUT_MS, 'health check');
   } catch {
     return null;
   }

@@ -23,6 +23,7 @@ import { authModule } from './modules/auth/index.js';
 import { commentsModule } from './modules/comments/index.js';
 import { eventsModule } from './modules/events/index.js';
 import { healthModule } from './modules/health/index.js';
+import { idempotencyModule } from './modules/idempotency/index.js';
 import { passwordResetModule } from './modules/password-reset/index.js';
 import { problemsModule } from './modules/problems/index.js';
 import { projectsModule } from './modules/projects/index.js';
@@ -57,6 +58,7 @@ export const MODULES: readonly Module[] = [
   eventsModule,
   webhooksModule,
   apiKeysModule,
+  idempotencyModule,
   healthModule,
   problemsModule,
 ];

@@ -7,6 +7,7 @@ import type {
   WebhookDispatchTable,
   WebhooksTable,
 } from './tables/events.table.js';
+import type { IdempotencyKeysTable } from './tables/idempotency-keys.table.js';
 import type { JobsTable } from './tables/jobs.table.js';
 import type { PasswordResetsTable } from './tables/password-resets.table.js';
 import type { CommentsTable, ProjectMembersTable, ProjectsTable } from './tables/projects.table.js';
@@ -34,4 +35,5 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_dispatch: WebhookDispatchTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

@@ -5,6 +5,11 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyContextConfig, FastifyInstance, FastifySchema } from 'fastify';
 import { API_VERSIONS, type ApiVersion, LATEST_VERSION } from '../lib/api-version.js';
 import { problemResponses } from '../lib/common-schemas.js';
+import {
+  IDEMPOTENCY_DESCRIPTION,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+} from '../lib/idempotency.js';
 import { shedsLoad } from '../lib/load-shedding.js';
 import { serviceVersion } from '../lib/package-info.js';
 import { ICON_DATA_URL, ICON_SVG, LOGO_SVG } from './brand.js';
@@ -107,6 +112,8 @@ function impliedProblemStatuses(
   // meanwhile) is a 409 conflict to retry (plugins/problem-details.ts).
   if (security !== undefined && methods.some((method) => BODY_METHODS.has(method))) statuses.push(409);
   if (schema.body || schema.querystring) statuses.push(422);
+  // Idempotency-Key: another request with the key (422), the first still running (409).
+  if (route?.config?.idempotency) statuses.push(409, 422);
   if (limited) statuses.push(429);
   statuses.push(500);
   // Under pressure (plugins/overload.ts) every route but the exempt ones answers 503 overloaded.
@@ -147,7 +154,8 @@ function isLimited(url: string): boolean {
 }
 
 /** The RateLimit-* headers on every response of a limited operation, and Retry-After on its 429. */
-function withRateLimitHeaders(responses: Record<string, unknown>): Record<string, unknown> {
+function withRateLimitHeaders(responses: Record<string, unknown>, limited: boolean): Record<string, unknown> {
+  if (!limited) return responses;
   return Object.fromEntries(
     Object.entries(responses).map(([status, response]) => {
       const r = response as { headers?: Record<string, unknown> };
@@ -183,13 +191,23 @@ export function documentRoute({
     (status) => declared[status] === undefined,
   );
   const responses = { ...declared, ...problemResponses(...missing) };
+  const idempotent = route?.config?.idempotency !== undefined;
   const documented: DocumentedSchema = {
     ...source,
-    response: withCorsHeader(limited ? withRateLimitHeaders(responses) : responses),
+    ...(idempotent ? idempotencyOf(source) : {}),
+    response: withCorsHeader(
+      withRateLimitHeaders(idempotent ? withReplayHeader(responses) : responses, limited),
+    ),
   };
   // Operations without a description of their own repeat their summary.
   if (!source.description && typeof (source as { summary?: unknown }).summary === 'string') {
     (documented as { description?: string }).description = (source as { summary: string }).summary;
+  }
+  if (idempotent) {
+    const own = (documented as { description?: string }).description;
+    (documented as { description?: string }).description = own
+      ? `${own}\n\n${IDEMPOTENCY_DESCRIPTION}`
+      : IDEMPOTENCY_DESCRIPTION;
   }
   const version = VERSIONED_PATH.exec(url)?.[1];
   const operationId = source.operationId;
@@ -233,6 +251,32 @@ function securitySchemes(publicUrl: string) {
         "An API key (`tf_<prefix>_<secret>`) from POST /api/v1/api-keys, here or as `Authorization: Bearer`. This header carries API keys only: an access token or anything else in it → 401 invalid_token. A key may do what its scopes (tasks:read, tasks:write, users:read, users:write) and its owner's current role both allow; each operation names the scope it needs, and keys cannot call the account routes (API keys, sessions, logout, password, PATCH /users/me: 403 forbidden). Expired or revoked → 401 invalid_token; owner disabled → 401 account_disabled.",
     },
   };
+}
+
+/**
+ * The Idempotency-Key request header of a route that declares `config.idempotency`, documented
+ * only: the route's own schema does not validate it (a bad key is a 400, which the hook answers).
+ */
+function idempotencyOf(source: DocumentedSchema): Pick<FastifySchema, 'headers'> {
+  const own = (source.headers ?? {}) as { properties?: Record<string, unknown>; required?: string[] };
+  return {
+    headers: {
+      ...own,
+      type: 'object',
+      properties: { ...own.properties, 'idempotency-key': IDEMPOTENCY_KEY_HEADER },
+    },
+  };
+}
+
+/** A success of an idempotent route may be a replay: its responses name Idempotent-Replayed. */
+function withReplayHeader(responses: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      if (!status.startsWith('2')) return [status, response];
+      const r = response as { headers?: Record<string, unknown> };
+      return [status, { ...r, headers: { ...r.headers, ...IDEMPOTENT_REPLAYED_HEADER } }];
+    }),
+  );
 }
 
 /** Browsers see this header only for origins in CORS_ORIGINS. */

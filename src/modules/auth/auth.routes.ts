@@ -2,9 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { IDEMPOTENT_BY_CLIENT_IP, recordReply, sendCreated } from '../../lib/idempotency.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_ONLY } from '../../lib/principal.js';
-import { RegisterBody, UserSchema } from '../users/index.js';
+import { RegisterBody, type User, UserSchema } from '../users/index.js';
 import {
   CREDENTIAL_BODY_LIMIT,
   CREDENTIAL_ROUTE,
@@ -28,7 +29,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
     '/auth/register',
     {
       bodyLimit: CREDENTIAL_BODY_LIMIT,
-      config: CREDENTIAL_ROUTE,
+      // The caller of a register is its client's address (request.ip: TRUST_PROXY decides).
+      config: { ...CREDENTIAL_ROUTE, idempotency: IDEMPOTENT_BY_CLIENT_IP },
       // Closed registration answers before the body is read or validated.
       onRequest: async () => {
         if (!ctx.config.registrationOpen) throw new ApiError('registration_closed');
@@ -47,8 +49,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app,
       },
     },
     async (request, reply) => {
-      const user = await users.create(request.body);
-      return reply.code(201).header('location', `/api/${version}/users/${user.id}`).send(user);
+      const created = (user: User) => ({
+        status: 201,
+        headers: { location: `/api/${version}/users/${user.id}` },
+        body: user,
+      });
+      const user = await users.create(request.body, recordReply(request, reply, created));
+      return sendCreated(reply, created(user));
     },
   );
 

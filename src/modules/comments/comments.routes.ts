@@ -2,10 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../lib/common-schemas.js';
 import { PRIVATE_CACHE_HEADERS } from '../../lib/http-schemas.js';
+import { IDEMPOTENT, recordReply, sendCreated } from '../../lib/idempotency.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
 import {
+  type Comment,
   CommentCursorPageSchema,
   CommentPageSchema,
   CommentSchema,
@@ -66,7 +68,7 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.post(
     '/tasks/:id/comments',
     {
-      config: WRITE,
+      config: { ...WRITE, idempotency: IDEMPOTENT },
       schema: {
         tags,
         operationId: 'createComment',
@@ -89,9 +91,19 @@ export const commentsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
       },
     },
     async (request, reply) => {
-      const comment = await comments.create(callerOf(request), request.params.id, request.body.body);
-      reply.code(201).header('location', `/api/${version}/comments/${comment.id}`);
-      return comment;
+      const created = (comment: Comment) => ({
+        status: 201,
+        headers: { location: `/api/${version}/comments/${comment.id}` },
+        body: comment,
+      });
+      const recorder = recordReply(request, reply, created);
+      const comment = await comments.create(
+        callerOf(request),
+        request.params.id,
+        request.body.body,
+        recorder,
+      );
+      return sendCreated(reply, created(comment));
     },
   );
 

@@ -1,6 +1,7 @@
 import { uuidv7 } from 'uuidv7';
 import { ApiError } from '../../errors.js';
 import { type Actor, actorOf, diffFields, SYSTEM_ACTOR } from '../../lib/change-log.js';
+import type { ReplyRecorder } from '../../lib/idempotency.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { atLeast, type Principal } from '../../lib/principal.js';
@@ -118,7 +119,12 @@ export class CommentsService {
     }
   }
 
-  async create(caller: Principal, taskId: string, body: string): Promise<Comment> {
+  async create(
+    caller: Principal,
+    taskId: string,
+    body: string,
+    recorder?: ReplyRecorder<Comment>,
+  ): Promise<Comment> {
     return this.ctx.changes.transaction(this.db, async (trx) => {
       const access = await this.ctx.services.tasks.access(caller, taskId, trx, this.lock);
       if (!atLeast(access.role, 'commenter')) {
@@ -138,6 +144,7 @@ export class CommentsService {
       await repo.insertComment(trx, row);
       const comment = toComment(row);
       this.record(trx, 'comment.created', actorOf(caller), now, taskOf(access.row), comment);
+      await recorder?.(trx, comment);
       return comment;
     });
   }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { JobType } from '../../lib/jobs.js';
 import type { AppContext, BackgroundWork } from '../../lib/module.js';
+import { periodicJob } from '../../lib/periodic-job.js';
 
 /**
  * Retention (contract §8, EVENTS_RETENTION): a job that deletes the events older than the
@@ -87,38 +88,7 @@ export function retentionJob(ctx: AppContext): JobType<Record<string, never>> {
   };
 }
 
-/** Adds a retention run unless one waits already (any instance's). */
-export async function scheduleRetention(ctx: AppContext): Promise<boolean> {
-  const id = await ctx.jobs.enqueueOnce(ctx.database.db, RETENTION_JOB, {});
-  return id !== null;
-}
-
-const STOP_WAIT_MS = 1000;
-
 /** One run at start, then one every hour, in every process that runs jobs. */
 export function retentionBackground(ctx: AppContext): BackgroundWork {
-  let timer: NodeJS.Timeout | null = null;
-  let pending: Promise<unknown> = Promise.resolve();
-  const tick = () => {
-    pending = scheduleRetention(ctx).catch((error: unknown) => {
-      ctx.log.error({ err: error }, 'events retention: cannot schedule a run; trying again in an hour');
-    });
-  };
-  return {
-    start() {
-      if (timer) return;
-      tick();
-      timer = setInterval(tick, RETENTION_EVERY_MS);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      // A scheduling in flight is one enqueue: let it finish, but never wait on a database that
-      // stopped answering (the queue waits for its engine to start) longer than a second.
-      let bound: NodeJS.Timeout | undefined;
-      await Promise.race([pending, new Promise((resolve) => (bound = setTimeout(resolve, STOP_WAIT_MS)))]);
-      clearTimeout(bound);
-    },
-  };
+  return periodicJob(ctx, RETENTION_JOB, RETENTION_EVERY_MS, 'events retention');
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { etagOf } from '../../lib/conditional.js';
 import {
   ETAG_HEADER,
   IF_MATCH_HEADERS,
@@ -8,6 +9,7 @@ import {
   NOT_MODIFIED,
   PRIVATE_CACHE_HEADERS,
 } from '../../lib/http-schemas.js';
+import { IDEMPOTENT, recordReply, sendCreated } from '../../lib/idempotency.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
@@ -16,6 +18,7 @@ import { READ, WRITE } from './projects.http.js';
 import {
   CreateProjectBody,
   PatchProjectBody,
+  type Project,
   ProjectCursorPageSchema,
   ProjectIdParams,
   ProjectListParams,
@@ -39,7 +42,7 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
   app.post(
     '/projects',
     {
-      config: WRITE,
+      config: { ...WRITE, idempotency: IDEMPOTENT },
       schema: {
         tags,
         operationId: 'createProject',
@@ -60,9 +63,17 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (
       },
     },
     async (request, reply) => {
-      const project = await projects.create(callerOf(request), request.body);
-      reply.code(201).header('location', `/api/${version}/projects/${project.id}`);
-      return withEtag(reply, project);
+      const created = (project: Project) => ({
+        status: 201,
+        headers: { location: `/api/${version}/projects/${project.id}`, etag: etagOf(project.version) },
+        body: project,
+      });
+      const project = await projects.create(
+        callerOf(request),
+        request.body,
+        recordReply(request, reply, created),
+      );
+      return sendCreated(reply, created(project));
     },
   );
 

@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import { ApiError } from '../../errors.js';
 import { type Actor, actorOf, diffFields, SYSTEM_ACTOR } from '../../lib/change-log.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
+import type { ReplyRecorder } from '../../lib/idempotency.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { callerProjectRole, type Principal, type ProjectRole } from '../../lib/principal.js';
@@ -151,7 +152,7 @@ export class ProjectsService {
     return found as ProjectAccess & { role: ProjectRole };
   }
 
-  async create(caller: Principal, input: CreateProject): Promise<Project> {
+  async create(caller: Principal, input: CreateProject, recorder?: ReplyRecorder<Project>): Promise<Project> {
     const now = new Date().toISOString();
     const values: Omit<repo.ProjectRow, 'search_text'> = {
       id: uuidv7(),
@@ -164,6 +165,7 @@ export class ProjectsService {
       created_at: now,
       updated_at: now,
     };
+    const project = toProject(this.rowOf(values), 'owner');
     await this.ctx.changes.transaction(this.db, async (trx) => {
       await repo.insertProject(trx, values);
       await repo.insertMember(trx, {
@@ -174,8 +176,9 @@ export class ProjectsService {
       });
       // One event: the owner's membership is part of it (data.ownerId).
       this.record(trx, 'project.created', actorOf(caller), now, this.rowOf(values), null, []);
+      await recorder?.(trx, project);
     });
-    return toProject(this.rowOf(values), 'owner');
+    return project;
   }
 
   async get(caller: Principal, id: string): Promise<Project> {

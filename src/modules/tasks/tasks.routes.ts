@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { etagOf } from '../../lib/conditional.js';
 import {
   ETAG_HEADER,
   IF_MATCH_HEADERS,
@@ -8,6 +9,7 @@ import {
   NOT_MODIFIED,
   PRIVATE_CACHE_HEADERS,
 } from '../../lib/http-schemas.js';
+import { IDEMPOTENT, recordReply, sendCreated } from '../../lib/idempotency.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_OR_KEY } from '../../lib/principal.js';
@@ -16,6 +18,7 @@ import {
   CreateTaskBody,
   PatchTaskBody,
   ReplaceTaskBody,
+  type Task,
   TaskCursorPageSchema,
   TaskIdParams,
   TaskListParams,
@@ -56,7 +59,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     '/tasks',
     {
       bodyLimit: TASK_BODY_LIMIT,
-      config: WRITE,
+      config: { ...WRITE, idempotency: IDEMPOTENT },
       schema: {
         tags,
         operationId: 'createTask',
@@ -78,9 +81,13 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       },
     },
     async (request, reply) => {
-      const task = await tasks.create(callerOf(request), request.body);
-      reply.code(201).header('location', `/api/${version}/tasks/${task.id}`);
-      return withEtag(reply, task);
+      const created = (task: Task) => ({
+        status: 201,
+        headers: { location: `/api/${version}/tasks/${task.id}`, etag: etagOf(task.version) },
+        body: task,
+      });
+      const task = await tasks.create(callerOf(request), request.body, recordReply(request, reply, created));
+      return sendCreated(reply, created(task));
     },
   );
 

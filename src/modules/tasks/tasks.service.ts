@@ -4,6 +4,7 @@ import type { Database } from '../../db/schema.js';
 import { ApiError } from '../../errors.js';
 import { type Actor, actorOf, diffFields, SYSTEM_ACTOR } from '../../lib/change-log.js';
 import { etagOf, ifMatchPasses } from '../../lib/conditional.js';
+import type { ReplyRecorder } from '../../lib/idempotency.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { atLeast, callerProjectRole, type Principal, type ProjectRole } from '../../lib/principal.js';
@@ -81,7 +82,11 @@ export class TasksService {
    * Create in the named project (editor and up; archived → 409) or the caller's personal one. The
    * parent, when given, must be a task of that project with room for one more level.
    */
-  async create(caller: Principal, input: TaskInput & { title: string }): Promise<Task> {
+  async create(
+    caller: Principal,
+    input: TaskInput & { title: string },
+    recorder?: ReplyRecorder<Task>,
+  ): Promise<Task> {
     return this.ctx.changes.transaction(this.db, async (trx) => {
       const target: Target =
         input.projectId === undefined
@@ -112,6 +117,7 @@ export class TasksService {
       };
       await repo.insertTask(trx, toRow(task));
       this.record(trx, 'task.created', actorOf(caller), now, task, null, assignees(task));
+      await recorder?.(trx, task);
       return task;
     });
   }

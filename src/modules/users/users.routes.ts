@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../../errors.js';
 import { problemResponses } from '../../lib/common-schemas.js';
+import { IDEMPOTENT, recordReply, sendCreated } from '../../lib/idempotency.js';
 import { listRoute } from '../../lib/lists.js';
 import type { VersionOptions } from '../../lib/module.js';
 import { callerOf, TOKEN_ONLY, TOKEN_OR_KEY } from '../../lib/principal.js';
@@ -10,6 +11,7 @@ import {
   CreateUserBody,
   UpdateMeBody,
   UpdateUserBody,
+  type User,
   UserCursorPageSchema,
   UserIdParams,
   UserListParams,
@@ -107,7 +109,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
     '/users',
     {
       bodyLimit: 65_536,
-      config: { auth: { roles: ADMIN, scope: 'users:write' } },
+      config: { auth: { roles: ADMIN, scope: 'users:write' }, idempotency: IDEMPOTENT },
       schema: {
         tags,
         operationId: 'createUser',
@@ -121,8 +123,13 @@ export const usersRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       },
     },
     async (request, reply) => {
-      const user = await users.create(request.body);
-      return reply.code(201).header('location', `/api/${version}/users/${user.id}`).send(user);
+      const created = (user: User) => ({
+        status: 201,
+        headers: { location: `/api/${version}/users/${user.id}` },
+        body: user,
+      });
+      const user = await users.create(request.body, recordReply(request, reply, created));
+      return sendCreated(reply, created(user));
     },
   );
 

@@ -2,6 +2,7 @@ import { uuidv7 } from 'uuidv7';
 import { isUniqueViolation } from '../../db/sql.js';
 import { ApiError } from '../../errors.js';
 import { isEmail, normalizeEmail } from '../../lib/email.js';
+import type { ReplyRecorder } from '../../lib/idempotency.js';
 import { type CursorPage, type CursorRequest, type Page, type PageRequest, pageOf } from '../../lib/lists.js';
 import type { AppContext } from '../../lib/module.js';
 import { weakPasswordReason } from '../../lib/password-policy.js';
@@ -70,7 +71,7 @@ export class UsersService {
     return this.ctx.ports.users;
   }
 
-  async create(input: NewUser): Promise<User> {
+  async create(input: NewUser, recorder?: ReplyRecorder<User>): Promise<User> {
     // Routes check the format in their schema; the bootstrap and the command-line tool arrive here unchecked.
     if (!isEmail(input.email)) {
       throw new ApiError('validation_failed', {
@@ -96,17 +97,19 @@ export class UsersService {
       created_at: now,
       updated_at: now,
     } as const;
+    const user = toUser({ ...row, disabled: 0 });
     try {
       // Listeners of `created` add what every user has (its personal project) in the same transaction.
       await this.events.transaction(this.db, async (trx, emit) => {
         await repo.insertUser(trx, row);
         await emit('created', { userId: row.id, at: now, role: row.role });
+        await recorder?.(trx, user);
       });
     } catch (error) {
       if (isUniqueViolation(error)) throw new ApiError('email_taken');
       throw error;
     }
-    return toUser({ ...row, disabled: 0 });
+    return user;
   }
 
   async get(id: string): Promise<User> {

@@ -41,6 +41,7 @@ import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-
 import { installRateLimits } from './plugins/rate-limit.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
 import { installSecurityHeaders, registerCors } from './plugins/security-headers.js';
+import { installSunset } from './plugins/sunset.js';
 import { installValidation } from './plugins/validation.js';
 
 /**
@@ -341,6 +342,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   await installRateLimits(app, ctx);
   installHttpSemantics(app);
   installCachePolicy(app);
+  installSunset(app, config.publicUrl, config.apiV1Sunset);
   installProblemDetails(app);
   await registerCors(app);
   await installOverload(app, { ...defaultOverloadLimits(), ...overrides.overload }, ctx.clock);

@@ -311,6 +311,8 @@ function description(publicUrl: string): string {
 
 **Try it:** register (\`POST …/auth/register\`), then press **Authorize** and log in with that email and password (OAuth2 password flow), or paste the \`accessToken\` of \`POST …/auth/login\` under bearerAuth.
 
+**Version 1's end:** with \`API_V1_SUNSET\` set, every v1 reply (errors too) carries \`Deprecation: @1795321756\` (v2's release), \`Sunset\` and \`Link\`s to its v2 successor (same path, no query) and the docs; v1 keeps answering after the date.
+
 **Errors** are RFC 9457 problem details (\`application/problem+json\`) with a stable \`code\`: the \`Problem\` schema lists every code, and each one is described at \`/problems/{code with dashes}\`, for example [${publicUrl}/problems/validation-failed](${publicUrl}/problems/validation-failed).`;
 }
 

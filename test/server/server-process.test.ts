@@ -141,6 +141,7 @@ describe('a newcomer is guided', () => {
         'OTEL_SERVICE_NAME=taskforge',
         'RATE_LIMIT_MAX=50',
         'API_V1_SUNSET=2030-06-30',
+        'METRICS_PORT=9100',
         'LOG_LEVEL=info',
       ].join('\n'),
     );
@@ -158,7 +159,7 @@ describe('a newcomer is guided', () => {
       .map((l) => JSON.parse(l) as { msg: string; level: number });
     const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
     expect(warnings).toContain('PROT is not a Taskforge variable; did you mean PORT?');
-    expect(warnings).toContainEqual(expect.stringMatching(/^API_V1_SUNSET has no effect in this version/));
+    expect(warnings).toContainEqual(expect.stringMatching(/^METRICS_PORT has no effect in this version/));
     // Rate limits are built: their settings take effect, without a warning.
     expect(warnings.join('\n')).not.toContain('RATE_LIMIT_MAX');
     expect(warnings.join('\n')).not.toContain('OTEL_SERVICE_NAME');

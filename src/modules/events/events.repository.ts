@@ -112,3 +112,42 @@ export async function countTaskActivity(db: Db, taskId: string): Promise<number>
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** The log's state and whether `viewer` may now see an event numbered in (after, through]. */
+export interface StateAndChange extends LogState {
+  changed: boolean;
+}
+
+/**
+ * The log state and whether any event in (after, through] is visible to `viewer`, in one
+ * statement, so both come from one snapshot: every event up to the head it reads has committed,
+ * and the visibility is judged on the memberships of that same moment (a cache that asks this
+ * never pairs a head with a later membership). `through` bounds the scan; numbers past the head
+ * do not exist in that snapshot.
+ */
+export async function stateAndChange(
+  db: Db,
+  viewer: Viewer,
+  after: number,
+  through: number,
+): Promise<StateAndChange> {
+  const row = await db
+    .selectFrom('event_log')
+    .select((eb) => [
+      'tag',
+      'head',
+      'pruned_through',
+      eb
+        .exists(visibleQuery(db, viewer, after, through).clearSelect().select('e.position').limit(1))
+        .as('changed'),
+    ])
+    .where('id', '=', 1)
+    .executeTakeFirstOrThrow();
+  return {
+    tag: row.tag,
+    head: Number(row.head),
+    prunedThrough: Number(row.pruned_through),
+    // SQLite answers 0 or 1, PostgreSQL a boolean.
+    changed: Boolean(Number(row.changed)),
+  };
+}

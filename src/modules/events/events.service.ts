@@ -66,6 +66,15 @@ export class EventsService {
   }
 
   /**
+   * The log state and whether `viewer` may now see an event numbered after `after` (scanning at
+   * most `span` numbers: past that, `changed` says nothing), read in one snapshot: what a cache of
+   * a caller's view asks to know whether an entry made at head `after` still holds.
+   */
+  stateAndChange(viewer: repo.Viewer, after: number, span: number): Promise<repo.StateAndChange> {
+    return repo.stateAndChange(this.db, viewer, after, after + span);
+  }
+
+  /**
    * Up to `limit` events `viewer` may see after number `after`, scanning at most SCAN_LIMIT
    * numbers and never past the committed head: `next` is the last one served when the page is
    * full, else the end of the scan.

@@ -121,9 +121,14 @@ export class ProjectsService {
     });
   }
 
-  /** A project's deletion as its event: its members at deletion see it. */
+  /**
+   * A project's deletion as its event: its members at deletion see it, and so do the assignees of
+   * its tasks (a personal project's are not members), whose tasks go with it without events.
+   */
   private async recordDeleted(db: repo.Db, actor: Actor, at: string, row: repo.ProjectRow): Promise<void> {
-    this.record(db, 'project.deleted', actor, at, row, null, await repo.memberIds(db, row.id));
+    const members = await repo.memberIds(db, row.id);
+    const assignees = await this.ctx.services.tasks.assigneesIn(db, row.id);
+    this.record(db, 'project.deleted', actor, at, row, null, [...members, ...assignees]);
   }
 
   /** The id of a user's personal project. */

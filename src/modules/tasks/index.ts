@@ -1,4 +1,5 @@
 import { defineModule } from '../../lib/module.js';
+import { StatsCache } from './stats-cache.js';
 import { tasksRoutes } from './tasks.routes.js';
 import { TaskCursorPageSchema, TaskPageSchema, TaskSchema, TaskStatsSchema } from './tasks.schemas.js';
 import { TasksService } from './tasks.service.js';
@@ -12,7 +13,7 @@ export const tasksModule = defineModule({
       'Tasks in projects (the project role decides writes), with subtasks; conditional requests with ETag / If-Match',
   },
   schemas: [TaskSchema, TaskPageSchema, TaskStatsSchema, TaskCursorPageSchema],
-  services: (ctx) => ({ tasks: new TasksService(ctx) }),
+  services: (ctx) => ({ tasks: new TasksService(ctx), statsCache: new StatsCache(ctx) }),
   subscribe: (ctx) => {
     // Tasks assigned to a deleted user lose the assignee with a new version (before the foreign
     // key's ON DELETE SET NULL could do it without one); the tasks it owns stay, with ownerId
@@ -25,6 +26,8 @@ export const tasksModule = defineModule({
 declare module '../../lib/module.js' {
   interface Services {
     tasks: TasksService;
+    /** GET /tasks/stats per caller; `counts()` is its hit ratio. */
+    statsCache: StatsCache;
   }
 }
 

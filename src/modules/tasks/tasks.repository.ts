@@ -210,30 +210,42 @@ export interface StatsRow {
   priority: number;
   n: unknown;
   overdue: unknown;
+  /** The earliest dueAt at or after `now` of the group's not-done tasks: when `overdue` changes next. */
+  next_due: string | null;
 }
 
+/**
+ * The counts by status and priority of the tasks a list would cover, their overdue ones at `now`,
+ * and when the next one falls due. The branches are one statement (UNION ALL), so they read one
+ * snapshot: a task moving between them is never counted twice or not at all.
+ */
 export async function taskStats(
   db: Db,
   visibility: Visibility,
   filter: TaskFilter,
   now: string,
 ): Promise<StatsRow[]> {
-  const rows = await Promise.all(
-    branches(db, visibility, filter).map((part) =>
-      part
-        .select((eb) => [
-          'tasks.status',
-          'tasks.priority',
-          eb.fn.countAll().as('n'),
-          sql<number>`sum(case when tasks.due_at < ${now} and tasks.status <> 'done' then 1 else 0 end)`.as(
-            'overdue',
-          ),
-        ])
-        .groupBy(['tasks.status', 'tasks.priority'])
-        .execute(),
-    ),
+  const [first, ...rest] = branches(db, visibility, filter).map((part) =>
+    part
+      .select((eb) => [
+        'tasks.status',
+        'tasks.priority',
+        eb.fn.countAll().as('n'),
+        sql<number>`sum(case when tasks.due_at < ${now} and tasks.status <> 'done' then 1 else 0 end)`.as(
+          'overdue',
+        ),
+        sql<
+          string | null
+        >`min(case when tasks.due_at >= ${now} and tasks.status <> 'done' then tasks.due_at end)`.as(
+          'next_due',
+        ),
+      ])
+      .groupBy(['tasks.status', 'tasks.priority']),
   );
-  return rows.flat() as StatsRow[];
+  if (!first) return [];
+  let query = first;
+  for (const part of rest) query = query.unionAll(part);
+  return (await query.execute()) as StatsRow[];
 }
 
 /** A task with what decides who may see and change it: its project's flags and one user's membership. */
@@ -361,6 +373,18 @@ export async function memberIds(db: Db, projectId: string): Promise<string[]> {
     .where('project_id', '=', projectId)
     .execute();
   return rows.map((row) => row.user_id);
+}
+
+/** The users assigned a task of a project (in a personal project, users who are not its members). */
+export async function assigneesIn(db: Db, projectId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('tasks')
+    .select('assignee_id')
+    .distinct()
+    .where('project_id', '=', projectId)
+    .where('assignee_id', 'is not', null)
+    .execute();
+  return rows.flatMap((row) => (row.assignee_id === null ? [] : [row.assignee_id]));
 }
 
 /** Whether a user is a member of a project (any role): who may be assigned in a shared project. */

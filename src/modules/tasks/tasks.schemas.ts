@@ -100,6 +100,7 @@ export const PatchTaskBody = Type.Object(
   { additionalProperties: false, 'x-read-only': READ_ONLY, description: 'JSON merge patch (RFC 7396)' },
 );
 export type TaskInput = Static<typeof PatchTaskBody>;
+export type TaskStats = Static<typeof TaskStatsSchema>;
 
 /** The query of both versions' task lists besides the paging: the filters and the sort. */
 export const TaskListParams = {

@@ -26,7 +26,7 @@ import {
   toTask,
 } from './task-state.js';
 import * as repo from './tasks.repository.js';
-import type { Task, TaskInput, TaskListFilters, TaskListQuery } from './tasks.schemas.js';
+import type { Task, TaskInput, TaskListFilters, TaskListQuery, TaskStats } from './tasks.schemas.js';
 
 export { toRow, toTask };
 
@@ -159,23 +159,28 @@ export class TasksService {
     return { items: page.map(toTask), nextCursor };
   }
 
-  async stats(caller: Principal, query: Pick<TaskListFilters, 'projectId' | 'parentId'> = {}) {
+  /** GET /tasks/stats, through the cache (stats-cache.ts), which decides whether to compute. */
+  stats(caller: Principal, query: Pick<TaskListFilters, 'projectId' | 'parentId'> = {}): Promise<TaskStats> {
     const filter = toFilter(query);
-    const rows = await repo.taskStats(this.db, visibilityOf(caller), filter, new Date().toISOString());
-    const stats = {
-      total: 0,
-      byStatus: { todo: 0, in_progress: 0, done: 0 },
-      byPriority: { low: 0, medium: 0, high: 0 },
-      overdue: 0,
-    };
-    for (const row of rows) {
-      const n = Number(row.n);
-      stats.total += n;
-      stats.byStatus[row.status] += n;
-      stats.byPriority[FIELDS.priority.decode(row.priority)] += n;
-      stats.overdue += Number(row.overdue ?? 0);
-    }
-    return stats;
+    return this.ctx.services.statsCache.get(caller, filter, async (now) => {
+      const rows = await repo.taskStats(this.db, visibilityOf(caller), filter, now);
+      const stats: TaskStats = {
+        total: 0,
+        byStatus: { todo: 0, in_progress: 0, done: 0 },
+        byPriority: { low: 0, medium: 0, high: 0 },
+        overdue: 0,
+      };
+      let nextDue: string | null = null;
+      for (const row of rows) {
+        const n = Number(row.n);
+        stats.total += n;
+        stats.byStatus[row.status] += n;
+        stats.byPriority[FIELDS.priority.decode(row.priority)] += n;
+        stats.overdue += Number(row.overdue ?? 0);
+        if (row.next_due !== null && (nextDue === null || row.next_due < nextDue)) nextDue = row.next_due;
+      }
+      return { stats, nextDue };
+    });
   }
 
   /**
@@ -306,6 +311,14 @@ export class TasksService {
 
   private async lockTree(db: Kysely<Database>, projectIds: string[]): Promise<void> {
     if (this.ctx.database.dialect === 'postgres') await tree.lockProjects(db, projectIds);
+  }
+
+  /**
+   * Who is assigned a task of the project: they see its events, the project's deletion included
+   * (its tasks go without events of their own), or their stats would never learn of it.
+   */
+  assigneesIn(db: Kysely<Database>, projectId: string): Promise<string[]> {
+    return repo.assigneesIn(db, projectId);
   }
 
   /**

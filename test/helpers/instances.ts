@@ -19,6 +19,8 @@ export interface Instances {
 }
 
 export interface InstancesOptions {
+  /** Settings of a's own on top of `env` (a REDIS_URL through a proxy, so only a's link fails). */
+  envOfA?: Record<string, string>;
   /** Settings of b's own on top of `env` (a REDIS_URL through a proxy, so only b's link fails). */
   envOfB?: Record<string, string>;
 }
@@ -41,8 +43,8 @@ export async function twoInstances(
   const second = shared.schema
     ? openDatabase({ kind: 'postgres', connectionString: shared.url ?? '' }, { searchPath: shared.schema })
     : openDatabase({ kind: 'sqlite', filename: join(dir, 'shared.db') });
-  const config = loadConfig(testEnv(env));
-  const configOfB = options.envOfB ? loadConfig(testEnv({ ...env, ...options.envOfB })) : config;
+  const config = loadConfig(testEnv({ ...env, ...options.envOfA }));
+  const configOfB = loadConfig(testEnv({ ...env, ...options.envOfB }));
   const hashCost = { memoryCost: 1024, timeCost: 1 };
   const keyPrefix = `test-instances-${randomBytes(6).toString('hex')}:`;
   const a = await buildApp(config, {

@@ -155,6 +155,26 @@ describe.runIf(redisUrl)('Redis gone on one instance', () => {
     await until(async () => (await me(logout.probe)).statusCode === 401, 5000);
   });
 
+  it("a change made by an instance whose own link is down reaches the others within the contract's 5 s", async () => {
+    const target = new URL(redisUrl ?? '');
+    proxy = await tcpProxy(target.hostname, Number(target.port || 6379));
+    let now = 1_000_000;
+    // This time a, the writer, is behind the proxy; b hears Redis fine, but nothing to hear.
+    instances = await twoInstances({}, () => now, {
+      envOfA: { REDIS_URL: `redis://127.0.0.1:${proxy.port}` },
+    });
+    const { a, b } = instances;
+    await until(() => a.ctx.services.authState.listening && b.ctx.services.authState.listening);
+    const { cases, me } = await revocations(a, b);
+    proxy.setMode('reset');
+    await until(() => !a.ctx.services.authState.listening);
+    for (const c of cases) expect((await c.change()).statusCode).toBeLessThan(300);
+    // a could not publish: b, whose link is live, cannot know. Its entries age out (PostgreSQL).
+    expect(b.ctx.services.authState.listening).toBe(true);
+    now += 5000;
+    for (const c of cases) expect((await me(c.probe)).json().code).toBe(c.code);
+  });
+
   it('the event stream on b is fed by polling while Redis is gone, and by pub/sub again after', async () => {
     const { a, b, proxy } = await setUp();
     const user = await createUser(a);

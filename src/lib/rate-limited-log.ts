@@ -10,9 +10,10 @@ import type { FastifyBaseLogger } from 'fastify';
 export const LIMITS_REDIS_TIMEOUT_MS = 1000;
 
 /**
- * The Redis client's own command timeout behind `withTimeout`'s bound: it drops the commands of a
- * Redis that stays silent from the client's queue. It fires in the loop's timer phase, before the
- * answer that arrived during a stall is read, so it is a multiple of the bound, never the bound.
+ * How long a Redis connection may stay silent with a command waiting before it is dropped and
+ * opened again (lib/redis.ts): the backstop behind the callers' own bounds, for commands nobody
+ * bounds (publishes, lease refreshes). A multiple of the bound: its timer fires before the answer
+ * that arrived during an event-loop stall is read.
  */
 export const REDIS_COMMAND_BACKSTOP_MS = 5 * LIMITS_REDIS_TIMEOUT_MS;
 

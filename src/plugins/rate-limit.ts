@@ -1,14 +1,11 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { Redis } from 'ioredis';
 import { ApiError } from '../errors.js';
 import type { AppContext } from '../lib/module.js';
 import type { Principal } from '../lib/principal.js';
-import {
-  LIMITS_REDIS_TIMEOUT_MS,
-  REDIS_COMMAND_BACKSTOP_MS,
-  rateLimitedWarning,
-  withTimeout,
-} from '../lib/rate-limited-log.js';
+import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning } from '../lib/rate-limited-log.js';
+import { bounded } from '../lib/redis.js';
 import { corsReplyHeaders } from './security-headers.js';
 
 /**
@@ -66,11 +63,11 @@ function keyOf(request: FastifyRequest): string {
 class RequestLimiter {
   private readonly warn: (error: Error) => void;
 
-  /** `bounded`: the counters are remote (Redis), so each check is bounded in time. */
+  /** `redis`: the counters are remote, so each check is bounded in time (see lib/redis.ts). */
   constructor(
     private readonly limit: Limit,
     log: AppContext['log'],
-    private readonly bounded: boolean,
+    private readonly redis: Redis | null,
   ) {
     this.warn = rateLimitedWarning(log, 'rate limits are not enforced: their counters do not answer');
   }
@@ -80,8 +77,8 @@ class RequestLimiter {
     let result: Awaited<ReturnType<Limit>>;
     try {
       const counted = this.limit(request);
-      result = this.bounded
-        ? await withTimeout(counted, LIMITS_REDIS_TIMEOUT_MS, 'rate limits')
+      result = this.redis
+        ? await bounded(this.redis, counted, LIMITS_REDIS_TIMEOUT_MS, 'rate limits')
         : await counted;
     } catch (error) {
       this.warn(error as Error);
@@ -122,9 +119,8 @@ declare module 'fastify' {
 
 export async function installRateLimits(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const { max, authMax, windowMs } = ctx.config.rateLimit;
-  // A client of its own, whose commands time out: a Redis that does not answer holds no request
-  // (each check is bounded by withTimeout; the client's timeout empties its queue behind that).
-  const redis = ctx.redis?.duplicate({ commandTimeout: REDIS_COMMAND_BACKSTOP_MS }) ?? null;
+  // A connection of its own: a check left unanswered drops it (see `bounded`), not the others'.
+  const redis = ctx.redis?.duplicate() ?? null;
   redis?.on('error', () => {}); // the shared client already reports connection problems
   if (redis) app.addHook('onClose', async () => redis.disconnect());
   await app.register(rateLimit, {
@@ -135,7 +131,7 @@ export async function installRateLimits(app: FastifyInstance, ctx: AppContext): 
     cache: LOCAL_KEYS,
     ...(redis ? { redis, nameSpace: `${ctx.keyPrefix}rate:` } : {}),
   });
-  const limiter = new RequestLimiter(app.createRateLimit(), ctx.log, redis !== null);
+  const limiter = new RequestLimiter(app.createRateLimit(), ctx.log, redis);
   app.decorate('requestLimiter', limiter);
   app.addHook(
     'onRequest',

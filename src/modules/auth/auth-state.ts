@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Lru } from '../../lib/lru.js';
 import type { Role, Scope } from '../../lib/principal.js';
+import { type Subscription, subscribe } from '../../lib/redis.js';
 
 /**
  * What every authenticated request needs besides the token: the user's current role and disabled
@@ -10,9 +11,12 @@ import type { Role, Scope } from '../../lib/principal.js';
  * command-line tools) arrive by one of three ways, per the contract's "whichever process made it":
  * - SQLite: the connection's data_version moves when another connection commits; the cache is
  *   emptied then (one cheap read per lookup);
- * - Redis pub/sub, from every process that writes; while the link is down the cache is bypassed
- *   and every request reads the database (fail closed);
- * - otherwise (PostgreSQL without Redis) an entry is trusted for at most `maxAgeMs`.
+ * - Redis pub/sub, from every process that writes; while the link is not live (down, or silent
+ *   for SUBSCRIPTION_SILENCE_MS: lib/redis.ts) the cache is bypassed and every request reads the
+ *   database (fail closed), and it starts empty when the link is back;
+ * - on PostgreSQL an entry is also trusted for at most `maxAgeMs`: without Redis that is the only
+ *   bound, with it the bound of what pub/sub cannot promise (a writer whose own link was down
+ *   could not publish; a link that lost messages in under a heartbeat).
  */
 export interface UserState {
   role: Role;
@@ -70,7 +74,7 @@ export class AuthStateCache {
   private readonly apiKeys = new Lru<string, Entry<ApiKeyState>>(20_000);
   /** Bumped by every invalidation: a load that started before one must not fill the cache. */
   private generation = 0;
-  private subscriber: Redis | null = null;
+  private subscription: Subscription | null = null;
   private seenVersion: number | null = null;
   private readonly pending = new Set<Promise<unknown>>();
   private failedPublishes = 0;
@@ -91,30 +95,33 @@ export class AuthStateCache {
 
   /** Subscribes to other instances' invalidations (when Redis is configured). */
   start(): void {
-    if (!this.redis) return;
-    const subscriber = this.redis.duplicate({ enableOfflineQueue: true });
-    this.subscriber = subscriber;
-    subscriber.on('error', () => {}); // the main client already reports connection problems
-    // After any gap in the link, messages may have been missed: start from an empty cache.
-    subscriber.on('ready', () => this.clear());
-    subscriber.subscribe(CHANNEL).catch(() => {});
-    subscriber.on('message', (_channel: string, text: string) => {
-      try {
-        this.apply(JSON.parse(text) as Message);
-      } catch {
-        this.clear();
-      }
+    if (!this.redis || this.subscription) return;
+    this.subscription = subscribe(this.redis, CHANNEL, {
+      message: (text) => {
+        try {
+          this.apply(JSON.parse(text) as Message);
+        } catch {
+          this.clear();
+        }
+      },
+      // After any gap in the link, messages may have been missed: start from an empty cache.
+      resumed: () => this.clear(),
     });
   }
 
+  /** Whether this process hears other processes' invalidations now (tests wait for it). */
+  get listening(): boolean {
+    return this.subscription?.live ?? false;
+  }
+
   async stop(): Promise<void> {
-    this.subscriber?.disconnect();
-    this.subscriber = null;
+    this.subscription?.close();
+    this.subscription = null;
   }
 
   /** Whether cached entries may be served now; empties the cache when another process committed. */
   private usable(): boolean {
-    if (this.redis !== null && this.subscriber?.status !== 'ready') return false;
+    if (this.redis !== null && !this.listening) return false;
     if (this.dataVersion === null) return true;
     let version: number;
     try {

@@ -35,9 +35,10 @@ export const authModule = defineModule({
   services: (ctx) => {
     const { database, redis } = ctx;
     const authState = new AuthStateCache(authStateLoaders(ctx), redis, ctx.log, {
-      // SQLite tells us when another process committed; PostgreSQL without Redis cannot.
+      // SQLite tells us when another process committed; PostgreSQL cannot, and Redis cannot
+      // promise to (a writer whose link was down could not publish): entries age out there.
       dataVersion: database.dataVersion,
-      maxAgeMs: database.dataVersion === null && redis === null ? AUTH_CACHE_MAX_AGE_MS : null,
+      maxAgeMs: database.dataVersion === null ? AUTH_CACHE_MAX_AGE_MS : null,
       now: ctx.clock,
     });
     const loginFailures = new LoginFailures(ctx, ctx.config.rateLimit.loginFailuresMax);

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AppContext } from '../../lib/module.js';
-import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning, withTimeout } from '../../lib/rate-limited-log.js';
+import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning } from '../../lib/rate-limited-log.js';
+import { bounded } from '../../lib/redis.js';
 
 /** Contract §4: failed logins count within a sliding 15 minutes. */
 export const LOGIN_FAILURE_WINDOW_MS = 15 * 60_000;
@@ -46,7 +47,8 @@ export class LoginFailures {
     let times: number[];
     if (this.redis) {
       try {
-        const scores = await withTimeout(
+        const scores = await bounded(
+          this.redis,
           this.redis.zrangebyscore(this.key(email), `(${since}`, '+inf', 'WITHSCORES'),
           LIMITS_REDIS_TIMEOUT_MS,
           'login failures',
@@ -71,7 +73,8 @@ export class LoginFailures {
     if (this.redis) {
       const key = this.key(email);
       try {
-        await withTimeout(
+        await bounded(
+          this.redis,
           this.redis
             .multi()
             .zadd(key, now, `${now}:${randomBytes(6).toString('hex')}`)
@@ -101,7 +104,7 @@ export class LoginFailures {
     this.local.delete(email);
     if (!this.redis) return;
     try {
-      await withTimeout(this.redis.del(this.key(email)), LIMITS_REDIS_TIMEOUT_MS, 'login failures');
+      await bounded(this.redis, this.redis.del(this.key(email)), LIMITS_REDIS_TIMEOUT_MS, 'login failures');
     } catch (error) {
       this.warn(error as Error);
     }

@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import type { Redis } from 'ioredis';
 import { ApiError } from '../../errors.js';
 import { formatEventId } from '../../lib/change-log.js';
 import type { AppContext } from '../../lib/module.js';
 import type { Principal } from '../../lib/principal.js';
-import { LIMITS_REDIS_TIMEOUT_MS, withTimeout } from '../../lib/rate-limited-log.js';
+import { LIMITS_REDIS_TIMEOUT_MS } from '../../lib/rate-limited-log.js';
+import { bounded, type Subscription, subscribe } from '../../lib/redis.js';
 import { positionAfter, type Viewer, viewerOf } from './events.service.js';
 
 /**
  * The live event stream's hub (contract §8, `GET /events/stream`): one per app. It learns of new
  * commits from this process's change log, from the other instances over Redis pub/sub (each
  * publishes `{head}` on `<keyPrefix>events` after its commits), and, without Redis (or while its
- * link is down), by reading `event_log.head` every second while streams are open. On news, each
+ * link is not live: lib/redis.ts `subscribe`), by reading `event_log.head` every second while
+ * streams are open. On news, each
  * stream reads what its caller may see after its position through the feed
  * (`ctx.services.events.feed`), so visibility is the feed's, decided at read time.
  *
@@ -208,7 +209,7 @@ export class StreamHub {
   private readonly perUser = new Map<string, number>();
   /** Streams whose place is held in Redis (released there when they end). */
   private readonly leased = new Set<string>();
-  private subscriber: Redis | null = null;
+  private subscription: Subscription | null = null;
   private recheck: NodeJS.Timeout | null = null;
   private poll: NodeJS.Timeout | null = null;
   private lastPollAt = 0;
@@ -254,19 +255,17 @@ export class StreamHub {
   listen(): void {
     if (this.listening || !this.ctx.redis) return;
     this.listening = true;
-    const subscriber = this.ctx.redis.duplicate({ enableOfflineQueue: true });
-    this.subscriber = subscriber;
-    subscriber.on('error', () => {}); // the main client reports connection problems
-    // After a gap in the link, messages may have been missed: read the head again.
-    subscriber.on('ready', () => void this.pollHead(true));
-    subscriber.subscribe(this.channel).catch(() => {});
-    subscriber.on('message', (_channel: string, text: string) => {
-      try {
-        const { head } = JSON.parse(text) as { head: unknown };
-        if (typeof head === 'number' && Number.isSafeInteger(head)) this.notify(head);
-      } catch {
-        void this.pollHead(true);
-      }
+    this.subscription = subscribe(this.ctx.redis, this.channel, {
+      message: (text) => {
+        try {
+          const { head } = JSON.parse(text) as { head: unknown };
+          if (typeof head === 'number' && Number.isSafeInteger(head)) this.notify(head);
+        } catch {
+          void this.pollHead(true);
+        }
+      },
+      // After a gap in the link, messages may have been missed: read the head again.
+      resumed: () => void this.pollHead(true),
     });
   }
 
@@ -327,7 +326,8 @@ export class StreamHub {
       const now = Date.now();
       try {
         // Bounded: a Redis that does not answer holds no stream's opening (rate limits do the same).
-        const result = await withTimeout(
+        const result = await bounded(
+          redis,
           redis.eval(
             ACQUIRE_SCRIPT,
             1,
@@ -344,7 +344,8 @@ export class StreamHub {
         held = result === 1;
         if (held) this.leased.add(stream.id);
       } catch (error) {
-        // A late answer may still take a place: give it back (queued after the script, in order).
+        // A late answer may still take a place: give it back (when the link is still up; else
+        // the place, never refreshed, expires after leaseMs).
         redis.zrem(this.slotsKey(userId), stream.id).catch(() => {});
         // Counted in this process only while Redis does not answer.
         this.ctx.log.warn({ err: error }, 'could not count event streams in redis');
@@ -430,7 +431,7 @@ export class StreamHub {
   /** Reads the committed head (other instances' commits, when Redis cannot tell of them). */
   private async pollHead(force = false): Promise<void> {
     if (this.polling || this.streams.size === 0) return;
-    const redisUp = this.subscriber?.status === 'ready';
+    const redisUp = this.subscription?.live ?? false;
     const now = Date.now();
     if (!force && redisUp && now - this.lastPollAt < this.timings.safetyPollMs) return;
     this.polling = true;
@@ -443,6 +444,11 @@ export class StreamHub {
     } finally {
       this.polling = false;
     }
+  }
+
+  /** Whether other instances' commits are heard over Redis now (else the head is polled). */
+  get hearing(): boolean {
+    return this.subscription?.live ?? false;
   }
 
   /** How many streams are open in this process (tests, metrics). */
@@ -459,7 +465,7 @@ export class StreamHub {
 
   async stop(): Promise<void> {
     this.closeAll();
-    this.subscriber?.disconnect();
-    this.subscriber = null;
+    this.subscription?.close();
+    this.subscription = null;
   }
 }

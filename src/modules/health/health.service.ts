@@ -1,6 +1,7 @@
 import { type MigrationStatus, migrationStatus, type SchemaState, schemaState } from '../../db/migrator.js';
 import type { AppContext } from '../../lib/module.js';
 import { withTimeout } from '../../lib/rate-limited-log.js';
+import { bounded } from '../../lib/redis.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -93,7 +94,9 @@ export class HealthService {
     const [databaseState, status, redisState] = await Promise.all([
       probe(() => database.ping()),
       attempt(() => migrationStatus(database)),
-      redis ? probe(() => redis.ping()) : Promise.resolve('absent' as const),
+      redis
+        ? probe(() => bounded(redis, redis.ping(), CHECK_TIMEOUT_MS, 'redis'))
+        : Promise.resolve('absent' as const),
     ]);
     const unready = {
       status: 'degraded',

@@ -454,9 +454,7 @@ export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
     },
   );
   app.get('/redoc/redoc.standalone.js', hidden, async (_request, reply) =>
-    reply
-      .type('application/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=3600')
-      .send(bundle),
+    // Cacheable for an hour by anyone, like the other static files of the docs (cache-policy.ts).
+    reply.type('application/javascript; charset=utf-8').send(bundle),
   );
 }

@@ -121,6 +121,13 @@ describe('every route of the service, both versions', () => {
   });
 
   it('every reply, signed in or not, carries its route policy (errors: no-store unless private)', async () => {
+    type Operation = {
+      responses: Record<string, { headers?: Record<string, { schema: { enum: string[] } }> }>;
+    };
+    const document = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, Operation>>;
+    };
+    let documented = 0;
     const statuses = new Set<number>();
     for (const { method, url } of routes) {
       if (method === 'OPTIONS') continue;
@@ -137,15 +144,22 @@ describe('every route of the service, both versions', () => {
           ...(write ? { payload: {} } : {}),
         });
         statuses.add(res.statusCode);
-        expectPolicy(
-          res,
-          policy,
-          `${method} ${path} ${'authorization' in headers ? 'signed in' : 'anonymous'}`,
-        );
+        const what = `${method} ${path} ${'authorization' in headers ? 'signed in' : 'anonymous'}`;
+        expectPolicy(res, policy, what);
+        // The document names the same Cache-Control for that operation and status.
+        const operation = document.paths[url.replace(/:(\w+)/g, '{$1}')]?.[method.toLowerCase()];
+        const header = operation?.responses[String(res.statusCode)]?.headers?.['Cache-Control'];
+        if (operation !== undefined) {
+          expect(header?.schema.enum, `${what}: the document's Cache-Control`).toEqual([
+            res.headers['cache-control'],
+          ]);
+          documented += 1;
+        }
       }
     }
     // The walk met successes, redirects, client errors: each under its route's policy.
     expect([...statuses]).toEqual(expect.arrayContaining([200, 302, 401, 404, 422]));
+    expect(documented).toBeGreaterThan(200);
   });
 
   it('OPTIONS and a wrong method on every path: no-store, 405 private under private resources', async () => {

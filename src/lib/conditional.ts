@@ -87,9 +87,13 @@ export function ifMatchPasses(header: string, version: number): boolean {
   return tags?.some((tag) => !tag.weak && tag.opaque === String(version)) ?? false;
 }
 
-/** Whether If-None-Match says the client's copy is current (answer 304). */
-export function ifNoneMatchHits(header: string, version: number): boolean {
+/**
+ * Whether If-None-Match says the client's copy is current (answer 304): the resource at `version`,
+ * or a representation whose entity tag's opaque part (between the quotes) is `opaque`.
+ */
+export function ifNoneMatchHits(header: string, current: number | string): boolean {
   const tags = parseEntityTags(header);
   if (tags === '*') return true;
-  return tags?.some((tag) => tag.opaque === String(version)) ?? false;
+  const opaque = String(current);
+  return tags?.some((tag) => tag.opaque === opaque) ?? false;
 }

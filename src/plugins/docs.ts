@@ -13,6 +13,7 @@ import {
 import { shedsLoad } from '../lib/load-shedding.js';
 import { serviceVersion } from '../lib/package-info.js';
 import { ICON_DATA_URL, ICON_SVG, LOGO_SVG } from './brand.js';
+import { type CachePolicy, cacheControlFor, cachePolicyOf } from './cache-policy.js';
 
 /**
  * The OpenAPI 3.1 document, generated from the route schemas, and the two pages that render it.
@@ -190,13 +191,22 @@ export function documentRoute({
   const missing = impliedProblemStatuses(source, limited, route).filter(
     (status) => declared[status] === undefined,
   );
-  const responses = { ...declared, ...problemResponses(...missing) };
+  const policy = cachePolicyOf(url);
+  const revalidated = policy === 'public-revalidate';
+  const responses = {
+    ...(revalidated ? withRepresentationTag(declared) : declared),
+    ...problemResponses(...missing),
+  };
   const idempotent = route?.config?.idempotency !== undefined;
   const documented: DocumentedSchema = {
     ...source,
     ...(idempotent ? idempotencyOf(source) : {}),
+    ...(revalidated ? withHeader(source, 'if-none-match', REPRESENTATION_IF_NONE_MATCH) : {}),
     response: withCorsHeader(
-      withRateLimitHeaders(idempotent ? withReplayHeader(responses) : responses, limited),
+      withCacheControlHeader(
+        withRateLimitHeaders(idempotent ? withReplayHeader(responses) : responses, limited),
+        policy,
+      ),
     ),
   };
   // Operations without a description of their own repeat their summary.
@@ -258,12 +268,41 @@ function securitySchemes(publicUrl: string) {
  * only: the route's own schema does not validate it (a bad key is a 400, which the hook answers).
  */
 function idempotencyOf(source: DocumentedSchema): Pick<FastifySchema, 'headers'> {
+  return withHeader(source, 'idempotency-key', IDEMPOTENCY_KEY_HEADER);
+}
+
+/** The operation's request headers with one more, documented only (the route does not validate it). */
+function withHeader(source: DocumentedSchema, name: string, header: unknown): Pick<FastifySchema, 'headers'> {
   const own = (source.headers ?? {}) as { properties?: Record<string, unknown>; required?: string[] };
+  return { headers: { ...own, type: 'object', properties: { ...own.properties, [name]: header } } };
+}
+
+/** The ETag cache-policy.ts gives a `public-revalidate` reply: a digest of its bytes. */
+const REPRESENTATION_ETAG = {
+  ETag: {
+    type: 'string',
+    maxLength: 29,
+    pattern: '^"[A-Za-z0-9_-]{27}"$',
+    description: 'strong entity tag of these bytes; it changes when a deploy changes them',
+  },
+};
+
+const REPRESENTATION_IF_NONE_MATCH = {
+  type: 'string',
+  maxLength: 1000,
+  description: 'entity tags (or *); one that names the current ETag (weak comparison) → 304 without a body',
+};
+
+/** A `public-revalidate` operation: its 200 carries the ETag, and a conditional GET may get 304. */
+function withRepresentationTag(responses: Record<string, unknown>): Record<string, unknown> {
+  const ok = responses['200'] as { headers?: Record<string, unknown> } | undefined;
   return {
-    headers: {
-      ...own,
-      type: 'object',
-      properties: { ...own.properties, 'idempotency-key': IDEMPOTENCY_KEY_HEADER },
+    ...responses,
+    ...(ok ? { 200: { ...ok, headers: { ...ok.headers, ...REPRESENTATION_ETAG } } } : {}),
+    304: {
+      description: 'Not modified: no body, the same ETag and Cache-Control',
+      headers: REPRESENTATION_ETAG,
+      type: 'null',
     },
   };
 }
@@ -275,6 +314,41 @@ function withReplayHeader(responses: Record<string, unknown>): Record<string, un
       if (!status.startsWith('2')) return [status, response];
       const r = response as { headers?: Record<string, unknown> };
       return [status, { ...r, headers: { ...r.headers, ...IDEMPOTENT_REPLAYED_HEADER } }];
+    }),
+  );
+}
+
+/** What each policy of cache-policy.ts tells a reader of the document. */
+const CACHE_POLICY_WORDS: Record<CachePolicy, string> = {
+  'no-store': 'never stored by any cache',
+  private:
+    "the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key)",
+  'public-revalidate': 'any cache may keep it, revalidating it with its ETag before each use',
+  'public-static': 'any cache may keep it for an hour',
+};
+
+/**
+ * Every response names the Cache-Control it carries: its route's policy (plugins/cache-policy.ts,
+ * the one table the service answers from), `no-store` for the errors of a route that is not private.
+ */
+function withCacheControlHeader(
+  responses: Record<string, unknown>,
+  policy: CachePolicy,
+): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, response]) => {
+      const value = cacheControlFor(policy, Number(status));
+      const effective = value === cacheControlFor(policy, 200) ? policy : 'no-store';
+      const header = {
+        'Cache-Control': {
+          type: 'string',
+          enum: [value],
+          maxLength: 40,
+          description: `${value}: ${CACHE_POLICY_WORDS[effective]}`,
+        },
+      };
+      const r = response as { headers?: Record<string, unknown> };
+      return [status, { ...r, headers: { ...r.headers, ...header } }];
     }),
   );
 }
@@ -312,6 +386,8 @@ function description(publicUrl: string): string {
 **Try it:** register (\`POST …/auth/register\`), then press **Authorize** and log in with that email and password (OAuth2 password flow), or paste the \`accessToken\` of \`POST …/auth/login\` under bearerAuth.
 
 **Version 1's end:** with \`API_V1_SUNSET\` set, every v1 reply (errors too) carries \`Deprecation: @1795321756\` (v2's release), \`Sunset\` and \`Link\`s to its v2 successor (same path, no query) and the docs; v1 keeps answering after the date.
+
+**Caching:** each response names its \`Cache-Control\`: on the API \`no-store\` or \`private, no-cache\`.
 
 **Errors** are RFC 9457 problem details (\`application/problem+json\`) with a stable \`code\`: the \`Problem\` schema lists every code, and each one is described at \`/problems/{code with dashes}\`, for example [${publicUrl}/problems/validation-failed](${publicUrl}/problems/validation-failed).`;
 }
@@ -454,9 +530,7 @@ export async function registerDocsRoutes(app: FastifyInstance): Promise<void> {
     },
   );
   app.get('/redoc/redoc.standalone.js', hidden, async (_request, reply) =>
-    reply
-      .type('application/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=3600')
-      .send(bundle),
+    // Cacheable for an hour by anyone, like the other static files of the docs (cache-policy.ts).
+    reply.type('application/javascript; charset=utf-8').send(bundle),
   );
 }

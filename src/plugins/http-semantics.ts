@@ -11,7 +11,7 @@ import type {
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { ApiError } from '../errors.js';
 import { type JsonShapeProblem, jsonShapeProblem, MAX_JSON_DEPTH } from '../lib/strict-json.js';
-import { isAccountRoute, isPrivateRoute, markPrivate } from './cache-policy.js';
+import { cachePolicyOf, markPrivate } from './cache-policy.js';
 import { rawProblemReply } from './client-errors.js';
 import { requestPath, sendProblem } from './problem-details.js';
 import { corsReplyHeaders } from './security-headers.js';
@@ -34,9 +34,10 @@ const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'
 interface PathMatch {
   /** The methods the path takes, for `Allow`; empty when the app serves no such path. */
   allow: string[];
-  /** Whether a matched route template is private (Cache-Control: no-store), as cache-policy.ts decides. */
-  noStore: boolean;
-  /** Whether it serves one caller's data (Cache-Control: private, no-cache), as cache-policy.ts decides. */
+  /**
+   * Whether it serves one caller's data (a 405 is then `private, no-cache`, like the route's other
+   * replies), as cache-policy.ts decides; any other 405 is an error of no lasting worth: `no-store`.
+   */
   private: boolean;
 }
 
@@ -54,23 +55,16 @@ class PathMethods {
 
   match(path: string): PathMatch {
     const found = new Set<string>();
-    let noStore = false;
     let isPrivate = false;
     for (const method of this.methods) {
       const route = this.router.find(method as HTTPMethod, path);
       if (route === null) continue;
       found.add(method);
-      if (isAccountRoute(route.store as string)) noStore = true;
-      if (isPrivateRoute(route.store as string)) isPrivate = true;
+      if (cachePolicyOf(route.store as string) === 'private') isPrivate = true;
     }
     if (found.has('GET')) found.add('HEAD');
     if (found.size > 0) found.add('OPTIONS');
-    // A path that names nothing gets no-store, like every unmatched request.
-    return {
-      allow: METHOD_ORDER.filter((m) => found.has(m)),
-      noStore: noStore || found.size === 0,
-      private: isPrivate,
-    };
+    return { allow: METHOD_ORDER.filter((m) => found.has(m)), private: isPrivate };
   }
 }
 
@@ -165,10 +159,10 @@ export function installHttpSemantics(app: FastifyInstance): void {
     // any body is read, so a bad body cannot turn them into 400/413/415. (A hook that replies
     // does not call done.)
     if (request.method === 'OPTIONS') {
-      // Every OPTIONS falls to the CORS plugin's catch-all route, so cache-policy.ts cannot
-      // tell its path's routes: decide no-store here, for preflights too.
-      const { allow, noStore } = paths.match(pathOf(request));
-      if (noStore) reply.header('cache-control', 'no-store');
+      // An OPTIONS reply, a preflight's included, is not cacheable (RFC 9110 §9.3.7; a preflight's
+      // lifetime is Access-Control-Max-Age): no-store says so to every cache.
+      const { allow } = paths.match(pathOf(request));
+      reply.header('cache-control', 'no-store');
       if (!request.headers['access-control-request-method']) {
         // Answered before the CORS plugin's hook: its headers are written here.
         reply.headers(corsReplyHeaders(app, request.headers.origin));
@@ -182,8 +176,8 @@ export function installHttpSemantics(app: FastifyInstance): void {
       const match = paths.match(pathOf(request));
       const { allow } = match;
       reply.headers(corsReplyHeaders(app, request.headers.origin));
-      if (match.noStore) reply.header('cache-control', 'no-store');
-      else if (match.private) markPrivate(reply);
+      if (match.private) markPrivate(reply);
+      else reply.header('cache-control', 'no-store');
       if (allow.length > 0)
         sendProblem(reply, new ApiError('method_not_allowed', { headers: { allow: allow.join(', ') } }));
       else sendProblem(reply, new ApiError('not_found'));

@@ -346,6 +346,28 @@ describe('the Problem schema describes the bodies actually sent', () => {
 });
 
 describe('response headers and security', () => {
+  it('documents the Cache-Control of every response of every operation, and the policy in the description', () => {
+    const document = doc('/openapi.json');
+    expect(document.info.description).toMatch(/\*\*Caching:\*\*.*`no-store`.*`private, no-cache`/);
+    let seen = 0;
+    for (const [path, method, op] of operations(document)) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        const header = (response as { headers?: Record<string, { schema?: { enum?: string[] } }> }).headers?.[
+          'Cache-Control'
+        ];
+        const values = header?.schema?.enum ?? [];
+        expect(values, `${method} ${path} ${status}`).toHaveLength(1);
+        const value = values[0] ?? '';
+        // An error is never kept by a shared cache; only reads are public.
+        if (Number(status) >= 400)
+          expect(value, `${method} ${path} ${status}`).toMatch(/^(no-store|private, no-cache)$/);
+        if (value.startsWith('public')) expect(method, `${method} ${path} ${status}`).toBe('get');
+        seen += 1;
+      }
+    }
+    expect(seen).toBeGreaterThan(500);
+  });
+
   it('documents each response header as a header object with a flat schema', () => {
     let seen = 0;
     for (const [path, method, op] of operations(doc('/openapi.json'))) {

@@ -17,8 +17,17 @@ let usual: Record<string, unknown>;
 beforeAll(async () => {
   t = await buildTestApp({ apiRoutes: [sampleRoutes], env: { CORS_ORIGINS: 'https://app.example.com' } });
   const { headers } = await t.app.inject({ method: 'GET', url: '/health/live' });
-  // Vary is checked apart: task replies add Authorization and X-API-Key to it.
-  const own = ['content-type', 'content-length', 'date', 'connection', 'x-request-id', 'vary'];
+  // Vary and Cache-Control are checked apart: each follows its route's cache policy (task replies
+  // are private and add Authorization and X-API-Key to Vary; health is no-store).
+  const own = [
+    'content-type',
+    'content-length',
+    'date',
+    'connection',
+    'x-request-id',
+    'vary',
+    'cache-control',
+  ];
   usual = Object.fromEntries(Object.entries(headers).filter(([name]) => !own.includes(name)));
   expect(headers.vary).toBe('Origin');
   expect(usual['x-content-type-options']).toBe('nosniff');
@@ -99,7 +108,7 @@ describe('Cache-Control: no-store follows the matched route', () => {
     expect(me.headers['cache-control']).toBe('no-store');
   });
 
-  it('covers the 405 and OPTIONS replies of private routes, and no others', async () => {
+  it('covers the 405 and OPTIONS replies of private routes; every OPTIONS reply is no-store', async () => {
     for (const url of [
       '/api/v1/auth/login',
       '/api/v1/%61uth/login',
@@ -119,9 +128,10 @@ describe('Cache-Control: no-store follows the matched route', () => {
       headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
     });
     expect(preflight.headers['cache-control']).toBe('no-store');
+    // An OPTIONS reply is not cacheable (RFC 9110 §9.3.7), on any path: no-store says so.
     const tasks = await t.app.inject({ method: 'OPTIONS', url: '/api/v1/tasks' });
     expect(tasks.statusCode).toBe(204);
-    expect(tasks.headers['cache-control']).toBeUndefined();
+    expect(tasks.headers['cache-control']).toBe('no-store');
   });
 });
 

@@ -57,7 +57,12 @@ describe('GET /', () => {
     const operation = document.paths['/']?.get;
     expect(operation).toMatchObject({ operationId: 'getServiceInfo', security: [], tags: ['about'] });
     // Like every route but the probes, it sheds load (503 overloaded); 400: an HTTP/1.1 request
-    // without Host, whatever the route.
-    expect(Object.keys(operation.responses).sort()).toEqual(['200', '400', '500', '503']);
+    // without Host, whatever the route; 304: a conditional GET naming its ETag (cache-policy.ts).
+    expect(Object.keys(operation.responses).sort()).toEqual(['200', '304', '400', '500', '503']);
+    expect(operation.responses['200'].headers['Cache-Control'].schema.enum).toEqual(['public, no-cache']);
+    expect(operation.responses['200'].headers.ETag).toBeDefined();
+    expect(operation.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'if-none-match' })]),
+    );
   });
 });

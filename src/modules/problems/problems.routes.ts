@@ -59,7 +59,8 @@ export const problemsRoutes: FastifyPluginAsync<RootOptions> = async (fastify, {
       if (!code) throw new ApiError('not_found');
       const { status, title, description } = PROBLEMS[code];
       const type = `${ctx.config.publicUrl}/problems/${problemSlug(code)}`;
-      reply.header('vary', 'Accept').header('cache-control', 'public, max-age=3600');
+      // Cacheable for an hour by anyone (cache-policy.ts); the body follows Accept.
+      reply.header('vary', 'Accept');
       if (wantsJson(request.headers.accept)) {
         return reply.type('application/json').send({ type, code, status, title, description });
       }

@@ -2,8 +2,8 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
+import { GuardedPool } from './postgres-pool.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -25,7 +25,13 @@ export interface DatabaseHandle {
 
 export interface DatabaseOptions {
   poolSize?: number;
+  /** PostgreSQL: the server cancels a statement after this (57014); default 5 s. */
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL: the longest a query waits for a pool connection, a new connection's handshake
+   * included; default the statement timeout (see postgres-pool.ts for every bound).
+   */
+  connectionTimeoutMs?: number;
   /** PostgreSQL only: the schema to work in (each test file gets its own). */
   searchPath?: string;
   /** SQLite only: how long a writer waits for a lock before SQLITE_BUSY. */
@@ -108,14 +114,14 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Kysel
   if (options.searchPath !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.searchPath)) {
     throw new Error(`searchPath must be a plain lower-case schema name, got "${options.searchPath}"`);
   }
-  const pool = new pg.Pool({
+  const statementTimeoutMs = options.statementTimeoutMs ?? 5000;
+  const pool = new GuardedPool({
     connectionString,
     max: options.poolSize ?? 10,
-    statement_timeout: options.statementTimeoutMs ?? 5000,
-    ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+    statementTimeoutMs,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? statementTimeoutMs,
+    ...(options.searchPath ? { startupOptions: `-c search_path=${options.searchPath}` } : {}),
   });
-  // An idle client that loses its server must not crash the process; the next query reports it.
-  pool.on('error', () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -44,6 +44,8 @@ function describeSchema(state: SchemaState, status: MigrationStatus): string {
 export class HealthService {
   /** The last schema state logged, so a probe every few seconds logs only changes. */
   private logged: SchemaState | undefined;
+  /** Whether the last probe found the database answering, so only changes are logged. */
+  private databaseAnswered = true;
 
   constructor(private readonly ctx: AppContext) {}
 
@@ -56,6 +58,14 @@ export class HealthService {
     const fields = { schema: state, pending: status.pending, unknown: status.unknown };
     if (state === 'ok') this.ctx.log.info(fields, describeSchema(state, status));
     else this.ctx.log.warn(fields, describeSchema(state, status));
+  }
+
+  private noteDatabase(answered: boolean): void {
+    if (answered === this.databaseAnswered) return;
+    this.databaseAnswered = answered;
+    if (answered) this.ctx.log.info('readiness: the database answers again');
+    else
+      this.ctx.log.warn(`readiness: the database does not answer within ${CHECK_TIMEOUT_MS} ms: not ready`);
   }
 
   /**
@@ -95,6 +105,7 @@ export class HealthService {
       attempt(() => migrationStatus(database)),
       redis ? probe(() => redis.ping()) : Promise.resolve('absent' as const),
     ]);
+    this.noteDatabase(databaseState === 'ok');
     const unready = {
       status: 'degraded',
       checks: { database: databaseState, schema: 'ok', redis: redisState },

@@ -34,9 +34,20 @@ export interface DatabaseOptions {
   connectionTimeoutMs?: number;
   /** PostgreSQL only: the schema to work in (each test file gets its own). */
   searchPath?: string;
-  /** SQLite only: how long a writer waits for a lock before SQLITE_BUSY. */
+  /**
+   * SQLite only: how long a writer waits for another connection's lock before SQLITE_BUSY;
+   * default SQLITE_BUSY_TIMEOUT_MS.
+   */
   busyTimeoutMs?: number;
 }
+
+/**
+ * How long a SQLite write waits for another process's write lock (a worker, `npm run migrate`)
+ * before it fails with SQLITE_BUSY (503 not_ready): better-sqlite3 waits synchronously, holding
+ * the event loop and so every other request of the process, so the wait is short. Writers hold
+ * the lock for milliseconds; a lock held for longer than this is an outage, not a queue.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 1000;
 
 function openSqlite(
   filename: string,
@@ -45,7 +56,9 @@ function openSqlite(
   if (filename !== ':memory:') keepPrivate(filename);
   // The timeout is given at open, not by pragma afterwards: switching a new file to WAL takes a
   // lock too, and a second process opening the same file at that moment must wait, not fail.
-  const connection = new SqliteDatabase(filename, { timeout: Math.trunc(options.busyTimeoutMs ?? 5000) });
+  const connection = new SqliteDatabase(filename, {
+    timeout: Math.trunc(options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS),
+  });
   try {
     // WAL lets readers work beside the writer; NORMAL is durable across crashes in WAL mode.
     connection.pragma('journal_mode = WAL');

@@ -50,6 +50,8 @@ function isUnavailableOne(error: unknown): boolean {
   const { code, message } = error as { code?: unknown; message?: unknown };
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code)) return true;
+    // SQLITE_BUSY and its extended codes: another connection holds the lock past the busy timeout.
+    if (code.startsWith('SQLITE_BUSY')) return true;
     if (/^[0-9A-Z]{5}$/.test(code) && isUnavailableState(code)) return true;
   }
   return typeof message === 'string' && PG_CLIENT_MESSAGES.some((text) => message.startsWith(text));
@@ -57,9 +59,9 @@ function isUnavailableOne(error: unknown): boolean {
 
 /**
  * A failure of the database rather than of the request: it does not answer (refused, reset,
- * silent past a timeout, shutting down). The client gets 503 not_ready with Retry-After; the
- * request may be retried as it is. Causes are followed a few levels (pg-pool wraps a connect
- * timeout around the socket's error).
+ * silent past a timeout, shutting down) or it is locked by another connection (SQLite). The
+ * client gets 503 not_ready with Retry-After; the request may be retried as it is. Causes are
+ * followed a few levels (pg-pool wraps a connect timeout around the socket's error).
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   let current: unknown = error;

@@ -141,6 +141,16 @@ const RETRY_AFTER = {
   'Retry-After': WholeNumber('whole seconds to wait before trying again'),
 };
 
+/**
+ * Every 503 carries Retry-After: `overloaded` (load shedding), and `not_ready` while the database
+ * does not answer or is locked (plugins/problem-details.ts) or while shutting down.
+ */
+function withRetryAfterOn503(responses: Record<string, unknown>): Record<string, unknown> {
+  const response = responses[503] as { headers?: Record<string, unknown> } | undefined;
+  if (!response) return responses;
+  return { ...responses, 503: { ...response, headers: { ...response.headers, ...RETRY_AFTER } } };
+}
+
 /** Every route under /api/ is rate limited; the paths outside it are not (contract §4). */
 function isLimited(url: string): boolean {
   return url.startsWith('/api/');
@@ -182,7 +192,7 @@ export function documentRoute({
   const missing = impliedProblemStatuses(source, limited, route).filter(
     (status) => declared[status] === undefined,
   );
-  const responses = { ...declared, ...problemResponses(...missing) };
+  const responses = withRetryAfterOn503({ ...declared, ...problemResponses(...missing) });
   const documented: DocumentedSchema = {
     ...source,
     response: withCorsHeader(limited ? withRateLimitHeaders(responses) : responses),

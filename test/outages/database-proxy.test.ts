@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { createJobQueue } from '../../src/jobs/index.js';
 import { isDatabaseUnavailable } from '../../src/lib/db-errors.js';
+import type { JobType } from '../../src/lib/jobs.js';
 import type { TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { signedIn } from '../helpers/factories.js';
@@ -166,6 +168,39 @@ describe.skipIf(!testDatabaseUrl)('PostgreSQL behind a proxy that fails', () => 
       expect(renamed).toEqual([]);
     }
     await expectServing(s);
+  });
+
+  it('the job queue picks up again after a stall: its workers do not keep the stalled connections', async () => {
+    const s = await setUp();
+    const queue = createJobQueue(s.t.app.ctx.database, { log: s.t.app.log, clock: Date.now });
+    cleanups.push(() => queue.stop(1000));
+    const ran: string[] = [];
+    const type: JobType<{ n: string }> = {
+      name: 'stall-probe',
+      retry: { attempts: 3, delayMs: 0 },
+      handler: async ({ n }) => {
+        ran.push(n);
+      },
+    };
+    queue.define(type);
+    await queue.start();
+    const { db } = s.t.app.ctx.database;
+    await queue.enqueue(db, type.name, { n: 'before' });
+    await until(() => ran.includes('before'), 15_000);
+    s.proxy.setMode('stall');
+    // Its workers' polls hang on the silent connections until the client's query timeout.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    s.proxy.setMode('pass');
+    await until(async () => {
+      try {
+        await queue.enqueue(db, type.name, { n: 'after' });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 15_000);
+    await until(() => ran.includes('after'), 20_000);
+    expect(s.lines.filter((line) => line.level >= 50).map((line) => line.msg)).toEqual([]);
   });
 
   it('app close stays bounded while the database does not answer', async () => {

@@ -2,8 +2,8 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
 import type { DatabaseTarget } from '../config.js';
+import { GuardedPool } from './postgres-pool.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -25,12 +25,29 @@ export interface DatabaseHandle {
 
 export interface DatabaseOptions {
   poolSize?: number;
+  /** PostgreSQL: the server cancels a statement after this (57014); default 5 s. */
   statementTimeoutMs?: number;
+  /**
+   * PostgreSQL: the longest a query waits for a pool connection, a new connection's handshake
+   * included; default the statement timeout (see postgres-pool.ts for every bound).
+   */
+  connectionTimeoutMs?: number;
   /** PostgreSQL only: the schema to work in (each test file gets its own). */
   searchPath?: string;
-  /** SQLite only: how long a writer waits for a lock before SQLITE_BUSY. */
+  /**
+   * SQLite only: how long a writer waits for another connection's lock before SQLITE_BUSY;
+   * default SQLITE_BUSY_TIMEOUT_MS.
+   */
   busyTimeoutMs?: number;
 }
+
+/**
+ * How long a SQLite write waits for another process's write lock (a worker, `npm run migrate`)
+ * before it fails with SQLITE_BUSY (503 not_ready): better-sqlite3 waits synchronously, holding
+ * the event loop and so every other request of the process, so the wait is short. Writers hold
+ * the lock for milliseconds; a lock held for longer than this is an outage, not a queue.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 1000;
 
 function openSqlite(
   filename: string,
@@ -39,7 +56,9 @@ function openSqlite(
   if (filename !== ':memory:') keepPrivate(filename);
   // The timeout is given at open, not by pragma afterwards: switching a new file to WAL takes a
   // lock too, and a second process opening the same file at that moment must wait, not fail.
-  const connection = new SqliteDatabase(filename, { timeout: Math.trunc(options.busyTimeoutMs ?? 5000) });
+  const connection = new SqliteDatabase(filename, {
+    timeout: Math.trunc(options.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS),
+  });
   try {
     // WAL lets readers work beside the writer; NORMAL is durable across crashes in WAL mode.
     connection.pragma('journal_mode = WAL');
@@ -108,14 +127,14 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Kysel
   if (options.searchPath !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.searchPath)) {
     throw new Error(`searchPath must be a plain lower-case schema name, got "${options.searchPath}"`);
   }
-  const pool = new pg.Pool({
+  const statementTimeoutMs = options.statementTimeoutMs ?? 5000;
+  const pool = new GuardedPool({
     connectionString,
     max: options.poolSize ?? 10,
-    statement_timeout: options.statementTimeoutMs ?? 5000,
-    ...(options.searchPath ? { options: `-c search_path=${options.searchPath}` } : {}),
+    statementTimeoutMs,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? statementTimeoutMs,
+    ...(options.searchPath ? { startupOptions: `-c search_path=${options.searchPath}` } : {}),
   });
-  // An idle client that loses its server must not crash the process; the next query reports it.
-  pool.on('error', () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -2,7 +2,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type PgBoss from 'pg-boss';
 import type { Database } from '../db/schema.js';
+import { isDatabaseUnavailable } from '../lib/db-errors.js';
 import type { EnqueueOptions, Executor, JobQueue, JobType } from '../lib/jobs.js';
+import { rateLimitedWarning } from '../lib/rate-limited-log.js';
 import { JobRegistry } from './registry.js';
 
 /**
@@ -35,12 +37,17 @@ export interface PgBossQueueOptions {
 
 /**
  * pg-boss's database adapter over a Kysely executor: the pool, or the caller's transaction.
- * `stopped` (the pool's adapter): once the queue has stopped, a handler that outlived the stop's
- * timeout ends after the database may have closed, and pg-boss's own bookkeeping of it would
- * reject where nothing awaits it; that write is dropped instead (the job's lease runs out and it
- * is retried, as the stop promises).
+ * `dropped` (the pool's adapter) says when a failed write of pg-boss's own bookkeeping is dropped
+ * instead of rejected: pg-boss writes a job's completion or failure without awaiting it, so a
+ * rejection there is unhandled (and ends the process). Once the queue has stopped (a handler that
+ * outlived the stop's timeout ends after the database may have closed), and while the database
+ * does not answer, that write is dropped: the job's lease runs out and it is retried, as after a
+ * crash.
  */
-function adapter(executor: Kysely<Database>, stopped: () => boolean = () => false): PgBoss.Db {
+function adapter(
+  executor: Kysely<Database>,
+  dropped: (text: string, error: unknown) => boolean = () => false,
+): PgBoss.Db {
   return {
     // pg-boss's own typing of query results.
     // biome-ignore lint/suspicious/noExplicitAny: pg-boss's Db interface takes any[]
@@ -51,11 +58,16 @@ function adapter(executor: Kysely<Database>, stopped: () => boolean = () => fals
       } catch (error) {
         // No rows at all: pg-boss then counts nothing affected (an empty list would be read as a row).
         // biome-ignore lint/suspicious/noExplicitAny: pg-boss's Db interface types rows as any[]
-        if (stopped()) return { rows: undefined as any };
+        if (dropped(text, error)) return { rows: undefined as any };
         throw error;
       }
     },
   };
+}
+
+/** pg-boss's completion and failure writes of a job it ran (plans.js completeJobs, failJobs). */
+function isBookkeeping(text: string): boolean {
+  return text.includes('SET completed_on = now()') || text.includes('WITH deleted_jobs AS');
 }
 
 export class PgBossJobQueue implements JobQueue {
@@ -67,7 +79,14 @@ export class PgBossJobQueue implements JobQueue {
   private working = false;
   private retry: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: PgBossQueueOptions) {}
+  private readonly unavailable: (error: Error) => void;
+
+  constructor(private readonly options: PgBossQueueOptions) {
+    this.unavailable = rateLimitedWarning(
+      options.log,
+      'job queue: the database does not answer; jobs wait until it is back',
+    );
+  }
 
   define<P>(type: JobType<P>): void {
     this.registry.define(type);
@@ -92,7 +111,12 @@ export class PgBossJobQueue implements JobQueue {
     // Loaded on first use: a SQLite service never pays for it at start-up.
     const { default: Boss } = await import('pg-boss');
     const boss = new Boss({
-      db: adapter(db, () => this.stopped),
+      db: adapter(db, (text, error) => {
+        if (this.stopped) return true;
+        if (!isBookkeeping(text) || !isDatabaseUnavailable(error)) return false;
+        this.unavailable(error as Error);
+        return true;
+      }),
       schema,
       // Installed and upgraded by our migrations (0004), never by pg-boss at start-up.
       migrate: false,
@@ -103,7 +127,12 @@ export class PgBossJobQueue implements JobQueue {
       archiveFailedAfterSeconds: 7 * 86_400,
       pollingIntervalSeconds: this.options.pollSeconds ?? 1,
     });
-    boss.on('error', (error: unknown) => log.error({ err: error }, 'job queue (pg-boss) error'));
+    // Its workers poll every second and report each failure: while the database does not answer,
+    // one line a minute says so; the workers go on polling and pick up again when it is back.
+    boss.on('error', (error: unknown) => {
+      if (isDatabaseUnavailable(error)) this.unavailable(error as Error);
+      else log.error({ err: error }, 'job queue (pg-boss) error');
+    });
     await boss.start();
     for (const type of this.registry.all()) {
       await boss.createQueue(type.name, {

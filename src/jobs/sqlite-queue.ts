@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/schema.js';
+import { isDatabaseUnavailable } from '../lib/db-errors.js';
 import {
   type EnqueueOptions,
   type Executor,
@@ -10,7 +11,15 @@ import {
   type JobType,
   retryDelayMs,
 } from '../lib/jobs.js';
+import { rateLimitedWarning } from '../lib/rate-limited-log.js';
 import { JobRegistry } from './registry.js';
+
+/**
+ * After a claim met another connection's lock: better-sqlite3 waits out its busy timeout
+ * synchronously, holding the event loop, so polling every 500 ms through a lock would hold it
+ * most of the time. While the file is locked the queue looks again this much later.
+ */
+export const LOCKED_POLL_MS = 5000;
 
 export interface SqliteQueueOptions {
   db: Kysely<Database>;
@@ -45,7 +54,13 @@ export class SqliteJobQueue implements JobQueue {
   private readonly concurrency: number;
   private readonly leaseMs: number;
 
+  private readonly locked: (error: Error) => void;
+
   constructor(private readonly options: SqliteQueueOptions) {
+    this.locked = rateLimitedWarning(
+      options.log,
+      'job queue: the database is locked by another connection; jobs wait until it is free',
+    );
     this.pollMs = options.pollMs ?? 500;
     this.concurrency = options.concurrency ?? 2;
     this.leaseMs = options.leaseMs ?? 10 * 60_000;
@@ -142,6 +157,7 @@ export class SqliteJobQueue implements JobQueue {
       return;
     }
     this.polling = true;
+    let next = this.pollMs;
     try {
       do {
         this.again = false;
@@ -157,11 +173,17 @@ export class SqliteJobQueue implements JobQueue {
         }
       } while (this.again && this.started);
     } catch (error) {
-      // A missing table (an unmigrated database) or a busy file: log, and try again later.
-      this.options.log.error({ err: error }, 'job queue: cannot claim jobs');
+      if (isDatabaseUnavailable(error)) {
+        // A busy file (SQLITE_BUSY past the busy timeout): an outage, not a failure of the queue.
+        this.locked(error as Error);
+        next = Math.max(this.pollMs, LOCKED_POLL_MS);
+      } else {
+        // A missing table (an unmigrated database): log, and try again later.
+        this.options.log.error({ err: error }, 'job queue: cannot claim jobs');
+      }
     } finally {
       this.polling = false;
-      this.schedule(this.pollMs);
+      this.schedule(next);
     }
   }
 

@@ -77,7 +77,7 @@ const STATUS_TEXT: Record<number, string> = {
   422: 'Validation failed; errors[] lists every invalid field (problem details)',
   429: 'Rate limited; see Retry-After (problem details)',
   500: 'Unexpected error (problem details)',
-  503: 'Not ready or overloaded; see Retry-After (problem details)',
+  503: 'Not ready (not_ready: the database does not answer or is locked, or the service is shutting down) or overloaded (overloaded); retry after Retry-After seconds (problem details)',
 };
 
 /** Response entries for error statuses, all problem+json. */

@@ -149,6 +149,16 @@ const RETRY_AFTER = {
   'Retry-After': WholeNumber('whole seconds to wait before trying again'),
 };
 
+/**
+ * Every 503 carries Retry-After: `overloaded` (load shedding), and `not_ready` while the database
+ * does not answer or is locked (plugins/problem-details.ts) or while shutting down.
+ */
+function withRetryAfterOn503(responses: Record<string, unknown>): Record<string, unknown> {
+  const response = responses[503] as { headers?: Record<string, unknown> } | undefined;
+  if (!response) return responses;
+  return { ...responses, 503: { ...response, headers: { ...response.headers, ...RETRY_AFTER } } };
+}
+
 /** Every route under /api/ is rate limited; the paths outside it are not (contract §4). */
 function isLimited(url: string): boolean {
   return url.startsWith('/api/');
@@ -193,10 +203,10 @@ export function documentRoute({
   );
   const policy = cachePolicyOf(url);
   const revalidated = policy === 'public-revalidate';
-  const responses = {
+  const responses = withRetryAfterOn503({
     ...(revalidated ? withRepresentationTag(declared) : declared),
     ...problemResponses(...missing),
-  };
+  });
   const idempotent = route?.config?.idempotency !== undefined;
   const documented: DocumentedSchema = {
     ...source,

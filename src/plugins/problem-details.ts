@@ -1,6 +1,11 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, PROBLEMS, type ProblemCode, problemSlug, validationFailed } from '../errors.js';
-import { isConcurrentConflict } from '../lib/db-errors.js';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  isConcurrentConflict,
+  isDatabaseUnavailable,
+} from '../lib/db-errors.js';
+import { rateLimitedWarning } from '../lib/rate-limited-log.js';
 import { toFieldErrors } from '../lib/validation-errors.js';
 import { corsReplyHeaders, securityHeadersOf } from './security-headers.js';
 
@@ -105,6 +110,14 @@ export function toApiError(error: unknown): ApiError {
   if (mapped) return new ApiError(mapped);
   // A body parse error from a parser of ours (e.g. the form parser) carries a 400.
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) return new ApiError('malformed_json');
+  // The database is away or locked: the request may be retried as it is, once it is back.
+  if (isDatabaseUnavailable(error)) {
+    return new ApiError('not_ready', {
+      detail: 'The database does not answer; retry in a few seconds',
+      headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+      cause: error,
+    });
+  }
   if (isConcurrentConflict(error)) {
     return new ApiError('conflict', {
       detail: 'A concurrent change to the same data got in the way; retry the request',
@@ -135,9 +148,19 @@ export function frameworkErrorHandler(
 }
 
 export function installProblemDetails(app: FastifyInstance): void {
+  // A database outage fails every request alike: one line a minute says so, not one per request.
+  const databaseDown = rateLimitedWarning(
+    app.log,
+    'the database does not answer: requests get 503 not_ready',
+  );
   app.setErrorHandler((error, request: FastifyRequest, reply) => {
     const apiError = toApiError(error);
-    if (apiError.status >= 500) {
+    if (apiError.code === 'not_ready') {
+      // An outage or a shutdown, not a bug: no stack. Readiness logs its own changes of state.
+      if (apiError.cause !== undefined && isDatabaseUnavailable(apiError.cause))
+        databaseDown(apiError.cause as Error);
+      request.log.info({ code: apiError.code, detail: apiError.detail }, 'request refused: not ready');
+    } else if (apiError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else if (isConcurrentConflict(apiError.cause)) {
       // A lost race (see isConcurrentConflict): the client retries, but operators should see it.

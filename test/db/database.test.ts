@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/database.js';
+import { openDatabase, SQLITE_BUSY_TIMEOUT_MS } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { writeProbe, writeProblem } from '../../src/db/write-probe.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
@@ -20,7 +20,7 @@ describe('SQLite file database', () => {
       expect(await pragma('journal_mode')).toEqual({ journal_mode: 'wal' });
       expect(await pragma('foreign_keys')).toEqual({ foreign_keys: 1 });
       expect(await pragma('synchronous')).toEqual({ synchronous: 1 }); // NORMAL
-      expect(await pragma('busy_timeout')).toEqual({ timeout: 5000 });
+      expect(await pragma('busy_timeout')).toEqual({ timeout: SQLITE_BUSY_TIMEOUT_MS });
       await handle.ping();
       expect(handle.dialect).toBe('sqlite');
       expect(handle.schema).toBeNull();

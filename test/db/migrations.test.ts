@@ -280,7 +280,8 @@ describe.runIf(testDatabaseUrl)('migrating one PostgreSQL schema concurrently', 
       await holder.query('select pg_advisory_lock(3853314791062309107)');
       const migrating = migrateToLatest(impatient);
       migrating.catch(() => {}); // awaited below; a rejection before then is not unhandled
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      // Longer than the statement timeout and the client's own bound after it (200 ms + 1 s).
+      await new Promise((resolve) => setTimeout(resolve, 2500));
       await holder.query('select pg_advisory_unlock(3853314791062309107)');
       expect(await migrating).toEqual(NAMES);
       // The pooled connection has its statement timeout back.

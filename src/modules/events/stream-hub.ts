@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { ApiError } from '../../errors.js';
 import { formatEventId } from '../../lib/change-log.js';
+import { isDatabaseUnavailable } from '../../lib/db-errors.js';
 import type { AppContext } from '../../lib/module.js';
 import type { Principal } from '../../lib/principal.js';
-import { LIMITS_REDIS_TIMEOUT_MS } from '../../lib/rate-limited-log.js';
+import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning } from '../../lib/rate-limited-log.js';
 import { bounded, type Subscription, subscribe } from '../../lib/redis.js';
 import { positionAfter, type Viewer, viewerOf } from './events.service.js';
 
@@ -145,7 +146,7 @@ class EventStream {
       } while (this.again && !this.closed);
     } catch (error) {
       // A failed read (the database away) is tried again at the next wake-up or check.
-      this.hub.ctx.log.warn({ err: error }, 'an event stream could not read the feed');
+      this.hub.readFailed(error, 'an event stream could not read the feed');
     }
   }
 
@@ -216,8 +217,24 @@ export class StreamHub {
   private polling = false;
   private listening = false;
   private stopping = false;
+  /**
+   * While the database does not answer, every open stream's check and every poll fails: one line
+   * a minute says so instead of one per stream and round. The streams stay open and read again.
+   */
+  private readonly databaseDown: (error: Error) => void;
 
-  constructor(readonly ctx: AppContext) {}
+  constructor(readonly ctx: AppContext) {
+    this.databaseDown = rateLimitedWarning(
+      ctx.log,
+      'event streams: the database does not answer; open streams wait and read again when it is back',
+    );
+  }
+
+  /** A failed read of a stream or of the head: tried again on the next round. */
+  readFailed(error: unknown, message: string): void {
+    if (isDatabaseUnavailable(error)) this.databaseDown(error as Error);
+    else this.ctx.log.warn({ err: error }, message);
+  }
 
   private get channel(): string {
     return `${this.ctx.keyPrefix}events`;
@@ -440,7 +457,7 @@ export class StreamHub {
       const { head } = await this.ctx.services.events.state();
       this.notify(head);
     } catch (error) {
-      this.ctx.log.warn({ err: error }, 'could not read the event head');
+      this.readFailed(error, 'could not read the event head');
     } finally {
       this.polling = false;
     }

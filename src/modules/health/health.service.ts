@@ -45,6 +45,8 @@ function describeSchema(state: SchemaState, status: MigrationStatus): string {
 export class HealthService {
   /** The last schema state logged, so a probe every few seconds logs only changes. */
   private logged: SchemaState | undefined;
+  /** Whether the last probe found the database answering, so only changes are logged. */
+  private databaseAnswered = true;
 
   constructor(private readonly ctx: AppContext) {}
 
@@ -57,6 +59,14 @@ export class HealthService {
     const fields = { schema: state, pending: status.pending, unknown: status.unknown };
     if (state === 'ok') this.ctx.log.info(fields, describeSchema(state, status));
     else this.ctx.log.warn(fields, describeSchema(state, status));
+  }
+
+  private noteDatabase(answered: boolean): void {
+    if (answered === this.databaseAnswered) return;
+    this.databaseAnswered = answered;
+    if (answered) this.ctx.log.info('readiness: the database answers again');
+    else
+      this.ctx.log.warn(`readiness: the database does not answer within ${CHECK_TIMEOUT_MS} ms: not ready`);
   }
 
   /**
@@ -98,6 +108,7 @@ export class HealthService {
         ? probe(() => bounded(redis, redis.ping(), CHECK_TIMEOUT_MS, 'redis'))
         : Promise.resolve('absent' as const),
     ]);
+    this.noteDatabase(databaseState === 'ok');
     const unready = {
       status: 'degraded',
       checks: { database: databaseState, schema: 'ok', redis: redisState },

@@ -1,6 +1,8 @@
 import { uuidv7 } from 'uuidv7';
 import { parseEventId } from '../../lib/change-log.js';
+import { isDatabaseUnavailable } from '../../lib/db-errors.js';
 import type { AppContext, BackgroundWork } from '../../lib/module.js';
+import { rateLimitedWarning } from '../../lib/rate-limited-log.js';
 import type { Event } from '../events/index.js';
 import * as repo from './deliveries.repository.js';
 import { DELIVERY_JOB, type DeliveryJobPayload } from './delivery-job.js';
@@ -32,8 +34,15 @@ export class Dispatcher implements BackgroundWork {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = true;
+  /** Every tick fails while the database does not answer: one line a minute, not an error a second. */
+  private readonly databaseDown: (error: Error) => void;
 
-  constructor(private readonly ctx: AppContext) {}
+  constructor(private readonly ctx: AppContext) {
+    this.databaseDown = rateLimitedWarning(
+      ctx.log,
+      'webhook dispatcher: the database does not answer; events are dispatched when it is back',
+    );
+  }
 
   start(): void {
     this.stopped = false;
@@ -77,7 +86,8 @@ export class Dispatcher implements BackgroundWork {
         }
       } catch (error) {
         // A busy database or a lost race: logged; the next tick tries again.
-        this.ctx.log.error({ err: error }, 'webhook dispatcher: a pass failed');
+        if (isDatabaseUnavailable(error)) this.databaseDown(error as Error);
+        else this.ctx.log.error({ err: error }, 'webhook dispatcher: a pass failed');
         return;
       }
     } while (this.again && !this.stopped);

@@ -168,11 +168,17 @@ describe.skipIf(!postgresBinDir())('PostgreSQL stopped and started again (a priv
     await late.waitFor((frames) => frames.some((f) => f.data.subject.id === second), 15_000);
     early.close();
     late.close();
-    // Two streams' checks and the head's polls failed every 200 ms: one warning line said so.
+    // Without Redis, the streams' checks and the head's polls read the database every 200 ms and
+    // failed: one warning line said so, not one per stream and round. (With Redis, the checks are
+    // served from the auth cache and the head from pub/sub, so nothing may have failed at all.)
     const warnings = lines.filter((line) => line.level === 40 && /event (stream|head)/.test(line.msg));
-    expect(warnings.map((line) => line.msg)).toEqual([
-      'event streams: the database does not answer; open streams wait and read again when it is back',
-    ]);
+    expect(warnings.length).toBeLessThanOrEqual(1);
+    for (const line of warnings) {
+      expect(line.msg).toBe(
+        'event streams: the database does not answer; open streams wait and read again when it is back',
+      );
+    }
+    if (!process.env.TEST_REDIS_URL) expect(warnings).toHaveLength(1);
     expect(serverErrors(lines)).toEqual([]);
   });
 });

@@ -16,7 +16,8 @@ import { login } from '../helpers/factories.js';
 /** The seed (scripts/seed.ts) at small sizes: the data's invariants, resuming, refusals, the CLI. */
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const SIZES = { users: 5, projects: 10, tasks: 500, events: 700, seed: 7 };
+// 20 users, so that teams are not everyone and "assignees are members" can fail.
+const SIZES = { users: 20, projects: 10, tasks: 500, events: 700, seed: 7 };
 
 const quiet = new Writable({ write: (_chunk, _encoding, done) => done() }) as unknown as NodeJS.WriteStream;
 let passwordHash: string;
@@ -61,8 +62,8 @@ afterAll(async () => {
 
 describe('the seeded data', () => {
   it('has the sizes asked for: users with their Inbox, shared projects, tasks, events', async () => {
-    expect(await countOf('select count(*) as n from users')).toBe(5);
-    expect(await countOf('select count(*) as n from projects where personal = 1')).toBe(5);
+    expect(await countOf('select count(*) as n from users')).toBe(20);
+    expect(await countOf('select count(*) as n from projects where personal = 1')).toBe(20);
     expect(await countOf('select count(*) as n from projects where personal = 0')).toBe(10);
     expect(await countOf('select count(*) as n from tasks')).toBe(500);
     expect(await countOf('select count(*) as n from events')).toBe(700);
@@ -171,7 +172,7 @@ describe('refusals', () => {
     const run = runSeed(database.handle, options({ tasks: 600 }));
     await expect(run).rejects.toThrow(SeedError);
     await expect(runSeed(database.handle, options({ tasks: 600 }))).rejects.toThrow(
-      /seeded with "seed: users=5 projects=10 tasks=500 seed=7"/,
+      /seeded with "seed: users=20 projects=10 tasks=500 seed=7"/,
     );
   });
 

@@ -7,6 +7,7 @@ import * as createPasswordResets from './0005-create-password-resets.js';
 import * as createApiKeys from './0006-create-api-keys.js';
 import * as createProjects from './0007-create-projects.js';
 import * as createEvents from './0008-create-events.js';
+import * as scaleIndexes from './0010-scale-indexes.js';
 
 /** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006-create-api-keys': createApiKeys,
   '0007-create-projects': createProjects,
   '0008-create-events': createEvents,
+  '0010-scale-indexes': scaleIndexes,
 };

@@ -39,7 +39,7 @@ type TaskQuery = SelectQueryBuilder<Database, 'tasks', object>;
  * read that walks one project's tasks in order checks each task's tag by the tag table's key,
  * instead of first listing every task that carries the tag (per branch, per page).
  */
-function applyFilter(query: TaskQuery, filter: TaskFilter, probeTags = false): TaskQuery {
+function applyFilter(query: TaskQuery, filter: TaskFilter, probeTags = false, unindexed = false): TaskQuery {
   let q = query;
   for (const name of Object.keys(FILTERS) as FilterName[]) {
     const value = filter[name];
@@ -67,6 +67,10 @@ function applyFilter(query: TaskQuery, filter: TaskFilter, probeTags = false): T
           : q.where('tasks.parent_id', '=', String(value));
     } else if (spec.op === 'search') {
       q = q.where(sql<SqlBool>`tasks.search_text like ${likeContains(String(value))} escape '\\'`);
+    } else if (unindexed) {
+      // SQLite: `+x` is no index's column, so the filter cannot take the read away from the index
+      // the branch is meant to be read by.
+      q = q.where(sql`+${sql.ref(`tasks.${FIELDS[spec.field].column}`)}`, spec.op, value);
     } else {
       q = q.where(sql.ref(`tasks.${FIELDS[spec.field].column}`), spec.op, value);
     }
@@ -173,8 +177,13 @@ function branches(
           .where('pm.user_id', '=', userId)
           .where('p.archived', '=', 0),
       );
+  // Read by the assignee index: SQLite, without statistics, would drive it from a filter's index
+  // (every `todo` task, a third of the table) and check the assignee on each.
+  const sqlite = !(db.getExecutor().adapter instanceof PostgresAdapter);
+  let mine = applyFilter(db.selectFrom('tasks'), filter, true, sqlite);
+  if (after) mine = mine.where(afterPosition(after.sort, after.position));
   const assigned = unarchived(
-    base.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
+    mine.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
   );
   return [member, assigned];
 }

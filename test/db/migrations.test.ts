@@ -12,6 +12,7 @@ import {
   appliedMigrations,
   MigrationError,
   migrateDown,
+  migrateTo,
   migrateToLatest,
   migrateToZero,
   migrationStatus,
@@ -44,6 +45,24 @@ async function tables(handle: DatabaseHandle): Promise<string[]> {
     .filter((table) => handle.dialect === 'sqlite' || table.schema === handle.schema)
     .map((table) => table.name)
     .sort();
+}
+
+/**
+ * The application's tables and indexes (not Kysely's), as `table:<name>` and `index:<name>`: a
+ * migration may add only indexes (0010), and its way down must drop exactly those.
+ */
+async function schemaObjects(handle: DatabaseHandle): Promise<string[]> {
+  const names =
+    handle.dialect === 'sqlite'
+      ? await sql<{ name: string }>`select type || ':' || name as name from sqlite_master
+          where type in ('table', 'index') and name not like 'sqlite_%' and name not like 'kysely_%'`.execute(
+          handle.db,
+        )
+      : await sql<{ name: string }>`select 'table:' || tablename as name from pg_tables
+          where schemaname = ${handle.schema} and tablename not like 'kysely_%'
+          union all select 'index:' || indexname from pg_indexes
+          where schemaname = ${handle.schema} and tablename not like 'kysely_%'`.execute(handle.db);
+  return names.rows.map((row) => row.name).sort();
 }
 
 interface Exit {
@@ -157,12 +176,15 @@ describe(`migrations (${testDatabaseUrl ? 'postgres' : 'sqlite'})`, () => {
     expect(await migrateToLatest(handle)).toEqual([]);
     expect(await appliedMigrations(handle)).toEqual(NAMES);
 
+    const latestObjects = await schemaObjects(handle);
     expect(await migrateDown(handle)).toEqual([LAST]);
     expect(await appliedMigrations(handle)).toEqual(NAMES.slice(0, -1));
-    const downTables = await tables(handle);
-    expect(downTables.length).toBeLessThan(latestTables.length);
-    expect(latestTables).toEqual(expect.arrayContaining(downTables));
-    if (NAMES.length === 1) expect(downTables).not.toContain('users');
+    // The last step removes something (a table, or only indexes), and nothing else changes.
+    const downObjects = await schemaObjects(handle);
+    expect(downObjects.length).toBeLessThan(latestObjects.length);
+    expect(latestObjects).toEqual(expect.arrayContaining(downObjects));
+    expect(latestTables).toEqual(expect.arrayContaining(await tables(handle)));
+    if (NAMES.length === 1) expect(await tables(handle)).not.toContain('users');
 
     expect(await migrateToZero(handle)).toEqual(NAMES.slice(0, -1).reverse());
     expect(await appliedMigrations(handle)).toEqual([]);
@@ -172,6 +194,21 @@ describe(`migrations (${testDatabaseUrl ? 'postgres' : 'sqlite'})`, () => {
     expect(await migrateToLatest(handle)).toEqual(NAMES);
     expect(await appliedMigrations(handle)).toEqual(NAMES);
     expect(await tables(handle)).toEqual(latestTables);
+  });
+
+  it('every migration goes down to exactly the tables and indexes before it', async () => {
+    const { handle } = await freshDatabase();
+    const before: string[][] = [];
+    for (const name of NAMES) {
+      before.push(await schemaObjects(handle));
+      expect(await migrateTo(handle, name)).toEqual([name]);
+      // Each migration creates something: a step that changed nothing could not be checked.
+      expect(await schemaObjects(handle)).not.toEqual(before.at(-1));
+    }
+    for (const name of [...NAMES].reverse()) {
+      expect(await migrateDown(handle)).toEqual([name]);
+      expect({ name, objects: await schemaObjects(handle) }).toEqual({ name, objects: before.pop() });
+    }
   });
 
   it('roll a failing run back whole and report the migration by name', async () => {

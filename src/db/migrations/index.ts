@@ -8,6 +8,7 @@ import * as createApiKeys from './0006-create-api-keys.js';
 import * as createProjects from './0007-create-projects.js';
 import * as createEvents from './0008-create-events.js';
 import * as createIdempotencyKeys from './0009-create-idempotency-keys.js';
+import * as scaleIndexes from './0010-scale-indexes.js';
 
 /** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007-create-projects': createProjects,
   '0008-create-events': createEvents,
   '0009-create-idempotency-keys': createIdempotencyKeys,
+  '0010-scale-indexes': scaleIndexes,
 };

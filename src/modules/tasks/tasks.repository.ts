@@ -34,14 +34,27 @@ export type Visibility = { all: true } | { all: false; userId: string };
 
 type TaskQuery = SelectQueryBuilder<Database, 'tasks', object>;
 
-/** The filters of the table of task fields, each one condition (all of them AND). */
-function applyFilter(query: TaskQuery, filter: TaskFilter): TaskQuery {
+/**
+ * The filters of the table of task fields, each one condition (all of them AND). `probeTags`: a
+ * read that walks one project's tasks in order checks each task's tag by the tag table's key,
+ * instead of first listing every task that carries the tag (per branch, per page).
+ */
+function applyFilter(query: TaskQuery, filter: TaskFilter, probeTags = false, unindexed = false): TaskQuery {
   let q = query;
   for (const name of Object.keys(FILTERS) as FilterName[]) {
     const value = filter[name];
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
     const spec = FILTERS[name];
-    if (spec.op === 'tag') {
+    if (spec.op === 'tag' && probeTags) {
+      q = q.where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('task_tags')
+            .select('task_tags.task_id')
+            .whereRef('task_tags.task_id', '=', 'tasks.id')
+            .where('task_tags.tag', '=', String(value)),
+        ),
+      );
+    } else if (spec.op === 'tag') {
       // Driven from the tag index: the tasks that carry the tag.
       q = q.where('tasks.id', 'in', (eb) =>
         eb.selectFrom('task_tags').select('task_tags.task_id').where('task_tags.tag', '=', String(value)),
@@ -54,6 +67,10 @@ function applyFilter(query: TaskQuery, filter: TaskFilter): TaskQuery {
           : q.where('tasks.parent_id', '=', String(value));
     } else if (spec.op === 'search') {
       q = q.where(sql<SqlBool>`tasks.search_text like ${likeContains(String(value))} escape '\\'`);
+    } else if (unindexed) {
+      // SQLite: `+x` is no index's column, so the filter cannot take the read away from the index
+      // the branch is meant to be read by.
+      q = q.where(sql`+${sql.ref(`tasks.${FIELDS[spec.field].column}`)}`, spec.op, value);
     } else {
       q = q.where(sql.ref(`tasks.${FIELDS[spec.field].column}`), spec.op, value);
     }
@@ -160,12 +177,120 @@ function branches(
           .where('pm.user_id', '=', userId)
           .where('p.archived', '=', 0),
       );
+  // Read by the assignee index: SQLite, without statistics, would drive it from a filter's index
+  // (every `todo` task, a third of the table) and check the assignee on each.
+  const sqlite = !(db.getExecutor().adapter instanceof PostgresAdapter);
+  let mine = applyFilter(db.selectFrom('tasks'), filter, true, sqlite);
+  if (after) mine = mine.where(afterPosition(after.sort, after.position));
   const assigned = unarchived(
-    base.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
+    mine.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
   );
   return [member, assigned];
 }
 
+/**
+ * The most member projects a user's list reads one by one (see listTasks); past it, one query over
+ * all of them. SQLite allows 500 terms in a compound SELECT: these and the assigned branch.
+ */
+export const MERGE_MAX_PROJECTS = 499;
+
+/**
+ * The projects whose tasks a user's list covers as a member, in id order: the named ones it is a
+ * member of (archived too), or every unarchived one; at most `cap` of them.
+ */
+async function memberProjects(db: Db, userId: string, filter: TaskFilter, cap: number): Promise<string[]> {
+  let query = db
+    .selectFrom('project_members as pm')
+    .select('pm.project_id')
+    .where('pm.user_id', '=', userId)
+    .orderBy('pm.project_id')
+    .limit(cap);
+  const named = filter.projectId ?? [];
+  query =
+    named.length > 0
+      ? query.where('pm.project_id', 'in', named)
+      : query.innerJoin('projects as p', 'p.id', 'pm.project_id').where('p.archived', '=', 0);
+  return (await query.execute()).map((row) => row.project_id);
+}
+
+/** At most this many tasks in a due range are read from the due index and sorted in memory. */
+export const FEW_DUE = 10_000;
+
+/**
+ * Whether an admin's list filtered by nothing but a due range (sorted by another key) had better
+ * read that range from the due index: yes when it holds at most FEW_DUE tasks (counted on the
+ * index, FEW_DUE entries at most). SQLite knows nothing of the range's size and walks the sort's
+ * index instead, reading the whole table for a range of the other end (seconds at 1M tasks);
+ * PostgreSQL's statistics choose by themselves.
+ */
+async function fewDue(db: Db, filter: TaskFilter, sort: Sort): Promise<boolean> {
+  const names = Object.keys(filter).filter((name) => filter[name as FilterName] !== undefined);
+  if (
+    sort.key === 'dueAt' ||
+    names.length === 0 ||
+    names.some((n) => n !== 'dueAfter' && n !== 'dueBefore')
+  ) {
+    return false;
+  }
+  const range = applyFilter(db.selectFrom('tasks'), filter)
+    .select('tasks.due_at')
+    .limit(FEW_DUE + 1);
+  const row = await db
+    .selectFrom(range.as('r'))
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirst();
+  return toCount(row?.n) <= FEW_DUE;
+}
+
+/** SQLite: the sort's terms as expressions (`+x`), which no index serves, so the WHERE picks it. */
+function unindexedTerms(sort: Sort): Expression<unknown>[] {
+  const dir = sql.raw(sort.descending ? 'desc' : 'asc');
+  const { column } = sortColumn(sort.key);
+  return [sql`+${sql.ref(`tasks.${column}`)} ${dir}`, sql`+${sql.ref('tasks.id')} ${dir}`];
+}
+
+/**
+ * A page merged from several branches, each read in the sort's order and cut to the rows the page
+ * can need. The branches carry only the sort key and the id, which the sort's index holds, so a
+ * branch without filters reads no table row; the page's rows are read by id at the end. SQLite
+ * takes ORDER BY and LIMIT inside a compound SELECT only within a subquery, hence the wrapping.
+ */
+async function mergedPage(
+  db: Db,
+  parts: TaskQuery[],
+  sort: Sort,
+  terms: (table: string) => Expression<unknown>[],
+  limit: number,
+  offset: number,
+): Promise<TaskRow[]> {
+  const { column } = sortColumn(sort.key);
+  const arms = parts.map((part, i) =>
+    db
+      .selectFrom(
+        ordered(part.select(['tasks.id', sql.ref(`tasks.${column}`).as(column)]), terms('tasks'))
+          .limit(offset + limit)
+          .as(`b${i}`),
+      )
+      .selectAll(),
+  );
+  const [first, ...rest] = arms;
+  if (!first) return [];
+  const union = rest.reduce((all, arm) => all.unionAll(arm), first);
+  const page = ordered(db.selectFrom(union.as('t')).select('t.id'), terms('t'))
+    .limit(limit)
+    .offset(offset);
+  const rows = db.selectFrom(page.as('m')).innerJoin('tasks', 'tasks.id', 'm.id').selectAll('tasks');
+  return ordered(rows, terms('tasks')).execute();
+}
+
+/**
+ * A page of tasks in the sort's order. An admin's list is one ordered read of an index. A user's
+ * is a merge: the tasks of each member project (each read in order from that project's index for
+ * the sort, migration 0010, up to the rows the page can need) and its assigned tasks elsewhere, so
+ * nothing sorts the user's tasks in memory however many it sees. A user in more than
+ * MERGE_MAX_PROJECTS projects gets a merge of two branches, all member projects' tasks at once
+ * (correct, but that branch sorts in memory).
+ */
 export async function listTasks(
   db: Db,
   visibility: Visibility,
@@ -175,25 +300,24 @@ export async function listTasks(
   offset: number,
   after: Position | null = null,
 ): Promise<TaskRow[]> {
-  const parts = branches(db, visibility, filter, after ? { sort, position: after } : null);
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   const terms = (table: string) => orderTerms(sort, table, after?.v === null, postgres);
-  if (parts.length === 1) {
+  const position = after ? { sort, position: after } : null;
+  const parts = branches(db, visibility, filter, position);
+  if (visibility.all || parts.length === 1) {
     const [only] = parts as [TaskQuery];
-    return ordered(only.selectAll('tasks'), terms('tasks')).limit(limit).offset(offset).execute();
+    const sortTerms = !postgres && (await fewDue(db, filter, sort)) ? unindexedTerms(sort) : terms('tasks');
+    return ordered(only.selectAll('tasks'), sortTerms).limit(limit).offset(offset).execute();
   }
-  // Each branch is cut to the rows the page can need before the two are merged. SQLite takes
-  // ORDER BY and LIMIT inside a compound SELECT only within a subquery, hence the wrapping.
-  const needed = offset + limit;
-  const [owned, assigned] = parts.map((part) =>
-    ordered(part.selectAll('tasks'), terms('tasks')).limit(needed),
-  ) as [SelectQueryBuilder<Database, 'tasks', TaskRow>, SelectQueryBuilder<Database, 'tasks', TaskRow>];
-  const union = db
-    .selectFrom(owned.as('o'))
-    .selectAll()
-    .unionAll(db.selectFrom(assigned.as('a')).selectAll());
-  const merged = db.selectFrom(union.as('t')).selectAll();
-  return ordered(merged, terms('t')).limit(limit).offset(offset).execute();
+  const [, assigned] = parts as [TaskQuery, TaskQuery];
+  const projects = await memberProjects(db, visibility.userId, filter, MERGE_MAX_PROJECTS + 1);
+  if (projects.length > MERGE_MAX_PROJECTS) return mergedPage(db, parts, sort, terms, limit, offset);
+  // The projects were chosen above (membership, archived, the projectId filter).
+  const { projectId: _named, ...rest } = filter;
+  let base = applyFilter(db.selectFrom('tasks'), rest, true);
+  if (position) base = base.where(afterPosition(sort, position.position));
+  const perProject = projects.map((id) => base.where('tasks.project_id', '=', id));
+  return mergedPage(db, [...perProject, assigned], sort, terms, limit, offset);
 }
 
 export async function countTasks(db: Db, visibility: Visibility, filter: TaskFilter): Promise<number> {

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
 
@@ -55,6 +58,23 @@ export async function createTestDatabase(options: { sqliteFile?: string } = {}):
     schema: null,
     async drop() {
       await handle.close();
+    },
+  };
+}
+
+/**
+ * A database that outlives an app and that a child process can open: a PostgreSQL schema, or a
+ * SQLite file in a temporary folder of its own, which `drop()` removes with the file.
+ */
+export async function createDurableTestDatabase(name: string): Promise<TestDatabase> {
+  if (testDatabaseUrl) return createTestDatabase();
+  const dir = mkdtempSync(join(tmpdir(), `taskforge-${name}-`));
+  const database = await createTestDatabase({ sqliteFile: join(dir, `${name}.db`) });
+  return {
+    ...database,
+    async drop() {
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,13 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
+import { createDurableTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { PASSWORD, uniqueEmail } from '../helpers/factories.js';
 import { freePort } from '../helpers/free-port.js';
 import { until } from '../helpers/wait.js';
@@ -23,20 +20,10 @@ import { until } from '../helpers/wait.js';
 
 const dialect = testDatabaseUrl ? 'postgres' : 'sqlite';
 const REQUESTS = 50;
-const dirs: string[] = [];
 const children = new Set<ChildProcess>();
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
-
-/** A database a child process can open and that outlives it: a SQLite file, or a PostgreSQL schema. */
-async function durableDatabase(): Promise<TestDatabase> {
-  if (testDatabaseUrl) return createTestDatabase();
-  const dir = mkdtempSync(join(tmpdir(), 'taskforge-kill-'));
-  dirs.push(dir);
-  return createTestDatabase({ sqliteFile: join(dir, 'kill.db') });
-}
 
 interface Server {
   child: ChildProcess;
@@ -151,7 +138,7 @@ async function fastCreates(db: TestDatabase): Promise<void> {
 
 describe(`Idempotency-Key across kill -9 (${dialect})`, () => {
   it('every acknowledged create exists once, and retries after the restart make no second one', async () => {
-    const db = await durableDatabase();
+    const db = await createDurableTestDatabase('kill');
     const url = db.url;
     if (!url) throw new Error('the test database has no URL for a child process');
     await migrateToLatest(db.handle);

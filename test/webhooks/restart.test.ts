@@ -1,13 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { formatEventId } from '../../src/lib/change-log.js';
 import { buildTestApp, TEST_SECRET } from '../helpers/app.js';
-import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
+import { createDurableTestDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { signedIn } from '../helpers/factories.js';
 import { freePort } from '../helpers/free-port.js';
 import { createProject } from '../helpers/projects.js';
@@ -23,22 +20,11 @@ import {
 } from '../helpers/webhooks.js';
 
 const dialect = testDatabaseUrl ? 'postgres' : 'sqlite';
-const dirs: string[] = [];
 const children = new Set<ChildProcess>();
 afterAll(async () => {
   for (const child of children) child.kill('SIGKILL');
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A database that outlives an app and that a child process can open (a SQLite file, or a PostgreSQL schema). */
-async function durableDatabase(): Promise<TestDatabase> {
-  if (testDatabaseUrl) return createTestDatabase();
-  const dir = mkdtempSync(join(tmpdir(), 'taskforge-webhooks-'));
-  dirs.push(dir);
-  return createTestDatabase({ sqliteFile: join(dir, 'hooks.db') });
-}
-
-/** Every event id of the database, oldest first. */
 /** The ids of the task events (the test's own; signing up records its Inbox before the webhook exists). */
 async function eventIds(handle: DatabaseHandle): Promise<string[]> {
   const { tag } = await handle.db.selectFrom('event_log').select('tag').executeTakeFirstOrThrow();
@@ -66,7 +52,7 @@ async function leasesLapse(handle: DatabaseHandle): Promise<void> {
 
 describe(`deliveries across restarts (${dialect})`, () => {
   it('keeps a retry schedule across a restart: the next app on the database makes the pending attempt', async () => {
-    const db = await durableDatabase();
+    const db = await createDurableTestDatabase('hooks');
     const r = await startReceiver();
     try {
       const first = await buildTestApp({ database: db, env: WEBHOOK_ENV });
@@ -99,7 +85,7 @@ describe(`deliveries across restarts (${dialect})`, () => {
   }, 240_000);
 
   it('dispatches events committed while no process ran the background work (WORKER=off), once one does', async () => {
-    const db = await durableDatabase();
+    const db = await createDurableTestDatabase('hooks');
     const r = await startReceiver();
     try {
       const api = await buildTestApp({ database: db, env: { ...WEBHOOK_ENV, WORKER: 'off' } });
@@ -128,7 +114,7 @@ describe(`deliveries across restarts (${dialect})`, () => {
   }, 240_000);
 
   it('SIGKILL: a server killed while its receiver is down delivers every event at least once after a restart', async () => {
-    const db = await durableDatabase();
+    const db = await createDurableTestDatabase('hooks');
     const url = db.url;
     if (!url) throw new Error('the test database has no URL for a child process');
     const r = await startReceiver();

@@ -1,12 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
-import { TEST_SECRET } from '../helpers/app.js';
 import { createDurableTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { PASSWORD, uniqueEmail } from '../helpers/factories.js';
 import { freePort } from '../helpers/free-port.js';
+import { serverAnswers, startServerProcess } from '../helpers/server-process.js';
 import { until } from '../helpers/wait.js';
 
 /**
@@ -20,53 +19,12 @@ import { until } from '../helpers/wait.js';
 
 const dialect = testDatabaseUrl ? 'postgres' : 'sqlite';
 const REQUESTS = 50;
-const children = new Set<ChildProcess>();
-afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-interface Server {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-/** The real entry point in one process (`node --import tsx`: a SIGKILL reaches the server itself). */
-function startServer(url: string, port: number): Server {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      DATABASE_URL: url,
-      JWT_SECRET: TEST_SECRET,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_MAX: '1000000',
-      AUTH_RATE_LIMIT_MAX: '1000000',
-      LOGIN_FAILURES_MAX: '1000000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.add(child);
-  const exited = new Promise<void>((resolve) =>
-    child.on('exit', () => {
-      children.delete(child);
-      resolve();
-    }),
-  );
-  return { child, exited };
-}
-
-async function live(port: number): Promise<void> {
-  await until(async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok;
-    } catch {
-      return false;
-    }
-  }, 60_000);
-}
-
+/** The test's own requests are not what is limited here. */
+const UNLIMITED = {
+  RATE_LIMIT_MAX: '1000000',
+  AUTH_RATE_LIMIT_MAX: '1000000',
+  LOGIN_FAILURES_MAX: '1000000',
+};
 interface Answer {
   status: number;
   replayed: boolean;
@@ -144,8 +102,8 @@ describe(`Idempotency-Key across kill -9 (${dialect})`, () => {
     await migrateToLatest(db.handle);
     const port = await freePort();
     try {
-      const first = startServer(url, port);
-      await live(port);
+      const first = startServerProcess(url, port, UNLIMITED);
+      await serverAnswers(port, '/health/ready', 60_000);
       const base = `http://127.0.0.1:${port}/api/v1`;
       const email = uniqueEmail('kill');
       const registered = await fetch(`${base}/auth/register`, {
@@ -222,8 +180,8 @@ describe(`Idempotency-Key across kill -9 (${dialect})`, () => {
         ]);
       }
 
-      const second = startServer(url, port);
-      await live(port);
+      const second = startServerProcess(url, port, UNLIMITED);
+      await serverAnswers(port, '/health/ready', 60_000);
       // Every request again with its key: a stored reply replays, a key never claimed creates, a
       // dead request's lease answers 409 idempotency_in_progress.
       const final = new Map<number, Answer>();

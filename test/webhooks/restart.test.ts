@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { formatEventId } from '../../src/lib/change-log.js';
-import { buildTestApp, TEST_SECRET } from '../helpers/app.js';
+import { buildTestApp } from '../helpers/app.js';
 import { createDurableTestDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { signedIn } from '../helpers/factories.js';
 import { freePort } from '../helpers/free-port.js';
 import { createProject } from '../helpers/projects.js';
+import { serverAnswers, startServerProcess } from '../helpers/server-process.js';
 import { until } from '../helpers/wait.js';
 import {
   attemptsDueNow,
@@ -20,11 +20,6 @@ import {
 } from '../helpers/webhooks.js';
 
 const dialect = testDatabaseUrl ? 'postgres' : 'sqlite';
-const children = new Set<ChildProcess>();
-afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
 /** The ids of the task events (the test's own; signing up records its Inbox before the webhook exists). */
 async function eventIds(handle: DatabaseHandle): Promise<string[]> {
   const { tag } = await handle.db.selectFrom('event_log').select('tag').executeTakeFirstOrThrow();
@@ -121,45 +116,13 @@ describe(`deliveries across restarts (${dialect})`, () => {
     // The test process writes (its own app runs no background work); the child dispatches and delivers.
     const writer = await buildTestApp({ database: db, env: { ...WEBHOOK_ENV, WORKER: 'off' } });
     const port = await freePort();
-    const start = () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-        env: {
-          PATH: process.env.PATH,
-          NODE_ENV: 'test',
-          DATABASE_URL: url,
-          JWT_SECRET: TEST_SECRET,
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          LOG_LEVEL: 'warn',
-          ...WEBHOOK_ENV,
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      children.add(child);
-      const exited = new Promise<void>((resolve) =>
-        child.on('exit', () => {
-          children.delete(child);
-          resolve();
-        }),
-      );
-      return { child, exited };
-    };
-    const live = async () => {
-      await until(async () => {
-        try {
-          return (await fetch(`http://127.0.0.1:${port}/health/live`)).ok;
-        } catch {
-          return false;
-        }
-      }, 240_000);
-    };
     try {
       const owner = await signedIn(writer.app);
       const project = await createProject(writer.app, owner.user.id);
       await insertWebhook(writer.app, { userId: owner.user.id, url: r.url });
       r.respond(503);
-      const first = start();
-      await live();
+      const first = startServerProcess(url, port, WEBHOOK_ENV);
+      await serverAnswers(port, '/health/live', 240_000);
       for (let i = 0; i < 10; i += 1) await record(writer.app, taskChange(project));
       await until(() => r.received.length >= 1, 60_000);
       // More commits, and the server dies at once: some events may not even be dispatched yet.
@@ -169,8 +132,8 @@ describe(`deliveries across restarts (${dialect})`, () => {
       await leasesLapse(db.handle);
 
       r.respond(200);
-      const second = start();
-      await live();
+      const second = startServerProcess(url, port, WEBHOOK_ENV);
+      await serverAnswers(port, '/health/live', 240_000);
       const expected = new Set(await eventIds(db.handle));
       expect(expected.size).toBe(20);
       await until(async () => {

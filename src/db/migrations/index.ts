@@ -9,6 +9,7 @@ import * as createProjects from './0007-create-projects.js';
 import * as createEvents from './0008-create-events.js';
 import * as createIdempotencyKeys from './0009-create-idempotency-keys.js';
 import * as scaleIndexes from './0010-scale-indexes.js';
+import * as projectsArchivedIndex from './0011-projects-archived-index.js';
 
 /** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008-create-events': createEvents,
   '0009-create-idempotency-keys': createIdempotencyKeys,
   '0010-scale-indexes': scaleIndexes,
+  '0011-projects-archived-index': projectsArchivedIndex,
 };

@@ -142,22 +142,31 @@ function branches(
   visibility: Visibility,
   filter: TaskFilter,
   after: { sort: Sort; position: Position } | null = null,
+  whole = false,
 ): TaskQuery[] {
   let base = applyFilter(db.selectFrom('tasks'), filter);
   if (after) base = base.where(afterPosition(after.sort, after.position));
   // Without a projectId filter a list covers unarchived projects only; with one, the projects named.
   const named = (filter.projectId?.length ?? 0) > 0;
-  // Each task's project looked up by its key, as a scalar subquery: no read of every project, and
-  // PostgreSQL cannot turn it into a join that would read the tasks out of the sort's order.
-  const unarchived = (q: TaskQuery): TaskQuery =>
-    named
-      ? q
-      : q.where(
-          (eb) =>
-            eb.selectFrom('projects as ap').select('ap.archived').whereRef('ap.id', '=', 'tasks.project_id'),
-          '=',
-          0,
-        );
+  // A list: each task's project looked up by its key, as a scalar subquery: no read of every
+  // project, and PostgreSQL cannot turn it into a join that would read the tasks out of the sort's
+  // order. A count or stats (`whole`) reads every visible task in no order: the archived projects,
+  // few, are read once instead (NOT IN a hashed subquery; an admin's stats at 1M tasks: 0.7 s
+  // instead of over 5 s on PostgreSQL, 3.9 s instead of 8.4 s on SQLite).
+  const unarchived = (q: TaskQuery): TaskQuery => {
+    if (named) return q;
+    if (whole) {
+      return q.where('tasks.project_id', 'not in', (eb) =>
+        eb.selectFrom('projects as ap').select('ap.id').where('ap.archived', '=', 1),
+      );
+    }
+    return q.where(
+      (eb) =>
+        eb.selectFrom('projects as ap').select('ap.archived').whereRef('ap.id', '=', 'tasks.project_id'),
+      '=',
+      0,
+    );
+  };
   if (visibility.all) return [unarchived(base)];
   const { userId } = visibility;
   const memberOf = (eb: ExpressionBuilder<Database, 'tasks'>) =>
@@ -322,7 +331,7 @@ export async function listTasks(
 
 export async function countTasks(db: Db, visibility: Visibility, filter: TaskFilter): Promise<number> {
   const counts = await Promise.all(
-    branches(db, visibility, filter).map((part) =>
+    branches(db, visibility, filter, null, true).map((part) =>
       part.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst(),
     ),
   );
@@ -349,7 +358,7 @@ export async function taskStats(
   filter: TaskFilter,
   now: string,
 ): Promise<StatsRow[]> {
-  const [first, ...rest] = branches(db, visibility, filter).map((part) =>
+  const [first, ...rest] = branches(db, visibility, filter, null, true).map((part) =>
     part
       .select((eb) => [
         'tasks.status',

@@ -180,11 +180,22 @@ function branches(
   // Read by the assignee index: SQLite, without statistics, would drive it from a filter's index
   // (every `todo` task, a third of the table) and check the assignee on each.
   const sqlite = !(db.getExecutor().adapter instanceof PostgresAdapter);
-  let mine = applyFilter(db.selectFrom('tasks'), filter, true, sqlite);
-  if (after) mine = mine.where(afterPosition(after.sort, after.position));
-  const assigned = unarchived(
-    mine.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
+  const mine = unarchived(
+    applyFilter(db.selectFrom('tasks'), filter, true, sqlite)
+      .where('tasks.assignee_id', '=', userId)
+      .where('tasks.project_id', 'not in', memberOf),
   );
+  if (!after) return [member, mine];
+  if (sqlite || after.position.v === null)
+    return [member, mine.where(afterPosition(after.sort, after.position))];
+  // PostgreSQL, a page after a position with a value: the position applies outside an `OFFSET 0`
+  // subquery of the user's assigned tasks, which the planner keeps as it is. Given the position
+  // with the assignee, it would read the global sort index's range past the position (for `dueAt`,
+  // hundreds of thousands of entries by page 1,000 at 1M tasks) instead of the assignee's few
+  // tasks. After a null position (the nulls of `dueAt`, by id) the position stays inside.
+  const fenced = db.selectFrom(mine.selectAll('tasks').offset(0).as('tasks'));
+  // The subquery is named `tasks` and has every column of the table, so it reads as the table.
+  const assigned = (fenced as unknown as TaskQuery).where(afterPosition(after.sort, after.position));
   return [member, assigned];
 }
 

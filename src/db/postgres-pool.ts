@@ -123,7 +123,9 @@ export class GuardedPool implements PostgresPool {
       connectionString: options.connectionString,
       max: options.max,
       statement_timeout: options.statementTimeoutMs,
-      query_timeout: options.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+      // No statement timeout (0: the seed, the benchmark) is no client-side bound either.
+      query_timeout:
+        options.statementTimeoutMs > 0 ? options.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS : UNBOUNDED_MS,
       connectionTimeoutMillis: options.connectionTimeoutMs,
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,

@@ -125,6 +125,20 @@ describe.runIf(testDatabaseUrl)('PostgreSQL handle', () => {
       openDatabase({ kind: 'postgres', connectionString: testDatabaseUrl ?? '' }, { searchPath: 'a b' }),
     ).toThrow(/searchPath/);
   });
+
+  it('without a statement timeout (0: the seed, bench:scale) the client does not cut a long statement either', async () => {
+    const handle = openDatabase(
+      { kind: 'postgres', connectionString: testDatabaseUrl ?? '' },
+      { statementTimeoutMs: 0, poolSize: 1 },
+    );
+    try {
+      // Longer than the margin the client adds to a statement timeout (QUERY_TIMEOUT_MARGIN_MS).
+      const { rows } = await sql<{ ok: number }>`select 1 as ok from pg_sleep(1.3)`.execute(handle.db);
+      expect(rows).toEqual([{ ok: 1 }]);
+    } finally {
+      await handle.close();
+    }
+  });
 });
 
 describe(`dialect parity (${testDatabaseUrl ? 'postgres' : 'sqlite'})`, () => {

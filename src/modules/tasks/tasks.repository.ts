@@ -142,9 +142,17 @@ function branches(
   visibility: Visibility,
   filter: TaskFilter,
   after: { sort: Sort; position: Position } | null = null,
-  whole = false,
+  {
+    dense = false,
+    whole = false,
+  }: {
+    /** SQLite, an admin's list whose filter matches many tasks: checked row by row in the sort's order. */
+    dense?: boolean;
+    /** A count or stats: every visible task, in no order (see `unarchived`). */
+    whole?: boolean;
+  } = {},
 ): TaskQuery[] {
-  let base = applyFilter(db.selectFrom('tasks'), filter);
+  let base = applyFilter(db.selectFrom('tasks'), filter, dense, dense);
   if (after) base = base.where(afterPosition(after.sort, after.position));
   // Without a projectId filter a list covers unarchived projects only; with one, the projects named.
   const named = (filter.projectId?.length ?? 0) > 0;
@@ -189,11 +197,22 @@ function branches(
   // Read by the assignee index: SQLite, without statistics, would drive it from a filter's index
   // (every `todo` task, a third of the table) and check the assignee on each.
   const sqlite = !(db.getExecutor().adapter instanceof PostgresAdapter);
-  let mine = applyFilter(db.selectFrom('tasks'), filter, true, sqlite);
-  if (after) mine = mine.where(afterPosition(after.sort, after.position));
-  const assigned = unarchived(
-    mine.where('tasks.assignee_id', '=', userId).where('tasks.project_id', 'not in', memberOf),
+  const mine = unarchived(
+    applyFilter(db.selectFrom('tasks'), filter, true, sqlite)
+      .where('tasks.assignee_id', '=', userId)
+      .where('tasks.project_id', 'not in', memberOf),
   );
+  if (!after) return [member, mine];
+  if (sqlite || after.position.v === null)
+    return [member, mine.where(afterPosition(after.sort, after.position))];
+  // PostgreSQL, a page after a position with a value: the position applies outside an `OFFSET 0`
+  // subquery of the user's assigned tasks, which the planner keeps as it is. Given the position
+  // with the assignee, it would read the global sort index's range past the position (for `dueAt`,
+  // hundreds of thousands of entries by page 1,000 at 1M tasks) instead of the assignee's few
+  // tasks. After a null position (the nulls of `dueAt`, by id) the position stays inside.
+  const fenced = db.selectFrom(mine.selectAll('tasks').offset(0).as('tasks'));
+  // The subquery is named `tasks` and has every column of the table, so it reads as the table.
+  const assigned = (fenced as unknown as TaskQuery).where(afterPosition(after.sort, after.position));
   return [member, assigned];
 }
 
@@ -222,33 +241,44 @@ async function memberProjects(db: Db, userId: string, filter: TaskFilter, cap: n
   return (await query.execute()).map((row) => row.project_id);
 }
 
-/** At most this many tasks in a due range are read from the due index and sorted in memory. */
+/** At most this many matches of an admin's filter are read from the filter's index and sorted in memory. */
 export const FEW_DUE = 10_000;
 
 /**
- * Whether an admin's list filtered by nothing but a due range (sorted by another key) had better
- * read that range from the due index: yes when it holds at most FEW_DUE tasks (counted on the
- * index, FEW_DUE entries at most). SQLite knows nothing of the range's size and walks the sort's
- * index instead, reading the whole table for a range of the other end (seconds at 1M tasks);
- * PostgreSQL's statistics choose by themselves.
+ * The filters of an admin's list that SQLite, which has no statistics, may read from the wrong
+ * index: a due range, a priority or a tag alone (a due range sorted by dueAt, a priority sorted by
+ * priority are one index already).
  */
-async function fewDue(db: Db, filter: TaskFilter, sort: Sort): Promise<boolean> {
+function indexedFilterOf(filter: TaskFilter, sort: Sort): 'due' | 'priority' | 'tag' | null {
   const names = Object.keys(filter).filter((name) => filter[name as FilterName] !== undefined);
-  if (
-    sort.key === 'dueAt' ||
-    names.length === 0 ||
-    names.some((n) => n !== 'dueAfter' && n !== 'dueBefore')
-  ) {
-    return false;
-  }
-  const range = applyFilter(db.selectFrom('tasks'), filter)
-    .select('tasks.due_at')
+  if (names.length === 0) return null;
+  if (names.every((n) => n === 'dueAfter' || n === 'dueBefore')) return sort.key === 'dueAt' ? null : 'due';
+  if (names.length > 1) return null;
+  if (names[0] === 'priority') return sort.key === 'priority' ? null : 'priority';
+  return names[0] === 'tag' ? 'tag' : null;
+}
+
+/**
+ * How SQLite reads an admin's list filtered by nothing but a due range, a priority or a tag:
+ * `few`, from the filter's index and sorted, when the filter matches at most FEW_DUE tasks
+ * (counted on that index, FEW_DUE + 1 entries at most); `dense`, walking the sort's index and
+ * checking the filter row by row, when it matches more (a priority or a tag: SQLite would read
+ * every match from the filter's index and sort them, a third of the table for a priority: 8 s at
+ * 1M tasks); `as is` otherwise (a wide due range keeps the sort's index by itself). Without
+ * statistics SQLite cannot weigh the two; PostgreSQL's statistics choose by themselves.
+ */
+async function adminRead(db: Db, filter: TaskFilter, sort: Sort): Promise<'few' | 'dense' | 'as is'> {
+  const kind = indexedFilterOf(filter, sort);
+  if (kind === null) return 'as is';
+  const matches = applyFilter(db.selectFrom('tasks'), filter)
+    .select('tasks.id')
     .limit(FEW_DUE + 1);
   const row = await db
-    .selectFrom(range.as('r'))
+    .selectFrom(matches.as('r'))
     .select((eb) => eb.fn.countAll().as('n'))
     .executeTakeFirst();
-  return toCount(row?.n) <= FEW_DUE;
+  if (toCount(row?.n) <= FEW_DUE) return 'few';
+  return kind === 'due' ? 'as is' : 'dense';
 }
 
 /** SQLite: the sort's terms as expressions (`+x`), which no index serves, so the WHERE picks it. */
@@ -312,12 +342,13 @@ export async function listTasks(
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
   const terms = (table: string) => orderTerms(sort, table, after?.v === null, postgres);
   const position = after ? { sort, position: after } : null;
-  const parts = branches(db, visibility, filter, position);
-  if (visibility.all || parts.length === 1) {
-    const [only] = parts as [TaskQuery];
-    const sortTerms = !postgres && (await fewDue(db, filter, sort)) ? unindexedTerms(sort) : terms('tasks');
+  if (visibility.all) {
+    const read = postgres ? 'as is' : await adminRead(db, filter, sort);
+    const [only] = branches(db, visibility, filter, position, { dense: read === 'dense' }) as [TaskQuery];
+    const sortTerms = read === 'few' ? unindexedTerms(sort) : terms('tasks');
     return ordered(only.selectAll('tasks'), sortTerms).limit(limit).offset(offset).execute();
   }
+  const parts = branches(db, visibility, filter, position);
   const [, assigned] = parts as [TaskQuery, TaskQuery];
   const projects = await memberProjects(db, visibility.userId, filter, MERGE_MAX_PROJECTS + 1);
   if (projects.length > MERGE_MAX_PROJECTS) return mergedPage(db, parts, sort, terms, limit, offset);
@@ -331,7 +362,7 @@ export async function listTasks(
 
 export async function countTasks(db: Db, visibility: Visibility, filter: TaskFilter): Promise<number> {
   const counts = await Promise.all(
-    branches(db, visibility, filter, null, true).map((part) =>
+    branches(db, visibility, filter, null, { whole: true }).map((part) =>
       part.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst(),
     ),
   );
@@ -358,7 +389,7 @@ export async function taskStats(
   filter: TaskFilter,
   now: string,
 ): Promise<StatsRow[]> {
-  const [first, ...rest] = branches(db, visibility, filter, null, true).map((part) =>
+  const [first, ...rest] = branches(db, visibility, filter, null, { whole: true }).map((part) =>
     part
       .select((eb) => [
         'tasks.status',

@@ -1,8 +1,18 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Files whose subject is the HTTP layer alone (connection timeouts and caps, the Cache-Control of
+ * every route), whatever the database: they run on SQLite, and the PostgreSQL run leaves them out
+ * to keep CI within its time (together about 90 s of a one-worker run).
+ */
+const HTTP_ONLY = ['test/load/slow-clients.test.ts', 'test/http/cache-every-route.test.ts'];
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: process.env.TEST_DATABASE_URL
+      ? [...configDefaults.exclude, ...HTTP_ONLY]
+      : configDefaults.exclude,
     globalSetup: ['test/global-setup.ts'],
     environment: 'node',
     pool: 'forks',

@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { type CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../../src/db/database.js';
+import type { Database } from '../../src/db/schema.js';
 
 /**
  * A fresh database for one test file: a new PostgreSQL schema when TEST_DATABASE_URL is set,
@@ -77,4 +80,31 @@ export async function createDurableTestDatabase(name: string): Promise<TestDatab
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A second connection to `database` (its PostgreSQL schema, or `sqliteFile`, the SQLite file it
+ * was made on) whose log hands every statement it executes to `executed`: the query plan tests
+ * read back the statements a repository function ran.
+ */
+export function openLoggedConnection(
+  database: TestDatabase,
+  sqliteFile: string,
+  executed: CompiledQuery[],
+): Kysely<Database> {
+  const dialect = testDatabaseUrl
+    ? new PostgresDialect({
+        pool: new pg.Pool({
+          connectionString: testDatabaseUrl,
+          max: 2,
+          options: `-c search_path=${database.schema}`,
+        }),
+      })
+    : new SqliteDialect({ database: new SqliteDatabase(sqliteFile) });
+  return new Kysely<Database>({
+    dialect,
+    log: (event) => {
+      if (event.level === 'query') executed.push(event.query);
+    },
+  });
 }

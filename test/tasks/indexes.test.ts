@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
@@ -25,31 +23,18 @@ import {
   taskStats,
   type Visibility,
 } from '../../src/modules/tasks/tasks.repository.js';
-import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
+import {
+  createTestDatabase,
+  openLoggedConnection,
+  type TestDatabase,
+  testDatabaseUrl,
+} from '../helpers/database.js';
 
 let database: TestDatabase;
 /** A second connection to the same database whose log hands over every statement it executes. */
 let logged: Kysely<Database>;
 const executed: CompiledQuery[] = [];
 const sqliteFile = join(tmpdir(), `taskforge-plans-${randomBytes(6).toString('hex')}.db`);
-
-function openLogged(): Kysely<Database> {
-  const dialect = testDatabaseUrl
-    ? new PostgresDialect({
-        pool: new pg.Pool({
-          connectionString: testDatabaseUrl,
-          max: 2,
-          options: `-c search_path=${database.schema}`,
-        }),
-      })
-    : new SqliteDialect({ database: new SqliteDatabase(sqliteFile) });
-  return new Kysely<Database>({
-    dialect,
-    log: (event) => {
-      if (event.level === 'query') executed.push(event.query);
-    },
-  });
-}
 
 const users = ['user-0', 'user-1', 'user-2', 'user-3'];
 const PROJECTS = 10;
@@ -159,7 +144,7 @@ beforeAll(async () => {
     });
   }
   parentId = firstOf.get('proj-1') ?? 'missing';
-  logged = openLogged();
+  logged = openLoggedConnection(database, sqliteFile, executed);
 });
 afterAll(async () => {
   await logged?.destroy();

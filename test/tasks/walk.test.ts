@@ -2,9 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
-import { type CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import type { CompiledQuery, Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
@@ -22,7 +20,12 @@ import {
   positionOf,
   type Visibility,
 } from '../../src/modules/tasks/tasks.repository.js';
-import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
+import {
+  createTestDatabase,
+  openLoggedConnection,
+  type TestDatabase,
+  testDatabaseUrl,
+} from '../helpers/database.js';
 
 /**
  * Every page of every sort, walked by position (version 2) and by offset (version 1), against a
@@ -52,24 +55,6 @@ interface World {
   members: Map<string, Set<string>>;
 }
 const world: World = { tasks: [], archived: new Set(), members: new Map() };
-
-function openLogged(): Kysely<Database> {
-  const dialect = testDatabaseUrl
-    ? new PostgresDialect({
-        pool: new pg.Pool({
-          connectionString: testDatabaseUrl,
-          max: 2,
-          options: `-c search_path=${database.schema}`,
-        }),
-      })
-    : new SqliteDialect({ database: new SqliteDatabase(sqliteFile) });
-  return new Kysely<Database>({
-    dialect,
-    log: (event) => {
-      if (event.level === 'query') executed.push(event.query);
-    },
-  });
-}
 
 beforeAll(async () => {
   database = await createTestDatabase(testDatabaseUrl ? {} : { sqliteFile });
@@ -171,7 +156,7 @@ beforeAll(async () => {
       .values(tags.slice(i, i + 200))
       .execute();
   }
-  logged = openLogged();
+  logged = openLoggedConnection(database, sqliteFile, executed);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,8 +1,9 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { DatabaseTarget } from '../config.js';
+import { CurrentSchemaPostgresDialect } from './postgres-introspector.js';
 import { GuardedPool } from './postgres-pool.js';
 import type { Database } from './schema.js';
 
@@ -135,7 +136,7 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Kysel
     connectionTimeoutMs: options.connectionTimeoutMs ?? statementTimeoutMs,
     ...(options.searchPath ? { startupOptions: `-c search_path=${options.searchPath}` } : {}),
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
 }
 
 export function openDatabase(target: DatabaseTarget, options: DatabaseOptions = {}): DatabaseHandle {

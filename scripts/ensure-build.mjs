@@ -63,7 +63,8 @@ function newestInput() {
       else consider(path);
     }
   };
-  walk(join(root, 'src'));
+  // An image's runtime stage may hold dist/ alone: nothing to compare, the stamp decides.
+  if (existsSync(join(root, 'src'))) walk(join(root, 'src'));
   for (const name of readdirSync(root)) {
     if (/^tsconfig.*\.json$/.test(name) || name === 'package-lock.json') consider(join(root, name));
   }

@@ -1,6 +1,6 @@
 /**
  * Runs the README's walkthrough and the API guide's examples, as a reader would paste them, against
- * a fresh `npm start` (a temporary SQLite database), and fails when a script fails, a captured value
+ * a fresh start of the sources (as `npm start` runs them, compiled; a temporary SQLite database), and fails when a script fails, a captured value
  * is empty or null, or an expected answer does not appear. Keeps the copy-paste promise true.
  *
  *   npx tsx scripts/check-walkthrough.ts      (or: npm run check:walkthrough)

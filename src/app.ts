@@ -33,6 +33,7 @@ import { usersModule } from './modules/users/index.js';
 import { webhooksModule } from './modules/webhooks/index.js';
 import { installCachePolicy } from './plugins/cache-policy.js';
 import { clientErrorHandler } from './plugins/client-errors.js';
+import { installCompression } from './plugins/compression.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
@@ -344,6 +345,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   installCachePolicy(app);
   installSunset(app, config.publicUrl, config.apiV1Sunset);
   installProblemDetails(app);
+  // Before any route is declared: the plugin hooks each route as it is added.
+  await installCompression(app);
   await registerCors(app);
   await installOverload(app, { ...defaultOverloadLimits(), ...overrides.overload }, ctx.clock);
   await registerOpenApi(

@@ -1,4 +1,7 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { pino } from 'pino';
 import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig, noEffectWarnings, unknownVariableWarnings } from './config.js';
 import { openDatabase } from './db/database.js';
@@ -7,6 +10,7 @@ import { postgresUnreachable } from './db/target.js';
 import { writeProblem } from './db/write-probe.js';
 import { loadOrCreateDevSecret } from './lib/dev-secret.js';
 import { readDotenv } from './lib/environment.js';
+import { RestartBackoff } from './lib/restart-backoff.js';
 import { shutDown } from './lib/shutdown.js';
 import { logStartup } from './startup.js';
 
@@ -25,6 +29,7 @@ function configure(): { config: Config; warnings: string[] } {
   const typos = unknownVariableWarnings(Object.keys(dotenv));
   try {
     const config = loadConfig(env);
+    checkTls(config);
     const warnings = [...typos, ...noEffectWarnings(env)];
     if (config.jwtSecret !== null) return { config, warnings };
     return {
@@ -35,6 +40,32 @@ function configure(): { config: Config; warnings: string[] } {
     // Every bad variable, one line each; a mistyped name in .env is often the reason.
     if (error instanceof ConfigError) fail([error.message, ...typos.map((w) => `Warning: ${w}`)].join('\n'));
     throw error;
+  }
+}
+
+/**
+ * The key pair read and matched now, so a wrong path or a certificate without its key stops
+ * start-up with one line naming the variable, not a stack trace from the HTTPS server.
+ */
+function checkTls(config: Config): void {
+  if (!config.tls) return;
+  const read = (variable: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      return fail(`Invalid configuration: ${variable} cannot be read: ${path} (${code})`);
+    }
+  };
+  const cert = read('TLS_CERT_FILE', config.tls.certFile);
+  const key = read('TLS_KEY_FILE', config.tls.keyFile);
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    fail(
+      `Invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE must be a PEM certificate and its key (${reason})`,
+    );
   }
 }
 
@@ -87,6 +118,60 @@ async function serve(config: Config, warnings: string[]): Promise<void> {
   if (cluster.isPrimary || cluster.worker?.id === 1) await logStartup(app, warnings);
 }
 
+/**
+ * WEB_CONCURRENCY > 1: this process forks the workers (each one runs `serve`), replaces one that
+ * exits (at once when it had run a while, with a growing delay when it keeps dying young), and on
+ * SIGTERM or SIGINT passes the signal on, waits for every worker to finish its own graceful
+ * shutdown, and exits (1 if a worker did not stop cleanly, or in time).
+ */
+function supervise(config: Config): void {
+  const log = pino({ level: config.logLevel }).child({ role: 'primary' });
+  const backoff = new RestartBackoff();
+  const startedAt = new Map<Worker, number>();
+  let stopping = false;
+  let exitCode = 0;
+  const fork = () => {
+    if (!stopping) startedAt.set(cluster.fork(), Date.now());
+  };
+  const running = () => Object.keys(cluster.workers ?? {}).length;
+
+  cluster.on('listening', (worker) => log.info({ workerPid: worker.process.pid }, 'worker listening'));
+  cluster.on('exit', (worker, code, signal) => {
+    const livedMs = Date.now() - (startedAt.get(worker) ?? Date.now());
+    startedAt.delete(worker);
+    const workerPid = worker.process.pid;
+    if (stopping) {
+      if (code !== 0) exitCode = 1;
+      if (running() === 0) {
+        log.info('stopped');
+        process.exit(exitCode);
+      }
+      return;
+    }
+    const delayMs = backoff.next(livedMs);
+    log.error({ workerPid, code, signal, livedMs, delayMs }, 'worker exited; starting another');
+    setTimeout(fork, delayMs).unref();
+  });
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, workers: running() }, 'shutting down');
+    if (running() === 0) process.exit(0);
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    // Each worker has its own deadline (drain delay + SHUTDOWN_TIMEOUT); this is the backstop.
+    const deadline = config.shutdownDrainDelayMs + config.shutdownTimeoutMs + 5000;
+    setTimeout(() => {
+      log.error('workers took too long to stop; killing them');
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL');
+      process.exit(1);
+    }, deadline).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  for (let i = 0; i < config.webConcurrency; i += 1) fork();
+}
+
 async function main(): Promise<void> {
   const { config, warnings } = configure();
   if (cluster.isPrimary) {
@@ -94,10 +179,7 @@ async function main(): Promise<void> {
     // The primary migrates before any worker starts, so workers never race on the schema.
     if (config.migrateOnStart) await migrate(config);
     if (config.webConcurrency > 1) {
-      for (let i = 0; i < config.webConcurrency; i += 1) cluster.fork();
-      cluster.on('exit', (worker, code) => {
-        if (code !== 0) process.stderr.write(`worker ${worker.process.pid} exited with ${code}\n`);
-      });
+      supervise(config);
       return;
     }
   }

@@ -16,7 +16,10 @@ export const PRIVATE_CACHE_HEADERS = {
     enum: ['private, no-cache'],
     description: 'private, no-cache',
   }),
-  Vary: Type.String({ maxLength: 100, description: 'Authorization, X-API-Key (and Origin)' }),
+  Vary: Type.String({
+    maxLength: 100,
+    description: 'Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more)',
+  }),
 };
 
 export const IF_MATCH_HEADERS = Type.Object({

@@ -76,7 +76,11 @@ export class RequestLogController extends LogController {
       statusCode: reply.statusCode,
       latencyMs: Math.round(reply.elapsedTime * 100) / 100,
     };
-    if (this.logs) request.log.info({ ...completed, url: request.url }, 'request completed');
+    if (this.logs) {
+      // The client's address and protocol as TRUST_PROXY resolves them (X-Forwarded-For, -Proto).
+      const client = { remoteAddress: request.ip, protocol: request.protocol };
+      request.log.info({ ...completed, url: request.url, ...client }, 'request completed');
+    }
     for (const observe of this.observers) observe(completed);
   }
 }

@@ -111,9 +111,15 @@ function cli(databaseUrl: string, args: string[] = []): ChildProcess {
   });
 }
 
-/** The real `npm run migrate`; --silent keeps npm's own notices off stderr. */
+/**
+ * The CLI through npm (`migrate:dev`, the same source through tsx: `npm run migrate` runs the
+ * compiled copy, which test/server/production-start.test.ts builds once and runs); --silent keeps
+ * npm's own notices off stderr.
+ */
 function npmMigrate(databaseUrl: string): Promise<Exit> {
-  return finished(spawn('npm', ['run', '--silent', 'migrate'], { cwd: repo, env: childEnv(databaseUrl) }));
+  return finished(
+    spawn('npm', ['run', '--silent', 'migrate:dev'], { cwd: repo, env: childEnv(databaseUrl) }),
+  );
 }
 
 function lines(text: string): string[] {

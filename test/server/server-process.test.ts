@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
 
-/** The real entry point, as `npm start` runs it: start-up refusals, zero-config start, SIGTERM. */
+/**
+ * The real entry point from the sources (tsx; `npm start` runs the compiled copy, which
+ * production-start.test.ts covers): start-up refusals, zero-config start, SIGTERM.
+ */
 
 const tsx = join(process.cwd(), 'node_modules/.bin/tsx');
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * npm run check:instance-loss — losing an instance under load (run by CI).
  *
- * Two API instances behind Debian's nginx on loopback share one PostgreSQL (a schema of its own,
+ * Two API instances (the compiled start, `node dist/server.js`) behind Debian's nginx on loopback share one PostgreSQL (a schema of its own,
  * dropped at the end) and one Redis. Clients send a steady mix of lists, reads and creates; every
  * create carries an Idempotency-Key, and a client retries a create that failed (network error, 502,
  * 503, 504) with the same key, as the contract asks of clients. Meanwhile instance A gets SIGKILL and,
@@ -70,7 +70,8 @@ interface Instance {
 }
 
 function start(instance: Instance, databaseUrl: string, migrate: boolean): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  // The production start, as npm start runs it (compiled once by ensure-build before the run).
+  const child = spawn(process.execPath, ['dist/server.js'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -160,6 +161,13 @@ async function main(): Promise<number> {
   }
   if (spawnSync(NGINX, ['-v']).error) {
     log(`FAIL: ${NGINX} is not installed (Debian's package nginx)`);
+    return 1;
+  }
+  // Compiles dist/ when it is missing or older than the sources, as `npm start` does first.
+  if (
+    spawnSync(process.execPath, ['scripts/ensure-build.mjs'], { cwd: ROOT, stdio: 'inherit' }).status !== 0
+  ) {
+    log('FAIL: the build did not complete');
     return 1;
   }
   const schema = `loss_${randomBytes(5).toString('hex')}`;

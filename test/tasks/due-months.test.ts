@@ -60,7 +60,7 @@ beforeAll(async () => {
       updated_at: at,
     })
     .execute();
-  // Skewed sizes: `big` 60 % of the tasks, p1 20 %, p2 and p3 5 % each; `other`, 5 %, is not the
+  // Skewed sizes: `big` 60 % of the tasks, p1 20 %, p2 1 %, p3 0.5 %; `other`, 18.5 %, is not the
   // user's (some of its tasks are assigned to it).
   const projects = ['big', 'p1', 'p2', 'p3', 'other'];
   await db
@@ -94,8 +94,8 @@ beforeAll(async () => {
       priority, start_at, due_at, tags, completed_at, version, search_text, created_at, updated_at)
     with recursive n(i) as (select 0 union all select i + 1 from n where i < ${TASKS - 1})
     select 'task-' || (100000 + i), 'owner',
-      case when i % 20 < 12 then 'big' when i % 20 < 16 then 'p1' when i % 20 < 17 then 'p2'
-        when i % 20 < 18 then 'p3' else 'other' end,
+      case when i % 200 < 120 then 'big' when i % 200 < 160 then 'p1' when i % 200 < 162 then 'p2'
+        when i % 200 < 163 then 'p3' else 'other' end,
       null, case when i % 40 = 19 then 'owner' else null end,
       'title ' || (100 + (i * 7919) % 500), '', 'todo', (i % 3) + 1, null,
       case when i % 5 = 0 then null
@@ -313,7 +313,7 @@ describe('a user’s list of a due range', () => {
     // big, p1, p2, p3 (in id order: big, p1, p2, p3), then the assigned tasks of `other`.
     expect(arms.length, lines.join('\n')).toBe(5);
     const [big, p1, p2, p3] = arms;
-    // The wide range matches thousands of big's and p1's tasks, some hundreds of p2's and p3's.
+    // The wide range matches thousands of big's and p1's tasks, fewer than FEW_DUE_IN_PROJECT of p2's and p3's.
     const dueIndex = sqlite()
       ? /^SEARCH tasks USING (COVERING )?INDEX tasks_project_due_sort \(project_id=\? AND <expr>=\? AND due_at<\?\)/
       : /^(Bitmap )?Index (Only )?Scan using tasks_project_due_sort(_desc)?$/;

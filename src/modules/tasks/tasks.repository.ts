@@ -455,7 +455,7 @@ export async function listTasks(
 }
 
 /** At most this many matches of a due range in one project are read from its due index and sorted. */
-export const FEW_DUE_IN_PROJECT = 1_000;
+export const FEW_DUE_IN_PROJECT = 200;
 
 /**
  * The member projects in which the list's due range (sorted by another key) matches at most

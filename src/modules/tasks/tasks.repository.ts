@@ -276,8 +276,10 @@ async function adminRead(
 ): Promise<'few' | 'dense' | 'months' | 'as is'> {
   const kind = indexedFilterOf(filter, sort);
   if (kind === null || (postgres && kind !== 'due')) return 'as is';
+  // A constant, not the id: the due index holds no id, so SQLite would read each match's row
+  // (10,001 rows: 89 ms at 1M tasks, against 1 ms from the index alone).
   const matches = applyFilter(db.selectFrom('tasks'), filter)
-    .select('tasks.id')
+    .select(sql<number>`1`.as('one'))
     .limit(FEW_DUE + 1);
   const row = await db
     .selectFrom(matches.as('r'))

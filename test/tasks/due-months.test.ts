@@ -12,7 +12,7 @@ import {
   positionOf,
   type Visibility,
 } from '../../src/modules/tasks/tasks.repository.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 
 /**
  * A due range sorted by another key. Due dates follow creation dates, so neither the sort's index
@@ -305,36 +305,40 @@ describe('an admin’s list of a due range that many tasks match, sorted by anot
 });
 
 describe('a user’s list of a due range', () => {
-  it('a project the range matches few tasks of is read from its due index and sorted; a dense one walks in order', async () => {
-    const sort: Sort = { key: 'createdAt', descending: true };
-    executed.length = 0;
-    await listTasks(logged, USER, WIDE, sort, 21, 0);
-    const { lines, arms } = await branchPlans();
-    // big, p1, p2, p3 (in id order: big, p1, p2, p3), then the assigned tasks of `other`.
-    expect(arms.length, lines.join('\n')).toBe(5);
-    const [big, p1, p2, p3] = arms;
-    // The wide range matches thousands of big's and p1's tasks, fewer than FEW_DUE_IN_PROJECT of p2's and p3's.
-    const dueIndex = sqlite()
-      ? /^SEARCH tasks USING (COVERING )?INDEX tasks_project_due_sort \(project_id=\? AND <expr>=\? AND due_at<\?\)/
-      : /^(Bitmap )?Index (Only )?Scan using tasks_project_due_sort(_desc)?$/;
-    const sortStep = /^(USE TEMP B-TREE FOR ORDER BY|(Incremental )?Sort$)/;
-    for (const arm of [p2, p3]) {
-      expect(
-        arm?.some((line) => dueIndex.test(line)),
-        lines.join('\n'),
-      ).toBe(true);
-      expect(
-        arm?.some((line) => sortStep.test(line)),
-        lines.join('\n'),
-      ).toBe(true);
-    }
-    for (const arm of [big, p1]) {
-      expect(
-        arm?.some((line) => sortStep.test(line)),
-        lines.join('\n'),
-      ).toBe(false);
-    }
-  });
+  // SQLite has no statistics to weigh the reads; PostgreSQL's choose by themselves.
+  it.runIf(!testDatabaseUrl)(
+    'SQLite: a project the range matches few tasks of is read from its due index and sorted; a dense one walks in order',
+    async () => {
+      const sort: Sort = { key: 'createdAt', descending: true };
+      executed.length = 0;
+      await listTasks(logged, USER, WIDE, sort, 21, 0);
+      const { lines, arms } = await branchPlans();
+      // big, p1, p2, p3 (in id order: big, p1, p2, p3), then the assigned tasks of `other`.
+      expect(arms.length, lines.join('\n')).toBe(5);
+      const [big, p1, p2, p3] = arms;
+      // The wide range matches thousands of big's and p1's tasks, fewer than FEW_DUE_IN_PROJECT of p2's and p3's.
+      const dueIndex = sqlite()
+        ? /^SEARCH tasks USING (COVERING )?INDEX tasks_project_due_sort \(project_id=\? AND <expr>=\? AND due_at<\?\)/
+        : /^(Bitmap )?Index (Only )?Scan using tasks_project_due_sort(_desc)?$/;
+      const sortStep = /^(USE TEMP B-TREE FOR ORDER BY|(Incremental )?Sort$)/;
+      for (const arm of [p2, p3]) {
+        expect(
+          arm?.some((line) => dueIndex.test(line)),
+          lines.join('\n'),
+        ).toBe(true);
+        expect(
+          arm?.some((line) => sortStep.test(line)),
+          lines.join('\n'),
+        ).toBe(true);
+      }
+      for (const arm of [big, p1]) {
+        expect(
+          arm?.some((line) => sortStep.test(line)),
+          lines.join('\n'),
+        ).toBe(false);
+      }
+    },
+  );
 
   it.each(SORTS.map((sort) => [label(sort), sort] as const))(
     'sort=%s: every page, by position and by offset, is a plain sort of the matches',

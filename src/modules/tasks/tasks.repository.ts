@@ -460,7 +460,7 @@ export async function listTasks(
 export const FEW_DUE_IN_PROJECT = 200;
 
 /**
- * The member projects in which the list's due range (sorted by another key) matches at most
+ * SQLite: the member projects in which the list's due range (sorted by another key) matches at most
  * FEW_DUE_IN_PROJECT tasks, counted on each project's due index (migration 0010's
  * `(project_id, (due_at is null), due_at, id)`, FEW_DUE_IN_PROJECT + 1 entries at most each, one
  * statement). Their branches read those matches and sort them; walking the project in the sort's
@@ -473,7 +473,10 @@ async function sparseDueProjects(
   filter: TaskFilter,
   sort: Sort,
 ): Promise<Set<string>> {
-  if (sort.key === 'dueAt' || (filter.dueAfter === undefined && filter.dueBefore === undefined))
+  // PostgreSQL's statistics weigh the two reads by themselves (user 1 at 1M tasks: 40–90 ms a page
+  // without this count, 120–780 ms with it, its 51 × 201 entries read through the heap).
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  if (postgres || sort.key === 'dueAt' || (filter.dueAfter === undefined && filter.dueBefore === undefined))
     return new Set();
   const due: TaskFilter = {};
   if (filter.dueAfter !== undefined) due.dueAfter = filter.dueAfter;

@@ -5,7 +5,7 @@ import { type Kysely, sql } from 'kysely';
  * dates, so no single index serves it (the sort's index finds the range's first match only after
  * every task outside it; the due index gives the matches out of the sort's order). Bucketed by the
  * month of `due_at`, each month's dated tasks are read in the sort's order from `(month, key, id)`,
- * and a page is a merge over the range's months (tasks.repository.ts, `dueBuckets`).
+ * and a page is a merge over the range's months (tasks.repository.ts, `dueMonthsPage`).
  *
  * The month is an expression, `substr(due_at, 1, 7)` (`YYYY-MM` of the stored RFC 3339 text), not a
  * stored column: every writer of `due_at` (the service, the seed's bulk inserts) keeps it without a

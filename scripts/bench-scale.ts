@@ -18,6 +18,7 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/scale npm run bench:scale
  *   npm run bench:scale -- --sorts -createdAt,dueAt   # walk fewer sorts (each admin walk is 50,000 pages)
  *   npm run bench:scale -- --no-seed                  # the database as it is, seeded in part or not
+ *   npm run bench:scale -- --no-seed --due-only       # only the due ranges sorted by another key
  *   DATABASE_URL=sqlite:/tmp/small.db npm run bench:scale -- --users 50 --projects 100 --tasks 20000 --events 50000
  */
 import { spawnSync } from 'node:child_process';
@@ -179,6 +180,80 @@ function catching(handle: DatabaseHandle): { db: Kysely<Database>; caught: Compi
   return { db, caught };
 }
 
+/** Pages walked by cursor in the due-range cases; the last one is the deep page timed. */
+const DUE_WALK = 50;
+
+/**
+ * A due range sorted by another key (due dates follow creation dates, so the early range's matches
+ * sit at the far end of `-createdAt`): page 1 on the first fetch and warm (median of 3), then the
+ * walk of DUE_WALK pages by cursor (mean, slowest) and its last page again (median of 3).
+ */
+async function dueRanges(db: Kysely<Database>, callers: [string, Visibility][]): Promise<void> {
+  const from = new Date(Date.UTC(2026, 5, 1)).toISOString();
+  const to = new Date(Date.UTC(2026, 5, 8)).toISOString();
+  const cases: [string, TaskFilter][] = [
+    [`dueBefore ${from.slice(0, 10)}`, { dueBefore: from }],
+    ['a week', { dueAfter: from, dueBefore: to }],
+    [`dueAfter ${to.slice(0, 10)}`, { dueAfter: to }],
+  ];
+  const three = async (work: () => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < 3; i += 1) times.push((await ms(work))[0]);
+    return times.sort((a, b) => a - b)[1] ?? Number.NaN;
+  };
+  console.log(`## Due ranges sorted by another key (page ${PAGE}; walk of ${DUE_WALK} pages by cursor)\n`);
+  const rows: (string | number)[][] = [];
+  for (const [who, visibility] of callers) {
+    for (const [name, filter] of cases) {
+      for (const s of ['-createdAt', 'title', 'priority']) {
+        const sort = toSort(s);
+        const page1 = () => listTasks(db, visibility, filter, sort, PAGE + 1, 0);
+        const [first] = await ms(page1);
+        const warm = await three(page1);
+        let after: Position | null = null;
+        let total = 0;
+        let slowest = 0;
+        let pages = 0;
+        for (; pages < DUE_WALK; pages += 1) {
+          const position = after;
+          const [took, page] = await ms(() => listTasks(db, visibility, filter, sort, PAGE + 1, 0, position));
+          total += took;
+          slowest = Math.max(slowest, took);
+          const last = page[PAGE - 1];
+          if (page.length <= PAGE || !last) break;
+          after = positionOf(last, sort);
+        }
+        const deep = after;
+        const deepMs = deep
+          ? f(await three(() => listTasks(db, visibility, filter, sort, PAGE + 1, 0, deep)))
+          : '—';
+        rows.push([
+          who,
+          name,
+          s,
+          f(first),
+          f(warm),
+          deepMs,
+          `${f(total / Math.max(1, pages))} / ${f(slowest)}`,
+        ]);
+        process.stderr.write(`due ${who} ${name} ${s}: done\n`);
+      }
+    }
+  }
+  table(
+    [
+      'caller',
+      'range',
+      'sort',
+      'page 1, first fetch',
+      'page 1, warm',
+      `page ${DUE_WALK}`,
+      'mean / slowest page of the walk',
+    ],
+    rows,
+  );
+}
+
 async function main(): Promise<void> {
   // A complete seed checks its sizes and returns; an absent or interrupted one is made or continued.
   // --no-seed measures the database as it is (a partly seeded one: the header gives its counts).
@@ -218,6 +293,12 @@ async function main(): Promise<void> {
   console.log(
     `${tasks.toLocaleString('en')} tasks, ${projects.toLocaleString('en')} memberships, ${events.toLocaleString('en')} events; user 1: ${userProjects} projects, ${visibleToUser.toLocaleString('en')} visible tasks. Page size ${PAGE}; times are medians of ${RUNS} fetches, ms.\n`,
   );
+
+  await dueRanges(db, callers);
+  if (process.argv.includes('--due-only')) {
+    await handle.close();
+    return;
+  }
 
   console.log(
     `## Version 2: pages walked by cursor (the first ${WALK.toLocaleString('en')}; page 50,000 from its position)\n`,

@@ -270,7 +270,8 @@ describe.each(CASES)(
             (filter.projectId ? filter.projectId.includes(id) : !world.archived.has(id)),
         ).length;
         const branches = projects <= MERGE_MAX_PROJECTS ? projects + 1 : 2;
-        const pages = walked.sql.filter((text) => /union all/i.test(text));
+        // (A due range first counts its matches per project, a union without ORDER BY.)
+        const pages = walked.sql.filter((text) => /union all/i.test(text) && /order by/i.test(text));
         expect(pages.length).toBeGreaterThan(0);
         for (const text of pages) expect(text.match(/union all/gi)?.length).toBe(branches - 1);
       }

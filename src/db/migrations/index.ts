@@ -10,6 +10,7 @@ import * as createEvents from './0008-create-events.js';
 import * as createIdempotencyKeys from './0009-create-idempotency-keys.js';
 import * as scaleIndexes from './0010-scale-indexes.js';
 import * as projectsArchivedIndex from './0011-projects-archived-index.js';
+import * as dueBuckets from './0012-due-buckets.js';
 
 /** Every migration, in order. Names are frozen once released: they are the keys in kysely_migration. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009-create-idempotency-keys': createIdempotencyKeys,
   '0010-scale-indexes': scaleIndexes,
   '0011-projects-archived-index': projectsArchivedIndex,
+  '0012-due-buckets': dueBuckets,
 };

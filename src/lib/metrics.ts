@@ -257,6 +257,9 @@ export class Metrics {
   watchDatabase(system: 'sqlite' | 'postgresql', pool: (() => PoolStats | null) | null): void {
     this.sources.database = system;
     this.sources.pool = pool;
+    // SQLite has no pool: better-sqlite3 runs each query to completion on the event loop, so at a
+    // scrape no connection is in use and nothing waits (a wait shows as event-loop lag instead).
+    if (!pool) this.registry.removeSingleMetric('db_client_connection_pending_requests');
   }
 
   watchJobQueue(depth: () => Promise<QueueDepth[]>): void {

@@ -85,25 +85,49 @@ export async function installMetrics(app: FastifyInstance, ctx: AppContext): Pro
     return;
   }
 
-  const server = metricsServer(metrics, config.publicUrl);
-  const listener: MetricsListener = { port: () => (server.address() as AddressInfo).port };
-  app.decorate('metricsListener', listener);
+  let listener: OwnListener | null = null;
+  app.decorate('metricsListener', { port: () => listener?.port() ?? 0 });
   app.addHook('onReady', async () => {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: config.host, port: config.metricsPort ?? 0 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    listener = await listenForMetrics(metrics, {
+      host: config.host,
+      port: config.metricsPort ?? 0,
+      publicUrl: config.publicUrl,
     });
   });
-  app.addHook('onClose', async () => {
-    if (!server.listening) return;
-    // A scrape in flight finishes; an idle kept-alive connection (Prometheus keeps one) closes now.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    await closed;
+  app.addHook('onClose', async () => listener?.close());
+}
+
+export interface OwnListener extends MetricsListener {
+  /** Stops it: a scrape in flight finishes, an idle kept-alive connection closes now. */
+  close(): Promise<void>;
+}
+
+/**
+ * The METRICS_PORT listener of a process: the app's (above), or `npm run worker`'s, whose job
+ * metrics are counted where the jobs run. Rejects when the port cannot be taken (EADDRINUSE).
+ */
+export async function listenForMetrics(
+  metrics: Metrics,
+  options: { host: string; port: number; publicUrl: string },
+): Promise<OwnListener> {
+  const server = metricsServer(metrics, options.publicUrl);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.host, port: options.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  return {
+    port: () => (server.address() as AddressInfo).port,
+    async close() {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Prometheus keeps its connection open between scrapes.
+      server.closeIdleConnections();
+      await closed;
+    },
+  };
 }
 
 /** The METRICS_PORT listener: GET and HEAD /metrics, problem+json for anything else. */

@@ -354,7 +354,9 @@ describe('METRICS_PORT', () => {
     const first = await buildTestApp({ env: { METRICS_PORT: String(await freePort()) } });
     try {
       const taken = String(first.app.metricsListener?.port());
-      await expect(buildTestApp({ env: { METRICS_PORT: taken } })).rejects.toThrow(/EADDRINUSE/);
+      await expect(buildTestApp({ env: { METRICS_PORT: taken }, database: first.db })).rejects.toThrow(
+        /EADDRINUSE/,
+      );
     } finally {
       await first.close();
     }

@@ -23,10 +23,10 @@ export default defineConfig({
     fileParallelism: true,
     // Vitest's default is one worker per core minus one: a single worker on CI's two cores, where a
     // file spends much of its time waiting (child processes, timers, the database). On SQLite two
-    // workers ran the whole suite in 272 s instead of ~730 s. On PostgreSQL files still share
-    // database-wide objects in ways that collide when two run at once (a migration test's way down,
-    // pg-boss's tables), so that run keeps one worker until they are isolated.
-    maxWorkers: process.env.TEST_DATABASE_URL ? 1 : 2,
+    // workers ran the whole suite in 272 s instead of ~730 s. On PostgreSQL two files at once met
+    // "schema … does not exist" until the introspector stopped reading other files' schemas
+    // (src/db/postgres-introspector.ts); every file works in its own schema, so both run two.
+    maxWorkers: 2,
     minWorkers: 1,
   },
 });

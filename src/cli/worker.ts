@@ -1,3 +1,6 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { createContext } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -11,6 +14,22 @@ import { listenForMetrics } from '../plugins/metrics.js';
  * stops taking jobs; running ones finish within half of SHUTDOWN_TIMEOUT or go back to the queue.
  * With METRICS_PORT it serves GET /metrics there (on HOST): the attempts it made, the queue's depth.
  */
+
+/**
+ * The worker serves no HTTP: container probes (`node deploy/healthcheck.mjs worker`) read the age
+ * of this file instead, touched every few seconds once jobs run, and removed on a clean stop.
+ */
+const HEARTBEAT_FILE = 'taskforge-worker.heartbeat';
+const HEARTBEAT_MS = 5000;
+
+function beat(file: string): void {
+  try {
+    writeFileSync(file, `${process.pid} ${new Date().toISOString()}\n`);
+  } catch {
+    // A read-only temporary folder only blinds the probe; the jobs still run.
+  }
+}
+
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -34,8 +53,12 @@ async function main(): Promise<void> {
           port: config.metricsPort,
           publicUrl: config.publicUrl,
         });
+  const heartbeat = join(tmpdir(), HEARTBEAT_FILE);
+  let running = false;
   // The engines' timers do not hold a process open (an API process has its server): this does.
-  const keepAlive = setInterval(() => {}, 60_000);
+  const keepAlive = setInterval(() => {
+    if (running) beat(heartbeat);
+  }, HEARTBEAT_MS);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -47,6 +70,8 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs + 1000);
     timer.unref();
     await metrics?.close();
+    running = false;
+    rmSync(heartbeat, { force: true });
     await close();
     clearInterval(keepAlive);
     log.info('worker stopped');
@@ -55,6 +80,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   await startBackground();
+  if (stopping) return;
+  running = true;
+  beat(heartbeat);
   log.info({ database: config.database.kind }, 'worker started: running background jobs');
 }
 

@@ -1,9 +1,10 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { DatabaseTarget } from '../config.js';
 import type { PoolStats } from '../lib/metrics.js';
+import { CurrentSchemaPostgresDialect } from './postgres-introspector.js';
 import { GuardedPool } from './postgres-pool.js';
 import type { Database } from './schema.js';
 
@@ -143,7 +144,7 @@ function openPostgres(
   });
   const max = options.poolSize ?? 10;
   return {
-    db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+    db: new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) }),
     poolStats: () => ({
       total: pool.pool.totalCount,
       idle: pool.pool.idleCount,

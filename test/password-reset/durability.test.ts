@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,11 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         if (!url) throw new Error('the test database has no URL for a child process');
         let output = '';
         const metricsPort = await freePort();
+        // The worker's heartbeat file, read by the container probes, goes in its TMPDIR.
+        const workerTmp = mkdtempSync(join(tmpdir(), 'taskforge-worker-tmp-'));
+        const probe = () =>
+          spawnSync(process.execPath, ['deploy/healthcheck.mjs', 'worker'], { env: { TMPDIR: workerTmp } })
+            .status;
         // As `npm run worker` runs it: tsx passes SIGTERM on to the worker.
         child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/cli/worker.ts'], {
           env: {
@@ -141,6 +146,7 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
             JWT_SECRET: TEST_SECRET,
             LOG_LEVEL: 'info',
             METRICS_PORT: String(metricsPort),
+            TMPDIR: workerTmp,
             ...smtpEnv(),
           },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -159,9 +165,13 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
         expect(scrape.status).toBe(200);
         expect(await scrape.text()).toMatch(/^taskforge_job_attempts_total\{job="password-reset-mail"\} 1$/m);
+        expect(probe()).toBe(0);
         child.kill('SIGTERM');
         expect(await exited).toBe(0);
         expect(output).toContain('worker stopped');
+        // A worker that stopped is no longer alive to its probe.
+        expect(probe()).toBe(1);
+        rmSync(workerTmp, { recursive: true, force: true });
         child = null;
       } finally {
         await api.close();

@@ -13,6 +13,7 @@ import { FieldErrorSchema, ProblemSchema } from './lib/common-schemas.js';
 import { CursorSigner } from './lib/cursor.js';
 import { type Resolver, systemResolver } from './lib/dns.js';
 import { createMailer } from './lib/mail.js';
+import { Metrics } from './lib/metrics.js';
 import type { AppContext, BackgroundWork, Module, Services } from './lib/module.js';
 import { DEFAULT_HASH_COST, defaultHashLimits, type HashCost, PasswordHasher } from './lib/passwords.js';
 import { createPorts } from './lib/ports.js';
@@ -37,6 +38,7 @@ import { installCompression } from './plugins/compression.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
+import { installMetrics } from './plugins/metrics.js';
 import { defaultOverloadLimits, installOverload, type OverloadLimits } from './plugins/overload.js';
 import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-details.js';
 import { installRateLimits } from './plugins/rate-limit.js';
@@ -123,7 +125,10 @@ export function createContext(config: Config, options: ContextOptions): ContextH
   let cursors: CursorSigner | null = null;
   const services = {} as Services;
   const clock = options.clock ?? Date.now;
-  const jobs = createJobQueue(database, { log: options.log, clock });
+  const metrics = new Metrics();
+  metrics.watchDatabase(database.dialect === 'postgres' ? 'postgresql' : 'sqlite', database.poolStats);
+  const jobs = createJobQueue(database, { log: options.log, clock, metrics });
+  metrics.watchJobQueue(() => jobs.depth());
   const mailer = createMailer(config.smtp, config.dataDir, options.log);
   const changes = new ChangeLog(options.log);
   const ctx: AppContext = {
@@ -150,6 +155,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     jobs,
     mailer,
     changes,
+    metrics,
     ports: createPorts((db, work) => changes.transaction(db, work)),
     services,
   };
@@ -353,6 +359,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     app,
     modules.flatMap((module) => (module.tag ? [module.tag] : [])),
   );
+  // After the OpenAPI plugin, which documents the routes registered from then on (/metrics).
+  await installMetrics(app, ctx);
   for (const module of modules) await module.install?.(app, ctx);
 
   for (const module of modules) if (module.rootRoutes) await app.register(module.rootRoutes, { ctx });

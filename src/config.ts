@@ -380,7 +380,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
  * which the start-up log says. Remove a name here when its feature reads it.
  */
 export const NOT_YET_IN_EFFECT: Readonly<Record<string, string>> = {
-  METRICS_PORT: 'the /metrics endpoint is not built yet',
   OTEL_EXPORTER_OTLP_ENDPOINT: 'tracing is not built yet',
 };
 

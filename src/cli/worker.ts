@@ -5,12 +5,14 @@ import pino from 'pino';
 import { createContext } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { readEnvironment } from '../lib/environment.js';
+import { listenForMetrics } from '../plugins/metrics.js';
 
 /**
  * `npm run worker`: runs the background jobs (lib/jobs.ts) without HTTP, on the app's own context
  * (the same modules define the same job types), beside API processes started with WORKER=off or
  * inline: every process that runs jobs shares them, each attempt made by one. SIGTERM or SIGINT
  * stops taking jobs; running ones finish within half of SHUTDOWN_TIMEOUT or go back to the queue.
+ * With METRICS_PORT it serves GET /metrics there (on HOST): the attempts it made, the queue's depth.
  */
 
 /**
@@ -41,7 +43,16 @@ async function main(): Promise<void> {
   }
   // Synchronous: the last lines before process.exit must not be lost.
   const log = pino({ level: config.logLevel, base: { process: 'worker' } }, pino.destination({ sync: true }));
-  const { close, startBackground } = createContext(config, { log });
+  const { ctx, close, startBackground } = createContext(config, { log });
+  // METRICS_PORT: the jobs' metrics are counted here, where the jobs run.
+  const metrics =
+    config.metricsPort === null
+      ? null
+      : await listenForMetrics(ctx.metrics, {
+          host: config.host,
+          port: config.metricsPort,
+          publicUrl: config.publicUrl,
+        });
   const heartbeat = join(tmpdir(), HEARTBEAT_FILE);
   let running = false;
   // The engines' timers do not hold a process open (an API process has its server): this does.
@@ -58,6 +69,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs + 1000);
     timer.unref();
+    await metrics?.close();
     running = false;
     rmSync(heartbeat, { force: true });
     await close();

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import type { DatabaseTarget } from '../config.js';
+import type { PoolStats } from '../lib/metrics.js';
 import { CurrentSchemaPostgresDialect } from './postgres-introspector.js';
 import { GuardedPool } from './postgres-pool.js';
 import type { Database } from './schema.js';
@@ -20,6 +21,8 @@ export interface DatabaseHandle {
    * another connection (another process) has committed; null on PostgreSQL.
    */
   readonly dataVersion: (() => number) | null;
+  /** PostgreSQL: the pool's connections and waiting queries now (metrics); null on SQLite. */
+  readonly poolStats: (() => PoolStats) | null;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -123,7 +126,10 @@ function withStatementCache(connection: SqliteDatabase.Database) {
   };
 }
 
-function openPostgres(connectionString: string, options: DatabaseOptions): Kysely<Database> {
+function openPostgres(
+  connectionString: string,
+  options: DatabaseOptions,
+): { db: Kysely<Database>; poolStats: () => PoolStats } {
   // The name goes unquoted into a startup option, where spaces and quotes would change its meaning.
   if (options.searchPath !== undefined && !/^[a-z_][a-z0-9_]*$/.test(options.searchPath)) {
     throw new Error(`searchPath must be a plain lower-case schema name, got "${options.searchPath}"`);
@@ -136,20 +142,30 @@ function openPostgres(connectionString: string, options: DatabaseOptions): Kysel
     connectionTimeoutMs: options.connectionTimeoutMs ?? statementTimeoutMs,
     ...(options.searchPath ? { startupOptions: `-c search_path=${options.searchPath}` } : {}),
   });
-  return new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) });
+  const max = options.poolSize ?? 10;
+  return {
+    db: new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) }),
+    poolStats: () => ({
+      total: pool.pool.totalCount,
+      idle: pool.pool.idleCount,
+      waiting: pool.pool.waitingCount,
+      max,
+    }),
+  };
 }
 
 export function openDatabase(target: DatabaseTarget, options: DatabaseOptions = {}): DatabaseHandle {
   const dialect: Dialect = target.kind;
-  const { db, dataVersion } =
+  const { db, dataVersion, poolStats } =
     target.kind === 'sqlite'
-      ? openSqlite(target.filename, options)
-      : { db: openPostgres(target.connectionString, options), dataVersion: null };
+      ? { ...openSqlite(target.filename, options), poolStats: null }
+      : { ...openPostgres(target.connectionString, options), dataVersion: null };
   return {
     db,
     dialect,
     schema: target.kind === 'postgres' ? (options.searchPath ?? null) : null,
     dataVersion,
+    poolStats,
     async ping() {
       await sql`select 1`.execute(db);
     },

@@ -4,6 +4,7 @@ import type PgBoss from 'pg-boss';
 import type { Database } from '../db/schema.js';
 import { isDatabaseUnavailable } from '../lib/db-errors.js';
 import type { EnqueueOptions, Executor, JobQueue, JobType } from '../lib/jobs.js';
+import type { QueueDepth } from '../lib/metrics.js';
 import { rateLimitedWarning } from '../lib/rate-limited-log.js';
 import { JobRegistry } from './registry.js';
 
@@ -244,6 +245,20 @@ export class PgBossJobQueue implements JobQueue {
         this.workers.push(workerId);
       }
     }
+  }
+
+  /** pg-boss's waiting states are `created` and `retry` (below `active`; its index job_i5 covers them). */
+  async depth(): Promise<QueueDepth[]> {
+    const job = this.options.schema ? sql.id(this.options.schema, 'job') : sql.id('job');
+    const { rows } = await sql<{ name: string; waiting: string; oldest: number | null }>`
+      select name, count(*) as waiting,
+        extract(epoch from now() - min(start_after) filter (where start_after <= now()))::float8 as oldest
+      from ${job} where state < 'active' group by name`.execute(this.options.db);
+    return rows.map((row) => ({
+      job: row.name,
+      waiting: Number(row.waiting),
+      oldestDueSeconds: row.oldest === null ? 0 : Math.max(0, Number(row.oldest)),
+    }));
   }
 
   async stop(timeoutMs = 5000): Promise<void> {

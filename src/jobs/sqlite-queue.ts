@@ -11,6 +11,7 @@ import {
   type JobType,
   retryDelayMs,
 } from '../lib/jobs.js';
+import type { QueueDepth } from '../lib/metrics.js';
 import { rateLimitedWarning } from '../lib/rate-limited-log.js';
 import { JobRegistry } from './registry.js';
 
@@ -270,6 +271,25 @@ export class SqliteJobQueue implements JobQueue {
         .execute()
         .catch((writeError: unknown) => log.error({ err: writeError }, 'job queue: cannot record a failure'));
     }
+  }
+
+  async depth(): Promise<QueueDepth[]> {
+    const now = Math.trunc(this.options.clock());
+    const rows = await this.options.db
+      .selectFrom('jobs')
+      .select((eb) => [
+        'name',
+        eb.fn.countAll<number>().as('waiting'),
+        eb.fn.min(eb.case().when('run_at', '<=', now).then(eb.ref('run_at')).end()).as('oldest'),
+      ])
+      .where('state', '=', 'queued')
+      .groupBy('name')
+      .execute();
+    return rows.map((row) => ({
+      job: row.name,
+      waiting: Number(row.waiting),
+      oldestDueSeconds: row.oldest === null ? 0 : Math.max(0, (now - Number(row.oldest)) / 1000),
+    }));
   }
 
   /** Shutdown ran out of time: the jobs still running go back to the queue for another process. */

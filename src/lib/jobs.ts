@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import type { Metrics, QueueDepth } from './metrics.js';
 
 /**
  * The background job queue, one interface over two engines (src/jobs/): pg-boss on PostgreSQL,
@@ -77,6 +78,28 @@ export interface JobQueue {
    * for another instance (its attempt counts as failed and is retried on its schedule).
    */
   stop(timeoutMs?: number): Promise<void>;
+  /**
+   * The jobs waiting now, by type (one query; metrics read it when scraped): those queued and not
+   * yet started, delayed retries included, and how long the earliest due one has waited.
+   */
+  depth(): Promise<QueueDepth[]>;
+}
+
+/** The queue with every handler timed and counted in `metrics` (attempts, failures, duration). */
+export function instrumentJobQueue(queue: JobQueue, metrics: Metrics): JobQueue {
+  return {
+    define: (type) =>
+      queue.define({
+        ...type,
+        handler: metrics.timeJob(type.name, (_payload, run) => run.last, type.handler),
+      }),
+    enqueue: (trx, name, payload, options) => queue.enqueue(trx, name, payload, options),
+    enqueueOnce: (trx, name, payload, options) => queue.enqueueOnce(trx, name, payload, options),
+    prepare: () => queue.prepare(),
+    start: () => queue.start(),
+    stop: (timeoutMs) => queue.stop(timeoutMs),
+    depth: () => queue.depth(),
+  };
 }
 
 export const JOB_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;

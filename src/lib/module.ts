@@ -9,6 +9,7 @@ import type { CursorSigner } from './cursor.js';
 import type { Resolver } from './dns.js';
 import type { JobQueue } from './jobs.js';
 import type { Mailer } from './mail.js';
+import type { Metrics } from './metrics.js';
 import type { PasswordHasher } from './passwords.js';
 import type { Ports } from './ports.js';
 
@@ -61,6 +62,8 @@ export interface AppContext {
    * `changes.transaction` and record their events there (see lib/change-log.ts).
    */
   readonly changes: ChangeLog;
+  /** This app's metrics (GET /metrics): modules and plugins count and report through it. */
+  readonly metrics: Metrics;
   /** Where modules meet without importing each other (user lifecycle events). */
   readonly ports: Ports;
   /** Filled in module order before any route is registered; read it when called, not at import. */

@@ -41,8 +41,8 @@ const RULES: readonly { pattern: RegExp; policy: CachePolicy }[] = [
   },
   // One caller's tasks (with their comments and activity), projects, comments and events.
   { pattern: /^\/api\/v[0-9]+\/(tasks|projects|comments|events)(\/|$)/, policy: 'private' },
-  // Health is the state of this instance now: a kept copy would be a lie.
-  { pattern: /^\/health\//, policy: 'no-store' },
+  // Health and metrics are the state of this instance now: a kept copy would be a lie.
+  { pattern: /^\/(health\/|metrics$)/, policy: 'no-store' },
   // Problem type pages, and the docs' static files (Swagger UI's, ours, the ReDoc bundle).
   { pattern: /^\/problems\/:slug$/, policy: 'public-static' },
   { pattern: /^\/docs\/static\/(theme\/|\*$)/, policy: 'public-static' },

@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../errors.js';
+import type { Metrics, RateLimitScope } from '../lib/metrics.js';
 import type { AppContext } from '../lib/module.js';
 import type { Principal } from '../lib/principal.js';
 import { LIMITS_REDIS_TIMEOUT_MS, rateLimitedWarning } from '../lib/rate-limited-log.js';
@@ -60,6 +61,11 @@ function keyOf(request: FastifyRequest): string {
   return principal ? `user:${principal.userId}` : `ip:${request.ip}`;
 }
 
+/** The budget a counter key belongs to (see keyOf), for the rejections metric. */
+function scopeOf(key: string): RateLimitScope {
+  return key.startsWith('cred:') ? 'credentials' : key.startsWith('user:') ? 'user' : 'ip';
+}
+
 class RequestLimiter {
   private readonly warn: (error: Error) => void;
 
@@ -68,6 +74,7 @@ class RequestLimiter {
     private readonly limit: Limit,
     log: AppContext['log'],
     private readonly redis: Redis | null,
+    private readonly metrics: Metrics,
   ) {
     this.warn = rateLimitedWarning(log, 'rate limits are not enforced: their counters do not answer');
   }
@@ -81,6 +88,7 @@ class RequestLimiter {
         ? await bounded(this.redis, counted, LIMITS_REDIS_TIMEOUT_MS, 'rate limits')
         : await counted;
     } catch (error) {
+      this.metrics.rateLimitFailedOpen();
       this.warn(error as Error);
       return null;
     }
@@ -90,6 +98,7 @@ class RequestLimiter {
     reply.header('ratelimit-remaining', result.remaining);
     reply.header('ratelimit-reset', reset);
     if (!result.isExceeded) return null;
+    this.metrics.rateLimited(scopeOf(keyOf(request)));
     return new ApiError('rate_limited', { headers: { 'retry-after': String(Math.max(1, reset)) } });
   }
 
@@ -131,7 +140,7 @@ export async function installRateLimits(app: FastifyInstance, ctx: AppContext): 
     cache: LOCAL_KEYS,
     ...(redis ? { redis, nameSpace: `${ctx.keyPrefix}rate:` } : {}),
   });
-  const limiter = new RequestLimiter(app.createRateLimit(), ctx.log, redis);
+  const limiter = new RequestLimiter(app.createRateLimit(), ctx.log, redis, ctx.metrics);
   app.decorate('requestLimiter', limiter);
   app.addHook(
     'onRequest',

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, TEST_SECRET } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { createUser } from '../helpers/factories.js';
+import { freePort } from '../helpers/free-port.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 import { until } from '../helpers/wait.js';
 import { pendingMailJobs, RESET_URL, requestReset, retriesDueNow, tokenOf } from './helpers.js';
@@ -131,6 +132,7 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         const url = db.url;
         if (!url) throw new Error('the test database has no URL for a child process');
         let output = '';
+        const metricsPort = await freePort();
         // The worker's heartbeat file, read by the container probes, goes in its TMPDIR.
         const workerTmp = mkdtempSync(join(tmpdir(), 'taskforge-worker-tmp-'));
         const probe = () =>
@@ -143,6 +145,7 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
             DATABASE_URL: url,
             JWT_SECRET: TEST_SECRET,
             LOG_LEVEL: 'info',
+            METRICS_PORT: String(metricsPort),
             TMPDIR: workerTmp,
             ...smtpEnv(),
           },
@@ -158,6 +161,10 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         const exited = new Promise<number | null>((resolve) => child?.on('close', (code) => resolve(code)));
         await until(() => mailsTo(user.email).length === 1, 30_000);
         expect(output).toContain('worker started');
+        // The worker counts the attempts it made, on its own METRICS_PORT.
+        const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+        expect(scrape.status).toBe(200);
+        expect(await scrape.text()).toMatch(/^taskforge_job_attempts_total\{job="password-reset-mail"\} 1$/m);
         expect(probe()).toBe(0);
         child.kill('SIGTERM');
         expect(await exited).toBe(0);

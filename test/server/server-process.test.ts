@@ -134,17 +134,19 @@ describe('a newcomer is guided', () => {
   it('warns about a mistyped .env name and inert settings, and logs the docs, the database and the admin to create', async () => {
     const dir = tempDir();
     const port = await freePort();
+    const metricsPort = await freePort();
     const dbFile = join(dir, 'data/taskforge.db');
     writeFileSync(
       join(dir, '.env'),
       [
         `PORT=${port}`,
+        `METRICS_PORT=${metricsPort}`,
         `DATABASE_URL=sqlite:${dbFile}`,
         'PROT=3102',
         'OTEL_SERVICE_NAME=taskforge',
         'RATE_LIMIT_MAX=50',
         'API_V1_SUNSET=2030-06-30',
-        'METRICS_PORT=9100',
+        'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318',
         'LOG_LEVEL=info',
       ].join('\n'),
     );
@@ -153,6 +155,8 @@ describe('a newcomer is guided', () => {
     const root = await fetch(`http://127.0.0.1:${port}/`);
     expect(root.status).toBe(200);
     expect(((await root.json()) as { docs: string }).docs).toBe(`http://127.0.0.1:${port}/docs`);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status).toBe(200);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     const lines = run
@@ -162,7 +166,11 @@ describe('a newcomer is guided', () => {
       .map((l) => JSON.parse(l) as { msg: string; level: number });
     const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
     expect(warnings).toContain('PROT is not a Taskforge variable; did you mean PORT?');
-    expect(warnings).toContainEqual(expect.stringMatching(/^METRICS_PORT has no effect in this version/));
+    expect(warnings).toContainEqual(
+      expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT has no effect in this version/),
+    );
+    // /metrics is built: METRICS_PORT takes effect, without a warning.
+    expect(warnings.join('\n')).not.toContain('METRICS_PORT');
     // Rate limits are built: their settings take effect, without a warning.
     expect(warnings.join('\n')).not.toContain('RATE_LIMIT_MAX');
     expect(warnings.join('\n')).not.toContain('OTEL_SERVICE_NAME');

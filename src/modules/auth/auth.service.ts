@@ -182,6 +182,7 @@ export class AuthService {
     const normalized = normalizeEmail(email);
     const wait = await this.loginFailures.lockedFor(normalized);
     if (wait > 0) {
+      this.ctx.metrics.rateLimited('login');
       throw new ApiError('rate_limited', {
         detail: 'Too many failed logins for this email; try again later',
         headers: { 'retry-after': String(wait) },

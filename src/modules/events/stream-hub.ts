@@ -224,6 +224,7 @@ export class StreamHub {
   private readonly databaseDown: (error: Error) => void;
 
   constructor(readonly ctx: AppContext) {
+    ctx.metrics.watchOpenStreams(() => this.streams.size);
     this.databaseDown = rateLimitedWarning(
       ctx.log,
       'event streams: the database does not answer; open streams wait and read again when it is back',

@@ -51,6 +51,7 @@ export class StatsCache {
   private readonly redisFailed: (error: Error) => void;
 
   constructor(private readonly ctx: AppContext) {
+    ctx.metrics.watchStatsCache(() => this.counts());
     this.redisFailed = rateLimitedWarning(
       ctx.log,
       'stats cache: Redis did not answer; using this process only',

@@ -117,6 +117,10 @@ export function deliveryJob(ctx: AppContext, transport: WebhookTransport): JobTy
           error: `cannot send: ${errorOf(error)}`,
           body: null,
         }));
+      ctx.metrics.webhookDelivery(
+        outcome.ok ? 'success' : outcome.status === null ? 'no_response' : 'http_error',
+        outcome.durationMs / 1000,
+      );
       const now = ctx.clock();
       const nextAt = outcome.ok ? null : nextAttemptAt(attempt, Date.parse(delivery.created_at), now);
       const status = outcome.ok ? 'succeeded' : nextAt === null ? 'failed' : 'pending';

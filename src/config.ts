@@ -381,7 +381,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
  */
 export const NOT_YET_IN_EFFECT: Readonly<Record<string, string>> = {
   METRICS_PORT: 'the /metrics endpoint is not built yet',
-  OTEL_EXPORTER_OTLP_ENDPOINT: 'tracing is not built yet',
 };
 
 /** Names that libraries read from the environment themselves: never reported as unknown. */

@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import { buildApp } from './app.js';
 import { type Config, ConfigError, loadConfig, noEffectWarnings, unknownVariableWarnings } from './config.js';
 import { openDatabase } from './db/database.js';
 import { MigrationError, migrateToLatest } from './db/migrator.js';
@@ -17,8 +16,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** The configuration, and the warnings to log once the service is up. */
-function configure(): { config: Config; warnings: string[] } {
+/** The configuration, the environment it came from, and the warnings to log once the service is up. */
+function configure(): { config: Config; env: Record<string, string | undefined>; warnings: string[] } {
   const dotenv = readDotenv();
   // The real environment wins over the .env file.
   const env = { ...dotenv, ...process.env };
@@ -26,9 +25,10 @@ function configure(): { config: Config; warnings: string[] } {
   try {
     const config = loadConfig(env);
     const warnings = [...typos, ...noEffectWarnings(env)];
-    if (config.jwtSecret !== null) return { config, warnings };
+    if (config.jwtSecret !== null) return { config, env, warnings };
     return {
       config: Object.freeze({ ...config, jwtSecret: loadOrCreateDevSecret(config.dataDir) }),
+      env,
       warnings,
     };
   } catch (error) {
@@ -62,8 +62,26 @@ async function migrate(config: Config): Promise<void> {
   }
 }
 
-async function serve(config: Config, warnings: string[]): Promise<void> {
-  const app = await buildApp(config);
+/**
+ * Tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set: the SDK starts before the app's modules are
+ * imported, so its instrumentations patch what they load (ESM). Unset, no OpenTelemetry module is
+ * ever loaded. The SDK reads its other OTEL_* variables itself: those of `.env` reach it too.
+ */
+async function startTracing(config: Config, env: Record<string, string | undefined>) {
+  if (!config.otelEndpoint) return null;
+  for (const [name, value] of Object.entries(env)) if (name.startsWith('OTEL_')) process.env[name] ??= value;
+  const { startTelemetry } = await import('./telemetry.js');
+  return startTelemetry(config.otelEndpoint, process.env);
+}
+
+async function serve(
+  config: Config,
+  env: Record<string, string | undefined>,
+  warnings: string[],
+): Promise<void> {
+  const telemetry = await startTracing(config, env);
+  const { buildApp } = await import('./app.js');
+  const app = await buildApp(config, telemetry ? { tracing: telemetry } : {});
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -72,6 +90,7 @@ async function serve(config: Config, warnings: string[]): Promise<void> {
     await shutDown(app, {
       drainDelayMs: config.shutdownDrainDelayMs,
       timeoutMs: config.shutdownTimeoutMs,
+      ...(telemetry ? { afterClose: () => telemetry.shutdown() } : {}),
       onTimeout: () => {
         app.log.error('shutdown took too long; exiting');
         process.exit(1);
@@ -88,7 +107,7 @@ async function serve(config: Config, warnings: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { config, warnings } = configure();
+  const { config, env, warnings } = configure();
   if (cluster.isPrimary) {
     await checkDatabase(config);
     // The primary migrates before any worker starts, so workers never race on the schema.
@@ -101,7 +120,7 @@ async function main(): Promise<void> {
       return;
     }
   }
-  await serve(config, warnings);
+  await serve(config, env, warnings);
 }
 
 main().catch((error: unknown) => {

@@ -1,9 +1,12 @@
+import { NO_MIGRATIONS, type NoMigrations } from 'kysely';
 import { ConfigError, loadConfig } from '../config.js';
 import { type DatabaseHandle, openDatabase } from '../db/database.js';
 import { describePlan, planMigrateDown } from '../db/down-plan.js';
+import { migrations } from '../db/migrations/index.js';
 import {
   MigrationError,
   migrateDown,
+  migrateTo,
   migrateToLatest,
   migrationStatus,
   schemaState,
@@ -18,7 +21,16 @@ function oneLine(error: unknown): string {
 }
 
 const COMMANDS = ['latest', 'down', 'status'];
-const USAGE = 'usage: npm run migrate [-- latest | down [--yes] | status]';
+const USAGE = 'usage: npm run migrate [-- latest | down [--yes] | status | --to <version> [--yes]]';
+const NAMES = Object.keys(migrations).sort();
+/** `--to 0`: before the first migration (every one reverted). */
+const BEFORE_FIRST = '0';
+
+/** A migration by its full name (0003-create-tasks) or its number (0003); null when there is none. */
+function targetOf(version: string): string | NoMigrations | null {
+  if (version === BEFORE_FIRST || version === '0000') return NO_MIGRATIONS;
+  return NAMES.find((name) => name === version || name.startsWith(`${version}-`)) ?? null;
+}
 
 async function status(database: DatabaseHandle): Promise<void> {
   const { applied, pending, unknown } = await migrationStatus(database);
@@ -58,6 +70,38 @@ async function down(database: DatabaseHandle, confirmed: boolean): Promise<numbe
   return 0;
 }
 
+/**
+ * `--to <version>`: up to it (applying what lies between), or down to it (reverting what came
+ * after it, said first, only with --yes, as `down`). The version stays applied; `0` reverts all.
+ */
+async function to(
+  database: DatabaseHandle,
+  target: string | NoMigrations,
+  confirmed: boolean,
+): Promise<number> {
+  const { applied } = await migrationStatus(database);
+  const names = applied.map((m) => m.name);
+  const label = target === NO_MIGRATIONS ? 'before the first migration' : target;
+  const goesDown = typeof target === 'string' ? names.some((name) => name > target) : names.length > 0;
+  if (!goesDown) {
+    const ran = target === NO_MIGRATIONS ? [] : await migrateTo(database, target);
+    process.stdout.write(ran.length ? `applied: ${ran.join(', ')}\n` : `already at ${label}\n`);
+    return 0;
+  }
+  const plan = await planMigrateDown(database, target);
+  if (plan) process.stdout.write(`${describePlan(plan).join('\n')}\n`);
+  if (!confirmed) {
+    const version = target === NO_MIGRATIONS ? BEFORE_FIRST : target;
+    process.stderr.write(
+      `refusing to revert without --yes: what is listed above is lost. Stop the service first, then run npm run migrate -- --to ${version} --yes\n`,
+    );
+    return 1;
+  }
+  const reverted = await migrateTo(database, target);
+  process.stdout.write(`reverted: ${reverted.join(', ')} (now at ${label})\n`);
+  return 0;
+}
+
 async function run(command: string, confirmed: boolean, database: DatabaseHandle): Promise<number> {
   if (command === 'latest') {
     const applied = await migrateToLatest(database);
@@ -69,22 +113,55 @@ async function run(command: string, confirmed: boolean, database: DatabaseHandle
   return 0;
 }
 
+interface Invocation {
+  command: string;
+  /** `--to`'s version, as given. */
+  version: string | null;
+  confirmed: boolean;
+}
+
+/** The arguments, or the line that says what is wrong with them. */
+function parse(args: string[]): Invocation | string {
+  const words: string[] = [];
+  let version: string | null = null;
+  let confirmed = false;
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] ?? '';
+    if (arg === '--yes') confirmed = true;
+    else if (arg === '--to' || arg.startsWith('--to=')) {
+      const value = arg === '--to' ? args[++i] : arg.slice('--to='.length);
+      if (!value || value.startsWith('-')) return '"--to" needs a version';
+      if (version !== null) return 'unexpected second "--to"';
+      version = value;
+    } else if (arg.startsWith('-')) return `unexpected "${arg}"`;
+    else words.push(arg);
+  }
+  const [command = 'latest', ...extra] = words;
+  if (!COMMANDS.includes(command)) return `unknown command "${command}"`;
+  if (extra[0] !== undefined) return `unexpected "${extra[0]}"`;
+  if (version !== null && words.length > 0) return `unexpected "${command}" with --to`;
+  if (confirmed && version === null && command !== 'down') return 'unexpected "--yes"';
+  return { command, version, confirmed };
+}
+
 /**
  * `npm run migrate` (to latest), `npm run migrate -- down --yes` (one step back, after saying
- * what it removes), `-- status` (applied and pending migrations).
+ * what it removes), `-- status` (applied and pending migrations), `-- --to <version>` (up or down
+ * to that migration; down only with --yes).
  * PostgreSQL: the URL's standard `?options=-c%20search_path%3D<schema>` selects the schema.
  */
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const flags = args.filter((a) => a.startsWith('-'));
-  const [command = 'latest', ...extra] = args.filter((a) => !a.startsWith('-'));
-  const confirmed = flags.includes('--yes');
-  const badFlag = flags.find((f) => f !== '--yes') ?? (confirmed && command !== 'down' ? '--yes' : undefined);
-  if (!COMMANDS.includes(command) || extra.length > 0 || badFlag !== undefined) {
-    const what = !COMMANDS.includes(command)
-      ? `unknown command "${command}"`
-      : `unexpected "${badFlag ?? extra[0]}"`;
-    process.stderr.write(`${what}: ${USAGE}\n`);
+  const invocation = parse(process.argv.slice(2));
+  if (typeof invocation === 'string') {
+    process.stderr.write(`${invocation}: ${USAGE}\n`);
+    return 2;
+  }
+  const { command, version, confirmed } = invocation;
+  const target = version === null ? null : targetOf(version);
+  if (version !== null && target === null) {
+    process.stderr.write(
+      `unknown version "${version}": a migration of this version (${NAMES[0]} … ${NAMES.at(-1)}, or its number such as ${NAMES.at(-1)?.slice(0, 4)}), or ${BEFORE_FIRST} for before the first\n`,
+    );
     return 2;
   }
   let database: DatabaseHandle | undefined;
@@ -92,7 +169,7 @@ async function main(): Promise<number> {
     const config = loadConfig(readEnvironment());
     // A migration may run long and a second process may wait for the first: be patient.
     database = openDatabase(config.database, { busyTimeoutMs: 60_000, poolSize: 2 });
-    return await run(command, confirmed, database);
+    return target === null ? await run(command, confirmed, database) : await to(database, target, confirmed);
   } catch (error) {
     process.stderr.write(`${oneLine(error)}\n`);
     return 1;

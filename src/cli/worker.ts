@@ -1,3 +1,6 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { createContext } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -9,6 +12,22 @@ import { readEnvironment } from '../lib/environment.js';
  * inline: every process that runs jobs shares them, each attempt made by one. SIGTERM or SIGINT
  * stops taking jobs; running ones finish within half of SHUTDOWN_TIMEOUT or go back to the queue.
  */
+
+/**
+ * The worker serves no HTTP: container probes (`node deploy/healthcheck.mjs worker`) read the age
+ * of this file instead, touched every few seconds once jobs run, and removed on a clean stop.
+ */
+const HEARTBEAT_FILE = 'taskforge-worker.heartbeat';
+const HEARTBEAT_MS = 5000;
+
+function beat(file: string): void {
+  try {
+    writeFileSync(file, `${process.pid} ${new Date().toISOString()}\n`);
+  } catch {
+    // A read-only temporary folder only blinds the probe; the jobs still run.
+  }
+}
+
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -23,8 +42,12 @@ async function main(): Promise<void> {
   // Synchronous: the last lines before process.exit must not be lost.
   const log = pino({ level: config.logLevel, base: { process: 'worker' } }, pino.destination({ sync: true }));
   const { close, startBackground } = createContext(config, { log });
+  const heartbeat = join(tmpdir(), HEARTBEAT_FILE);
+  let running = false;
   // The engines' timers do not hold a process open (an API process has its server): this does.
-  const keepAlive = setInterval(() => {}, 60_000);
+  const keepAlive = setInterval(() => {
+    if (running) beat(heartbeat);
+  }, HEARTBEAT_MS);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -35,6 +58,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs + 1000);
     timer.unref();
+    running = false;
+    rmSync(heartbeat, { force: true });
     await close();
     clearInterval(keepAlive);
     log.info('worker stopped');
@@ -43,6 +68,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   await startBackground();
+  if (stopping) return;
+  running = true;
+  beat(heartbeat);
   log.info({ database: config.database.kind }, 'worker started: running background jobs');
 }
 

@@ -1,13 +1,13 @@
-import { type Kysely, Migrator, sql, type TableMetadata } from 'kysely';
+import { type Kysely, Migrator, NO_MIGRATIONS, type NoMigrations, sql, type TableMetadata } from 'kysely';
 import { type DatabaseHandle, openDatabase } from './database.js';
 import { migrations } from './migrations/index.js';
 import { MigrationError, migrationStatus } from './migrator.js';
 import type { Database } from './schema.js';
 
-/** What `migrate down` would remove, for an operator to read before saying yes. */
+/** What `migrate down` (or `--to` an earlier version) would remove, for an operator to read before saying yes. */
 export interface DownPlan {
-  /** The migration that would be reverted (the latest applied). */
-  migration: string;
+  /** The migrations that would be reverted, latest first. */
+  migrations: string[];
   /** Tables it drops, with their rows in the real database. */
   tables: { name: string; rows: number }[];
   /** Columns it drops from tables that stay, as `table.column`. */
@@ -22,19 +22,30 @@ async function shapeOf(db: Kysely<Database>): Promise<Shape> {
 }
 
 /**
- * The tables and columns the latest applied migration's `down` removes, found by replaying the
- * migrations on a scratch in-memory SQLite database (migrations run on both dialects): the real
- * database is only counted, never locked or changed. Null when nothing is applied.
+ * The tables and columns that reverting removes: the latest applied migration's `down`, or every
+ * `down` back to `target` (which stays applied; NO_MIGRATIONS: all of them). Found by replaying
+ * the migrations on a scratch in-memory SQLite database (migrations run on both dialects): the
+ * real database is only counted, never locked or changed. Null when nothing would be reverted.
  */
-export async function planMigrateDown(handle: DatabaseHandle): Promise<DownPlan | null> {
+export async function planMigrateDown(
+  handle: DatabaseHandle,
+  target?: string | NoMigrations,
+): Promise<DownPlan | null> {
   const status = await migrationStatus(handle);
   if (status.unknown.length > 0) {
     throw new MigrationError(
       `cannot revert: the database has migrations this version does not know (${status.unknown.join(', ')}); revert them with the version that applied them`,
     );
   }
-  const latest = status.applied.at(-1)?.name;
+  const applied = status.applied.map((m) => m.name);
+  const latest = applied.at(-1);
   if (latest === undefined) return null;
+  const keep =
+    target === undefined ? applied.length - 1 : typeof target === 'string' ? applied.indexOf(target) + 1 : 0;
+  // A target that is not applied (later, or unknown) leaves nothing to revert.
+  if (typeof target === 'string' && keep === 0) return null;
+  const reverted = applied.slice(keep).reverse();
+  if (reverted.length === 0) return null;
 
   const scratch = openDatabase({ kind: 'sqlite', filename: ':memory:' });
   let before: Shape;
@@ -44,7 +55,7 @@ export async function planMigrateDown(handle: DatabaseHandle): Promise<DownPlan 
     const up = await migrator.migrateTo(latest);
     if (up.error) throw up.error;
     before = await shapeOf(scratch.db);
-    const down = await migrator.migrateDown();
+    const down = await migrator.migrateTo(keep === 0 ? NO_MIGRATIONS : (applied[keep - 1] ?? NO_MIGRATIONS));
     if (down.error) throw down.error;
     after = await shapeOf(scratch.db);
   } catch (error) {
@@ -60,7 +71,7 @@ export async function planMigrateDown(handle: DatabaseHandle): Promise<DownPlan 
   const columns = [...before]
     .filter(([name]) => after.has(name))
     .flatMap(([name, cols]) => [...cols].filter((c) => !after.get(name)?.has(c)).map((c) => `${name}.${c}`));
-  return { migration: latest, tables, columns };
+  return { migrations: reverted, tables, columns };
 }
 
 async function countRows(handle: DatabaseHandle, table: string): Promise<number> {
@@ -77,6 +88,7 @@ export function describePlan(plan: DownPlan): string[] {
     ...plan.tables.map((t) => `  table ${t.name} (${t.rows} ${t.rows === 1 ? 'row' : 'rows'})`),
     ...plan.columns.map((c) => `  column ${c}`),
   ];
-  if (removed.length === 0) return [`reverting ${plan.migration} removes no table or column`];
-  return [`reverting ${plan.migration} removes:`, ...removed];
+  const what = plan.migrations.join(', ');
+  if (removed.length === 0) return [`reverting ${what} removes no table or column`];
+  return [`reverting ${what} removes:`, ...removed];
 }

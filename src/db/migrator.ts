@@ -1,4 +1,11 @@
-import { type Kysely, type MigrationResultSet, Migrator, NO_MIGRATIONS, sql } from 'kysely';
+import {
+  type Kysely,
+  type MigrationResultSet,
+  Migrator,
+  NO_MIGRATIONS,
+  type NoMigrations,
+  sql,
+} from 'kysely';
 import type { DatabaseHandle } from './database.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -116,8 +123,11 @@ export function migrateToLatest(handle: DatabaseHandle): Promise<string[]> {
   });
 }
 
-/** Migrates up or down to `name` (the last one applied afterwards); returns the names run. */
-export function migrateTo(handle: DatabaseHandle, name: string): Promise<string[]> {
+/**
+ * Migrates up or down to `name` (the last one applied afterwards; NO_MIGRATIONS: none); returns
+ * the names run, applied in order or reverted latest first.
+ */
+export function migrateTo(handle: DatabaseHandle, name: string | NoMigrations): Promise<string[]> {
   return locked(handle, (m) => m.migrateTo(name));
 }
 

@@ -48,10 +48,20 @@ async function tables(handle: DatabaseHandle): Promise<string[]> {
 }
 
 /**
- * The application's tables and indexes (not Kysely's), as `table:<name>` and `index:<name>`: a
- * migration may add only indexes (0010), and its way down must drop exactly those.
+ * The application's tables, indexes and columns (not Kysely's), as `table:<name>`,
+ * `index:<name>` and `column:<table>.<name> <type> [null]`: a migration may add only indexes
+ * (0010) or columns, and its way down must drop exactly those.
  */
 async function schemaObjects(handle: DatabaseHandle): Promise<string[]> {
+  const columns = (await handle.db.introspection.getTables())
+    .filter((table) => handle.dialect === 'sqlite' || table.schema === handle.schema)
+    .flatMap((table) =>
+      table.columns.map((c) => `column:${table.name}.${c.name} ${c.dataType}${c.isNullable ? ' null' : ''}`),
+    );
+  return [...(await tablesAndIndexes(handle)), ...columns].sort();
+}
+
+async function tablesAndIndexes(handle: DatabaseHandle): Promise<string[]> {
   const names =
     handle.dialect === 'sqlite'
       ? await sql<{ name: string }>`select type || ':' || name as name from sqlite_master
@@ -194,6 +204,11 @@ describe(`migrations (${testDatabaseUrl ? 'postgres' : 'sqlite'})`, () => {
     expect(await migrateToLatest(handle)).toEqual(NAMES);
     expect(await appliedMigrations(handle)).toEqual(NAMES);
     expect(await tables(handle)).toEqual(latestTables);
+    // Down to the first migration and up again: the same schema, columns and indexes included.
+    expect(await migrateTo(handle, NAMES[0] ?? '')).toEqual(NAMES.slice(1).reverse());
+    expect(await appliedMigrations(handle)).toEqual(NAMES.slice(0, 1));
+    expect(await migrateTo(handle, LAST)).toEqual(NAMES.slice(1));
+    expect(await schemaObjects(handle)).toEqual(latestObjects);
   });
 
   it('every migration goes down to exactly the tables and indexes before it', async () => {
@@ -405,6 +420,58 @@ describe('npm run migrate -- down and -- status', () => {
     expect(done).toMatchObject({ code: 0, stderr: '' });
     expect(lines(done.stdout)).toEqual([...lines(refused.stdout), 'reverted: 0003-create-tasks']);
     expect(await tables(t.handle)).not.toContain('tasks');
+  });
+
+  it('--to moves up or down to a named migration, says what it reverts, and needs --yes to go down', async () => {
+    const t = await reachableDatabase('to.db');
+    const up = await finished(cli(t.url, ['--to', '0003']));
+    expect(up).toMatchObject({ code: 0, stderr: '' });
+    expect(lines(up.stdout)).toEqual([`applied: ${NAMES.slice(0, 3).join(', ')}`]);
+    expect(await appliedMigrations(t.handle)).toEqual(NAMES.slice(0, 3));
+    const again = await finished(cli(t.url, ['--to=0003-create-tasks']));
+    expect(lines(again.stdout)).toEqual(['already at 0003-create-tasks']);
+
+    const refused = await finished(cli(t.url, ['--to', '0001-create-users']));
+    expect(refused.code).toBe(1);
+    expect(lines(refused.stdout)).toEqual([
+      'reverting 0003-create-tasks, 0002-create-sessions removes:',
+      '  table refresh_tokens (0 rows)',
+      '  table sessions (0 rows)',
+      '  table task_tags (0 rows)',
+      '  table tasks (0 rows)',
+    ]);
+    expect(lines(refused.stderr)).toEqual([
+      expect.stringMatching(/^refusing to revert without --yes: .*--to 0001-create-users --yes$/),
+    ]);
+    expect(await appliedMigrations(t.handle)).toEqual(NAMES.slice(0, 3));
+
+    const down = await finished(cli(t.url, ['--to', '0001-create-users', '--yes']));
+    expect(down).toMatchObject({ code: 0, stderr: '' });
+    expect(lines(down.stdout).at(-1)).toBe(
+      'reverted: 0003-create-tasks, 0002-create-sessions (now at 0001-create-users)',
+    );
+    expect(await appliedMigrations(t.handle)).toEqual(NAMES.slice(0, 1));
+
+    const none = await finished(cli(t.url, ['--to', '0', '--yes']));
+    expect(lines(none.stdout)).toEqual([
+      'reverting 0001-create-users removes:',
+      '  table users (0 rows)',
+      'reverted: 0001-create-users (now at before the first migration)',
+    ]);
+    expect(await tables(t.handle)).toEqual([]);
+
+    const unknown = await finished(cli(t.url, ['--to', '0042']));
+    expect(unknown.code).toBe(2);
+    expect(lines(unknown.stderr)).toEqual([
+      `unknown version "0042": a migration of this version (${NAMES[0]} … ${LAST}, or its number such as ${LAST.slice(0, 4)}), or 0 for before the first`,
+    ]);
+    const both = await finished(cli(t.url, ['down', '--to', '0001']));
+    expect(both.code).toBe(2);
+    expect(lines(both.stderr)).toEqual([expect.stringContaining('usage: npm run migrate')]);
+
+    const latest = await finished(cli(t.url, ['--to', LAST]));
+    expect(lines(latest.stdout)).toEqual([`applied: ${NAMES.join(', ')}`]);
+    expect(await appliedMigrations(t.handle)).toEqual(NAMES);
   });
 
   it('status lists applied and pending migrations; a bad flag is a usage error', async () => {

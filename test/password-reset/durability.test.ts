@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -131,6 +131,11 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         const url = db.url;
         if (!url) throw new Error('the test database has no URL for a child process');
         let output = '';
+        // The worker's heartbeat file, read by the container probes, goes in its TMPDIR.
+        const workerTmp = mkdtempSync(join(tmpdir(), 'taskforge-worker-tmp-'));
+        const probe = () =>
+          spawnSync(process.execPath, ['deploy/healthcheck.mjs', 'worker'], { env: { TMPDIR: workerTmp } })
+            .status;
         // As `npm run worker` runs it: tsx passes SIGTERM on to the worker.
         child = spawn(join(process.cwd(), 'node_modules/.bin/tsx'), ['src/cli/worker.ts'], {
           env: {
@@ -138,6 +143,7 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
             DATABASE_URL: url,
             JWT_SECRET: TEST_SECRET,
             LOG_LEVEL: 'info',
+            TMPDIR: workerTmp,
             ...smtpEnv(),
           },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -152,9 +158,13 @@ describe(`the reset mail's durability (${testDatabaseUrl ? 'postgres' : 'sqlite'
         const exited = new Promise<number | null>((resolve) => child?.on('close', (code) => resolve(code)));
         await until(() => mailsTo(user.email).length === 1, 30_000);
         expect(output).toContain('worker started');
+        expect(probe()).toBe(0);
         child.kill('SIGTERM');
         expect(await exited).toBe(0);
         expect(output).toContain('worker stopped');
+        // A worker that stopped is no longer alive to its probe.
+        expect(probe()).toBe(1);
+        rmSync(workerTmp, { recursive: true, force: true });
         child = null;
       } finally {
         await api.close();

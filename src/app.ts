@@ -19,6 +19,7 @@ import { DEFAULT_HASH_COST, defaultHashLimits, type HashCost, PasswordHasher } f
 import { createPorts } from './lib/ports.js';
 import { parseQueryString } from './lib/query-string.js';
 import { createRedis } from './lib/redis.js';
+import type { RequestTracing } from './lib/tracing.js';
 import { apiKeysModule } from './modules/api-keys/index.js';
 import { authModule } from './modules/auth/index.js';
 import { commentsModule } from './modules/comments/index.js';
@@ -88,6 +89,8 @@ export interface ContextOptions {
   keyPrefix?: string;
   /** Name resolution for webhook URLs; default the system's (tests inject their own). */
   resolve?: Resolver;
+  /** Tracing, when on: the database it opens gets a span per statement. */
+  tracing?: RequestTracing;
 }
 
 /** The Redis key prefix of the service: every instance shares its rate-limit counters. */
@@ -115,6 +118,7 @@ export function createContext(config: Config, options: ContextOptions): ContextH
     openDatabase(config.database, {
       poolSize: config.databasePoolSize,
       statementTimeoutMs: config.databaseStatementTimeoutMs,
+      ...(options.tracing ? { instrument: options.tracing.instrumentDialect } : {}),
     });
   const redis =
     options.redis !== undefined
@@ -208,6 +212,8 @@ export interface AppOverrides {
   serverLimits?: Partial<ServerLimits>;
   /** Load-shedding thresholds instead of defaultOverloadLimits() (tests force the pressure). */
   overload?: Partial<OverloadLimits>;
+  /** Tracing (server.ts, when OTEL_EXPORTER_OTLP_ENDPOINT is set); absent, nothing of it is installed. */
+  tracing?: RequestTracing;
 }
 
 /**
@@ -265,6 +271,7 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     clientErrorHandler: clientErrorHandler(config.publicUrl),
     frameworkErrors: frameworkErrorHandler,
     routerOptions: { maxParamLength: 500, querystringParser: parseQueryString },
+    ...(overrides.tracing ? { childLoggerFactory: tracedChildLogger(overrides.tracing) } : {}),
     // Node's default header limit is 16 KiB (431 past it); checked every second for slow requests.
     // Node refuses a header timeout longer than the request timeout. requireHostHeader off: Node's
     // own 400 for a missing Host is a bare reply; http-semantics.ts answers it.
@@ -287,6 +294,16 @@ function serverOptions(config: Config, overrides: AppOverrides): FastifyHttpOpti
     });
   }
   return options;
+}
+
+/**
+ * Every log line of a request carries its trace and span ids beside its request id. The request's
+ * logger is made once, in the request's span (instrumentation-http started it): no work per line.
+ */
+function tracedChildLogger(
+  tracing: RequestTracing,
+): NonNullable<FastifyHttpOptions<Server>['childLoggerFactory']> {
+  return (logger, bindings, options) => logger.child({ ...bindings, ...tracing.currentIds() }, options);
 }
 
 /** The versioned API: each module's routes are registered once per version prefix. */
@@ -329,6 +346,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     ...(overrides.keyPrefix ? { keyPrefix: overrides.keyPrefix } : {}),
     ...(overrides.passwordHasher ? { passwordHasher: overrides.passwordHasher } : {}),
     ...(overrides.resolve ? { resolve: overrides.resolve } : {}),
+    ...(overrides.tracing ? { tracing: overrides.tracing } : {}),
   });
   app.decorate('config', config);
   app.decorate('ctx', ctx);
@@ -342,6 +360,14 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     app.addSchema(schema);
   }
   installValidation(app);
+  // The first hook, so a request answered by any later one (405, 429, 401) has its route too.
+  const { tracing } = overrides;
+  if (tracing) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (request.routeOptions.url) tracing.setRoute(request.routeOptions.url);
+      done();
+    });
+  }
   // Hook order is reply-header order: request id and helmet first, so 405s and 401s carry them.
   installRequestIdEcho(app);
   installSecurityHeaders(app);

@@ -375,14 +375,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   return Object.freeze(config);
 }
 
-/**
- * Accepted and validated for features a later version builds; setting one changes nothing yet,
- * which the start-up log says. Remove a name here when its feature reads it.
- */
-export const NOT_YET_IN_EFFECT: Readonly<Record<string, string>> = {
-  OTEL_EXPORTER_OTLP_ENDPOINT: 'tracing is not built yet',
-};
-
 /** Names that libraries read from the environment themselves: never reported as unknown. */
 const LIBRARY_PREFIXES = ['OTEL_', 'NODE_', 'UV_'];
 
@@ -401,11 +393,4 @@ export function unknownVariableWarnings(dotenvNames: readonly string[]): string[
     );
   }
   return warnings;
-}
-
-/** A warning for each setting that is set but has no effect in this version. */
-export function noEffectWarnings(source: Record<string, string | undefined>): string[] {
-  return Object.entries(NOT_YET_IN_EFFECT)
-    .filter(([name]) => source[name] !== undefined && source[name] !== '')
-    .map(([name, reason]) => `${name} has no effect in this version: ${reason}`);
 }

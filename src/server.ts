@@ -2,8 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { pino } from 'pino';
-import { buildApp } from './app.js';
-import { type Config, ConfigError, loadConfig, noEffectWarnings, unknownVariableWarnings } from './config.js';
+import { type Config, ConfigError, loadConfig, unknownVariableWarnings } from './config.js';
 import { openDatabase } from './db/database.js';
 import { MigrationError, migrateToLatest } from './db/migrator.js';
 import { postgresUnreachable } from './db/target.js';
@@ -21,8 +20,8 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-/** The configuration, and the warnings to log once the service is up. */
-function configure(): { config: Config; warnings: string[] } {
+/** The configuration, the environment it came from, and the warnings to log once the service is up. */
+function configure(): { config: Config; env: Record<string, string | undefined>; warnings: string[] } {
   const dotenv = readDotenv();
   // The real environment wins over the .env file.
   const env = { ...dotenv, ...process.env };
@@ -30,10 +29,11 @@ function configure(): { config: Config; warnings: string[] } {
   try {
     const config = loadConfig(env);
     checkTls(config);
-    const warnings = [...typos, ...noEffectWarnings(env)];
-    if (config.jwtSecret !== null) return { config, warnings };
+    const warnings = typos;
+    if (config.jwtSecret !== null) return { config, env, warnings };
     return {
       config: Object.freeze({ ...config, jwtSecret: loadOrCreateDevSecret(config.dataDir) }),
+      env,
       warnings,
     };
   } catch (error) {
@@ -93,8 +93,26 @@ async function migrate(config: Config): Promise<void> {
   }
 }
 
-async function serve(config: Config, warnings: string[]): Promise<void> {
-  const app = await buildApp(config);
+/**
+ * Tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set: the SDK starts before the app's modules are
+ * imported, so its instrumentations patch what they load (ESM). Unset, no OpenTelemetry module is
+ * ever loaded. The SDK reads its other OTEL_* variables itself: those of `.env` reach it too.
+ */
+async function startTracing(config: Config, env: Record<string, string | undefined>) {
+  if (!config.otelEndpoint) return null;
+  for (const [name, value] of Object.entries(env)) if (name.startsWith('OTEL_')) process.env[name] ??= value;
+  const { startTelemetry } = await import('./telemetry.js');
+  return startTelemetry(config.otelEndpoint, process.env);
+}
+
+async function serve(
+  config: Config,
+  env: Record<string, string | undefined>,
+  warnings: string[],
+): Promise<void> {
+  const telemetry = await startTracing(config, env);
+  const { buildApp } = await import('./app.js');
+  const app = await buildApp(config, telemetry ? { tracing: telemetry } : {});
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -103,6 +121,7 @@ async function serve(config: Config, warnings: string[]): Promise<void> {
     await shutDown(app, {
       drainDelayMs: config.shutdownDrainDelayMs,
       timeoutMs: config.shutdownTimeoutMs,
+      ...(telemetry ? { afterClose: () => telemetry.shutdown() } : {}),
       onTimeout: () => {
         app.log.error('shutdown took too long; exiting');
         process.exit(1);
@@ -173,7 +192,7 @@ function supervise(config: Config): void {
 }
 
 async function main(): Promise<void> {
-  const { config, warnings } = configure();
+  const { config, env, warnings } = configure();
   if (cluster.isPrimary) {
     await checkDatabase(config);
     // The primary migrates before any worker starts, so workers never race on the schema.
@@ -183,7 +202,7 @@ async function main(): Promise<void> {
       return;
     }
   }
-  await serve(config, warnings);
+  await serve(config, env, warnings);
 }
 
 main().catch((error: unknown) => {

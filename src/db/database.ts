@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, type Dialect as KyselyDialect, SqliteDialect, sql } from 'kysely';
 import type { DatabaseTarget } from '../config.js';
 import type { PoolStats } from '../lib/metrics.js';
 import { CurrentSchemaPostgresDialect } from './postgres-introspector.js';
@@ -43,6 +43,8 @@ export interface DatabaseOptions {
    * default SQLITE_BUSY_TIMEOUT_MS.
    */
   busyTimeoutMs?: number;
+  /** Wraps the Kysely dialect (tracing's span per statement); `system` is `db.system.name`. */
+  instrument?: (dialect: KyselyDialect, system: 'sqlite' | 'postgresql') => KyselyDialect;
 }
 
 /**
@@ -74,7 +76,13 @@ function openSqlite(
   }
   const version = connection.prepare('pragma data_version').pluck();
   return {
-    db: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(connection) }) }),
+    db: new Kysely<Database>({
+      dialect: instrumented(
+        new SqliteDialect({ database: withStatementCache(connection) }),
+        'sqlite',
+        options,
+      ),
+    }),
     // Synchronous, a few microseconds: cheap enough to read on every auth-cache lookup.
     dataVersion: () => version.get() as number,
   };
@@ -144,7 +152,9 @@ function openPostgres(
   });
   const max = options.poolSize ?? 10;
   return {
-    db: new Kysely<Database>({ dialect: new CurrentSchemaPostgresDialect({ pool }) }),
+    db: new Kysely<Database>({
+      dialect: instrumented(new CurrentSchemaPostgresDialect({ pool }), 'postgresql', options),
+    }),
     poolStats: () => ({
       total: pool.pool.totalCount,
       idle: pool.pool.idleCount,
@@ -152,6 +162,14 @@ function openPostgres(
       max,
     }),
   };
+}
+
+function instrumented(
+  dialect: KyselyDialect,
+  system: 'sqlite' | 'postgresql',
+  options: DatabaseOptions,
+): KyselyDialect {
+  return options.instrument ? options.instrument(dialect, system) : dialect;
 }
 
 export function openDatabase(target: DatabaseTarget, options: DatabaseOptions = {}): DatabaseHandle {

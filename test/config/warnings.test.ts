@@ -1,7 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NOT_YET_IN_EFFECT, noEffectWarnings, unknownVariableWarnings } from '../../src/config.js';
+import { unknownVariableWarnings } from '../../src/config.js';
 import { closestName } from '../../src/lib/closest-name.js';
 
 describe('names in .env that are not Taskforge variables', () => {
@@ -52,33 +50,5 @@ describe('closestName', () => {
 
   it.each(['AB', 'PING', 'COLOUR', 'DB_URL'])('%s → none', (name) => {
     expect(closestName(name, names)).toBeNull();
-  });
-});
-
-describe('settings whose feature is not built yet', () => {
-  it('are warned about when set, and only then', () => {
-    for (const name of Object.keys(NOT_YET_IN_EFFECT)) {
-      const [warning, ...rest] = noEffectWarnings({ [name]: 'set' });
-      expect(rest).toEqual([]);
-      expect(warning).toMatch(new RegExp(`^${name} has no effect in this version: `));
-      expect(noEffectWarnings({ [name]: '' })).toEqual([]);
-    }
-    expect(noEffectWarnings({ PORT: '3000', REGISTRATION: 'closed' })).toEqual([]);
-  });
-
-  it('name only settings that no module reads', () => {
-    // The Config field each of them fills: once a module reads one, its warning must go.
-    const fields: Record<string, string> = {
-      OTEL_EXPORTER_OTLP_ENDPOINT: 'otelEndpoint',
-    };
-    expect(Object.keys(fields).sort()).toEqual(Object.keys(NOT_YET_IN_EFFECT).sort());
-    const sources = (readdirSync('src', { recursive: true }) as string[])
-      .filter((file) => file.endsWith('.ts') && file !== 'config.ts')
-      .map((file) => [file, readFileSync(join('src', file), 'utf8')] as const);
-    for (const [variable, field] of Object.entries(fields)) {
-      for (const [file, text] of sources) {
-        expect(text.includes(`.${field}`), `${file} reads ${field} (${variable})`).toBe(false);
-      }
-    }
   });
 });

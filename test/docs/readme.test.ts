@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EnvSchema, NOT_YET_IN_EFFECT } from '../../src/config.js';
+import { EnvSchema } from '../../src/config.js';
 
 /** The repository stands alone: its README and guide send a reader nowhere outside it. */
 
@@ -69,10 +69,7 @@ describe('README.md', () => {
     expect(block).toMatch(/^npm ci && npm test\b/m);
   });
 
-  it('names every variable of the configuration, and marks those without effect', () => {
+  it('names every variable of the configuration', () => {
     for (const name of Object.keys(EnvSchema.properties)) expect(text, name).toContain(`\`${name}\``);
-    const [, inert = ''] = text.split('**Accepted but without effect in this version.**');
-    const table = inert.split('\n\n').slice(0, 2).join('\n');
-    for (const name of Object.keys(NOT_YET_IN_EFFECT)) expect(table, name).toContain(`\`${name}\``);
   });
 });

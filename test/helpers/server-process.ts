@@ -15,17 +15,27 @@ afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+export interface ServerProcessOptions {
+  /** Node flags before the entry point (another `--import`). */
+  nodeArgs?: string[];
+  /** Pipe stdout (the log) and stderr to the test (`child.stdout`, `child.stderr`). */
+  pipe?: boolean;
+}
+
 /**
  * `src/server.ts` in one process (`node --import tsx`, no npm or tsx wrapper, so a SIGKILL reaches
  * the server itself) on `127.0.0.1:port`, with the test secret and `env` on top; killed when the
- * test file ends if it is still running. Its log goes nowhere, its stderr to the test's.
+ * test file ends if it is still running. Its log goes nowhere, its stderr to the test's, unless
+ * `pipe` hands both to the test.
  */
 export function startServerProcess(
   databaseUrl: string,
   port: number,
   env: Record<string, string> = {},
+  options: ServerProcessOptions = {},
 ): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const args = ['--import', 'tsx', ...(options.nodeArgs ?? []), 'src/server.ts'];
+  const child = spawn(process.execPath, args, {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'test',
@@ -36,7 +46,7 @@ export function startServerProcess(
       LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: options.pipe ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'ignore', 'inherit'],
   });
   children.add(child);
   const exited = new Promise<void>((resolve) =>

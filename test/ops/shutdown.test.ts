@@ -25,11 +25,16 @@ describe('graceful shutdown', () => {
     await new Promise((r) => setTimeout(r, 100));
 
     let timedOut = false;
+    // What runs after the close (tracing's last spans) runs once the server has closed.
+    let afterClose: { listening: boolean } | null = null;
     const closing = shutDown(t.app, {
       drainDelayMs: 200,
       timeoutMs: 5000,
       onTimeout: () => {
         timedOut = true;
+      },
+      afterClose: async () => {
+        afterClose = { listening: t.app.server.listening };
       },
     });
     expect(t.app.ctx.lifecycle.draining).toBe(true);
@@ -41,6 +46,7 @@ describe('graceful shutdown', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ done: true });
     await closing;
+    expect(afterClose).toEqual({ listening: false });
     expect(timedOut).toBe(false);
     await expect(fetch(`http://127.0.0.1:${port}/health/live`)).rejects.toThrow();
   });

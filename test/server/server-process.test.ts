@@ -131,7 +131,7 @@ describe('start-up refusals', () => {
 });
 
 describe('a newcomer is guided', () => {
-  it('warns about a mistyped .env name and inert settings, and logs the docs, the database and the admin to create', async () => {
+  it('warns about a mistyped .env name (not a library OTEL_ name), and logs the docs, the database and the admin to create', async () => {
     const dir = tempDir();
     const port = await freePort();
     const metricsPort = await freePort();
@@ -146,7 +146,6 @@ describe('a newcomer is guided', () => {
         'OTEL_SERVICE_NAME=taskforge',
         'RATE_LIMIT_MAX=50',
         'API_V1_SUNSET=2030-06-30',
-        'OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318',
         'LOG_LEVEL=info',
       ].join('\n'),
     );
@@ -166,9 +165,6 @@ describe('a newcomer is guided', () => {
       .map((l) => JSON.parse(l) as { msg: string; level: number });
     const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
     expect(warnings).toContain('PROT is not a Taskforge variable; did you mean PORT?');
-    expect(warnings).toContainEqual(
-      expect.stringMatching(/^OTEL_EXPORTER_OTLP_ENDPOINT has no effect in this version/),
-    );
     // /metrics is built: METRICS_PORT takes effect, without a warning.
     expect(warnings.join('\n')).not.toContain('METRICS_PORT');
     // Rate limits are built: their settings take effect, without a warning.

@@ -14,6 +14,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations } from '../../src/db/migrations/index.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { freePort } from '../helpers/free-port.js';
 import { until } from '../helpers/wait.js';
@@ -196,7 +197,8 @@ describe('npm start on a fresh clone with zero configuration', () => {
     const migrate = run('npm', ['run', '--silent', 'migrate'], { DATABASE_URL: `sqlite:${file}` });
     expect(await migrate.exited).toBe(0);
     expect(migrate.stderr()).toBe('');
-    expect(migrate.stdout()).toMatch(/^applied: 0001-create-users, .*0011-projects-archived-index\n$/);
+    // Every migration the sources list, in order (dist/ holds the same map).
+    expect(migrate.stdout()).toBe(`applied: ${Object.keys(migrations).join(', ')}\n`);
     const status = run('npm', ['run', '--silent', 'migrate', '--', 'status'], {
       DATABASE_URL: `sqlite:${file}`,
     });

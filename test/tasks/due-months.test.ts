@@ -9,6 +9,7 @@ import {
   listTasks,
   MERGE_MAX_PROJECTS,
   type Position,
+  PROBE,
   positionOf,
   type Visibility,
 } from '../../src/modules/tasks/tasks.repository.js';
@@ -163,11 +164,17 @@ async function plainSort(visibility: Visibility, filter: TaskFilter, sort: Sort)
 }
 
 /** Every page by position (version 2) and by offset (version 1). */
-async function walk(visibility: Visibility, filter: TaskFilter, sort: Sort, size: number) {
+async function walk(
+  visibility: Visibility,
+  filter: TaskFilter,
+  sort: Sort,
+  size: number,
+  db: Kysely<Database> = database.handle.db,
+) {
   const byPosition: string[] = [];
   let after: Position | null = null;
   for (;;) {
-    const rows = await listTasks(database.handle.db, visibility, filter, sort, size + 1, 0, after);
+    const rows = await listTasks(db, visibility, filter, sort, size + 1, 0, after);
     byPosition.push(...rows.slice(0, size).map((row) => row.id));
     const last = rows[size - 1];
     if (rows.length <= size || !last) break;
@@ -175,7 +182,7 @@ async function walk(visibility: Visibility, filter: TaskFilter, sort: Sort, size
   }
   const byOffset: string[] = [];
   for (let offset = 0; ; offset += size * 4) {
-    const rows = await listTasks(database.handle.db, visibility, filter, sort, size * 4, offset);
+    const rows = await listTasks(db, visibility, filter, sort, size * 4, offset);
     byOffset.push(...rows.map((row) => row.id));
     if (rows.length < size * 4) break;
   }
@@ -185,6 +192,15 @@ async function walk(visibility: Visibility, filter: TaskFilter, sort: Sort, size
 /** A merged page's statement (not the loose scan of the months, a recursive CTE, nor the count per project). */
 const isMerge = (query: CompiledQuery) =>
   /union all/i.test(query.sql) && /order by/i.test(query.sql) && !/with recursive/i.test(query.sql);
+
+/**
+ * The probe's statement: the sort's index read in order up to PROBE entries (a parameter), in a
+ * subquery filtered outside (the plugin also sees the subquery alone), no union.
+ */
+const isProbe = (query: CompiledQuery) =>
+  /^select .* from \(select /i.test(query.sql) &&
+  !/union all|with recursive/i.test(query.sql) &&
+  query.parameters.includes(PROBE);
 
 interface PgNode {
   'Node Type': string;
@@ -233,6 +249,39 @@ async function branchPlans(): Promise<{ lines: string[]; arms: string[][] }> {
   return { lines: labels(root), arms: appends.flatMap((node) => (node.Plans ?? []).map(labels)) };
 }
 
+/**
+ * The probe's plan: the steps of its inner read (SQLite's co-routine or the lines before the outer
+ * query's; PostgreSQL's Limit under the Subquery Scan), scans switched off on PostgreSQL.
+ */
+async function probePlan(): Promise<{ lines: string[]; inner: string[] }> {
+  const probe = executed.find(isProbe);
+  if (!probe) throw new Error('no probe was read');
+  const db = database.handle.db;
+  if (sqlite()) {
+    const result = await db.executeQuery<{ id: number; parent: number; detail: string }>(
+      CompiledQuery.raw(`explain query plan ${probe.sql}`, [...probe.parameters]),
+    );
+    const lines = result.rows.map((row) => row.detail);
+    const head = result.rows.find((row) => /^(CO-ROUTINE|MATERIALIZE) tasks$/.test(row.detail));
+    const inner = head ? result.rows.filter((row) => row.parent === head.id).map((row) => row.detail) : [];
+    return { lines, inner };
+  }
+  const root = await db.transaction().execute(async (trx) => {
+    await sql`set local enable_seqscan = off`.execute(trx);
+    const result = await trx.executeQuery<{ 'QUERY PLAN': [{ Plan: PgNode }] }>(
+      CompiledQuery.raw(`explain (format json) ${probe.sql}`, [...probe.parameters]),
+    );
+    return (result.rows[0]?.['QUERY PLAN'] ?? [])[0]?.Plan as PgNode;
+  });
+  let scan: PgNode | undefined;
+  const visit = (node: PgNode) => {
+    if (node['Node Type'] === 'Subquery Scan') scan = node;
+    else for (const child of node.Plans ?? []) visit(child);
+  };
+  visit(root);
+  return { lines: labels(root), inner: scan ? (scan.Plans ?? []).flatMap(labels) : [] };
+}
+
 const WIDE: TaskFilter = { dueBefore: `${dueDay(450)}T00:00:00.000Z` };
 const BETWEEN: TaskFilter = {
   dueAfter: `${dueDay(100)}T12:00:00.000Z`,
@@ -259,8 +308,9 @@ describe('an admin’s list of a due range that many tasks match, sorted by anot
         const matches = await plainSort(ADMIN, filter, sort);
         expect(matches.length).toBeGreaterThan(FEW_DUE);
         executed.length = 0;
-        const rows = await listTasks(logged, ADMIN, filter, sort, 21, 0);
-        expect(rows.map((row) => row.id)).toEqual(matches.slice(0, 21));
+        // Past PROBE by offset: no probe, the merge (by title the probe would fill page 1).
+        const rows = await listTasks(logged, ADMIN, filter, sort, 21, PROBE);
+        expect(rows.map((row) => row.id)).toEqual(matches.slice(PROBE, PROBE + 21));
         const { lines, arms } = await branchPlans();
         expect(arms.length, lines.join('\n')).toBeGreaterThan(10);
         const index = sqlite()
@@ -291,6 +341,77 @@ describe('an admin’s list of a due range that many tasks match, sorted by anot
       }
     },
   );
+
+  it.each(SORTS.map((sort) => [label(sort), sort] as const))(
+    'sort=%s: the probe reads the sort’s index in order (no sort step), at most PROBE entries',
+    async (_name, sort) => {
+      executed.length = 0;
+      const matches = await plainSort(ADMIN, WIDE, sort);
+      const rows = await listTasks(logged, ADMIN, WIDE, sort, 21, 0);
+      expect(rows.map((row) => row.id)).toEqual(matches.slice(0, 21));
+      const { lines, inner } = await probePlan();
+      const index = `tasks_${{ createdAt: 'created', updatedAt: 'updated', title: 'title', priority: 'priority' }[sort.key as 'title']}`;
+      const read = sqlite()
+        ? new RegExp(`^SCAN tasks USING (COVERING )?INDEX ${index}$`)
+        : new RegExp(`^Index Scan( Backward)? using ${index}$`);
+      expect(
+        inner.some((line) => read.test(line)),
+        lines.join('\n'),
+      ).toBe(true);
+      expect(
+        inner.filter((line) => /^(USE TEMP B-TREE FOR|(Incremental )?Sort$)/.test(line)),
+        lines.join('\n'),
+      ).toEqual([]);
+      if (!sqlite()) expect(inner[0], lines.join('\n')).toBe('Limit');
+    },
+  );
+
+  it('a page the probe fills is its answer; one it cannot fill is the months merge; every page a plain sort', async () => {
+    // By title the matches are spread along the sort (the probe fills the pages but the last); by
+    // -createdAt the newest tasks are due after the range (the merge), then nearly all match (the probe).
+    for (const sort of [SORTS[2], SORTS[0]] as Sort[]) {
+      for (const size of [20, 100]) {
+        const expected = await plainSort(ADMIN, WIDE, sort);
+        const paths = { probe: 0, months: 0 };
+        const counting = database.handle.db.withPlugin({
+          transformQuery: ({ node, queryId }) => {
+            const query = database.handle.db.getExecutor().compileQuery(node, queryId);
+            if (isMerge(query)) paths.months += 1;
+            return node;
+          },
+          transformResult: async ({ result }) => result,
+        });
+        let after: Position | null = null;
+        const byPosition: string[] = [];
+        for (;;) {
+          const before = paths.months;
+          const rows = await listTasks(counting, ADMIN, WIDE, sort, size + 1, 0, after);
+          if (paths.months === before) paths.probe += 1;
+          byPosition.push(...rows.slice(0, size).map((row) => row.id));
+          const last = rows[size - 1];
+          if (rows.length <= size || !last) break;
+          after = positionOf(last, sort);
+        }
+        expect(byPosition).toEqual(expected);
+        expect(paths.probe, `${label(sort)} ${size}`).toBeGreaterThan(0);
+        expect(paths.months, `${label(sort)} ${size}`).toBeGreaterThan(0);
+        // Version 1: the probe serves offset + size up to PROBE (pages past it: the walk above).
+        const v1 = { ...paths };
+        const byOffset: string[] = [];
+        for (let offset = 0; offset + size <= PROBE; offset += size) {
+          const before = paths.months;
+          const rows = await listTasks(counting, ADMIN, WIDE, sort, size, offset);
+          if (paths.months === before) paths.probe += 1;
+          byOffset.push(...rows.map((row) => row.id));
+        }
+        expect(byOffset).toEqual(expected.slice(0, byOffset.length));
+        if (sort.key === 'title') {
+          expect(paths.probe - v1.probe).toBeGreaterThan(0);
+          expect(paths.months - v1.months).toBeGreaterThan(0);
+        }
+      }
+    }
+  });
 
   it('a range over more months than a merge takes is read as before, the same rows', async () => {
     const sort: Sort = { key: 'createdAt', descending: true };

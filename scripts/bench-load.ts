@@ -16,9 +16,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../test/helpers/free-port.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PHASE_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
@@ -26,18 +27,6 @@ const GET_CLIENTS = 2;
 const STORM_CLIENTS = 20;
 const STALLED = 200;
 const PASSWORD = 'correct horse battery staple';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 interface Reply {
   status: number;

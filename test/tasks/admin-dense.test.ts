@@ -5,6 +5,7 @@ import type { Database } from '../../src/db/schema.js';
 import type { Sort, TaskFilter } from '../../src/modules/tasks/task-fields.js';
 import { FEW_DUE, listTasks, positionOf } from '../../src/modules/tasks/tasks.repository.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { userRow } from '../helpers/rows.js';
 
 /**
  * An admin's list filtered by a priority or a tag that many tasks match (more than FEW_DUE), sorted
@@ -23,20 +24,7 @@ beforeAll(async () => {
   await migrateToLatest(database.handle);
   const db = database.handle.db;
   const at = '2030-01-01T00:00:00.000Z';
-  await db
-    .insertInto('users')
-    .values({
-      id: 'owner',
-      email: 'owner@example.com',
-      name: 'owner',
-      role: 'user',
-      disabled: 0,
-      password_hash: 'not a hash: nobody logs in here',
-      search_text: 'owner',
-      created_at: at,
-      updated_at: at,
-    })
-    .execute();
+  await db.insertInto('users').values(userRow('owner', at)).execute();
   await db
     .insertInto('projects')
     .values({

@@ -14,6 +14,7 @@ import {
   type Visibility,
 } from '../../src/modules/tasks/tasks.repository.js';
 import { createTestDatabase, type TestDatabase, testDatabaseUrl } from '../helpers/database.js';
+import { userRow } from '../helpers/rows.js';
 
 /**
  * A due range sorted by another key. Due dates follow creation dates, so neither the sort's index
@@ -47,20 +48,7 @@ beforeAll(async () => {
   await migrateToLatest(database.handle);
   const db = database.handle.db;
   const at = '2030-01-01T00:00:00.000Z';
-  await db
-    .insertInto('users')
-    .values({
-      id: 'owner',
-      email: 'owner@example.com',
-      name: 'owner',
-      role: 'user',
-      disabled: 0,
-      password_hash: 'not a hash: nobody logs in here',
-      search_text: 'owner',
-      created_at: at,
-      updated_at: at,
-    })
-    .execute();
+  await db.insertInto('users').values(userRow('owner', at)).execute();
   // Skewed sizes: `big` 60 % of the tasks, p1 20 %, p2 1 %, p3 0.5 %; `other`, 18.5 %, is not the
   // user's (some of its tasks are assigned to it).
   const projects = ['big', 'p1', 'p2', 'p3', 'other'];

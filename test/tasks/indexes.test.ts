@@ -29,6 +29,7 @@ import {
   type TestDatabase,
   testDatabaseUrl,
 } from '../helpers/database.js';
+import { userRow } from '../helpers/rows.js';
 
 let database: TestDatabase;
 /** A second connection to the same database whose log hands over every statement it executes. */
@@ -52,17 +53,7 @@ beforeAll(async () => {
   for (const [i, id] of users.entries()) {
     await db
       .insertInto('users')
-      .values({
-        id,
-        email: `${id}@example.com`,
-        name: id,
-        role: 'user',
-        disabled: 0,
-        password_hash: 'not a hash: nobody logs in here',
-        search_text: id,
-        created_at: at(i),
-        updated_at: at(i),
-      })
+      .values(userRow(id, at(i)))
       .execute();
     await db
       .insertInto('projects')

@@ -26,6 +26,7 @@ import {
   type TestDatabase,
   testDatabaseUrl,
 } from '../helpers/database.js';
+import { userRow } from '../helpers/rows.js';
 
 /**
  * Every page of every sort, walked by position (version 2) and by offset (version 1), against a
@@ -64,19 +65,7 @@ beforeAll(async () => {
   const users = ['user-0', 'user-1', 'user-2'];
   await db
     .insertInto('users')
-    .values(
-      users.map((id) => ({
-        id,
-        email: `${id}@example.com`,
-        name: id,
-        role: 'user' as const,
-        disabled: 0,
-        password_hash: 'not a hash: nobody logs in here',
-        search_text: id,
-        created_at: at(0),
-        updated_at: at(0),
-      })),
-    )
+    .values(users.map((id) => userRow(id, at(0))))
     .execute();
   const projectCount = Math.max(PROJECTS, MANY);
   const projects = Array.from({ length: projectCount }, (_, p) => ({

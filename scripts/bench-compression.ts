@@ -9,7 +9,7 @@
  * it still passes through the plugin's hook, which returns at once when nothing is accepted.
  *
  * One keep-alive connection per case (node:http Agent, one socket each), one request at a time,
- * the cases interleaved round by round in a rotating order, so drift in the machine's load falls
+ * the cases interleaved round by round in a random order, so drift in the machine's load falls
  * on every case alike. Time is to the reply's last byte, bytes are as they crossed the wire (the
  * client does not decode: that is the client's cost, not the server's). Prints a table; nothing is
  * asserted.
@@ -211,12 +211,19 @@ function cases(token: string, taskId: string): Case[] {
   );
 }
 
-/** Rounds of one request per case, the order rotated each round; warm-up rounds are not recorded. */
+/**
+ * Rounds of one request per case, each round in a fresh random order: a fixed or rotated order
+ * would give each case the same predecessor every round (the garbage a 1.5 MB reply leaves would
+ * always fall on the case after it). Warm-up rounds are not recorded.
+ */
 async function run(port: number, all: Case[]): Promise<void> {
   const rounds = Math.max(...all.map((c) => c.requests));
   for (let round = -WARM_UP_ROUNDS; round < rounds; round++) {
-    const shift = ((round % all.length) + all.length) % all.length;
-    const order = [...all.slice(shift), ...all.slice(0, shift)];
+    const order = [...all];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [order[i], order[j]] = [order[j] as Case, order[i] as Case];
+    }
     for (const c of order) {
       // A case with fewer requests spreads them evenly over the rounds.
       const every = Math.round(rounds / c.requests);
@@ -273,7 +280,7 @@ async function main(): Promise<void> {
     await run(port, all);
     const after = loadavg()[0] ?? Number.NaN;
     console.log(
-      `${began.toISOString().slice(0, 16).replace('T', ' ')} UTC, node dist/server.js (NODE_ENV=production, SQLite), one keep-alive connection per case, one request at a time, cases interleaved; load average ${before.toFixed(2)} before, ${after.toFixed(2)} after\n`,
+      `${began.toISOString().slice(0, 16).replace('T', ' ')} UTC, node dist/server.js (NODE_ENV=production, SQLite), one keep-alive connection per case, one request at a time, cases interleaved in random order; load average ${before.toFixed(2)} before, ${after.toFixed(2)} after\n`,
     );
     console.log(table(all));
     for (const c of all) c.agent.destroy();

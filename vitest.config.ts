@@ -3,14 +3,14 @@ import { configDefaults, defineConfig } from 'vitest/config';
 /**
  * Files whose subject is the HTTP layer alone (connection timeouts and caps, the Cache-Control of
  * every route) or the process (the compiled start), whatever the database: they run on SQLite, and
- * the PostgreSQL run leaves them out to keep CI within its time (together about 165 s of a
+ * the PostgreSQL run leaves them out to keep CI within its time (together about 175 s of a
  * one-worker run).
  */
 const HTTP_ONLY = [
   'test/load/slow-clients.test.ts',
   'test/http/cache-every-route.test.ts',
   // The compiled start on a copy of the repository: its servers use SQLite files of their own
-  // whatever the run's database (about 75 s, a compile included).
+  // whatever the run's database (about 85 s, a compile and two clusters included).
   'test/server/production-start.test.ts',
 ];
 

@@ -39,7 +39,7 @@ import { installCompression } from './plugins/compression.js';
 import { registerDocsRoutes, registerOpenApi } from './plugins/docs.js';
 import { installHttpSemantics } from './plugins/http-semantics.js';
 import { loggerOptions, RequestLogController, type RequestObserver } from './plugins/logging.js';
-import { installMetrics } from './plugins/metrics.js';
+import { type ClusterMetrics, installMetrics } from './plugins/metrics.js';
 import { defaultOverloadLimits, installOverload, type OverloadLimits } from './plugins/overload.js';
 import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-details.js';
 import { installRateLimits } from './plugins/rate-limit.js';
@@ -214,6 +214,8 @@ export interface AppOverrides {
   overload?: Partial<OverloadLimits>;
   /** Tracing (server.ts, when OTEL_EXPORTER_OTLP_ENDPOINT is set); absent, nothing of it is installed. */
   tracing?: RequestTracing;
+  /** In a cluster worker (server.ts): GET /metrics answers the service's, and METRICS_PORT is the primary's. */
+  clusterMetrics?: ClusterMetrics;
 }
 
 /**
@@ -386,7 +388,7 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
     modules.flatMap((module) => (module.tag ? [module.tag] : [])),
   );
   // After the OpenAPI plugin, which documents the routes registered from then on (/metrics).
-  await installMetrics(app, ctx);
+  await installMetrics(app, ctx, overrides.clusterMetrics);
   for (const module of modules) await module.install?.(app, ctx);
 
   for (const module of modules) if (module.rootRoutes) await app.register(module.rootRoutes, { ctx });

@@ -7,10 +7,12 @@ import { openDatabase } from './db/database.js';
 import { MigrationError, migrateToLatest } from './db/migrator.js';
 import { postgresUnreachable } from './db/target.js';
 import { writeProblem } from './db/write-probe.js';
+import { aggregateWorkerMetrics, answerPrimaryScrapes, askPrimaryForMetrics } from './lib/cluster-metrics.js';
 import { loadOrCreateDevSecret } from './lib/dev-secret.js';
 import { readDotenv } from './lib/environment.js';
 import { RestartBackoff } from './lib/restart-backoff.js';
 import { shutDown } from './lib/shutdown.js';
+import { listenForMetrics } from './plugins/metrics.js';
 import { logStartup } from './startup.js';
 
 /** The only module that reads the environment, listens, and handles signals. */
@@ -110,9 +112,16 @@ async function serve(
   env: Record<string, string | undefined>,
   warnings: string[],
 ): Promise<void> {
+  // A worker answers the primary's metrics scrapes from the start, so one still booting holds none up.
+  const clusterMetrics = cluster.isWorker
+    ? { ...answerPrimaryScrapes(), scrape: askPrimaryForMetrics() }
+    : undefined;
   const telemetry = await startTracing(config, env);
   const { buildApp } = await import('./app.js');
-  const app = await buildApp(config, telemetry ? { tracing: telemetry } : {});
+  const app = await buildApp(config, {
+    ...(telemetry ? { tracing: telemetry } : {}),
+    ...(clusterMetrics ? { clusterMetrics } : {}),
+  });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -143,8 +152,22 @@ async function serve(
  * SIGTERM or SIGINT passes the signal on, waits for every worker to finish its own graceful
  * shutdown, and exits (1 if a worker did not stop cleanly, or in time).
  */
-function supervise(config: Config): void {
+async function supervise(config: Config): Promise<void> {
   const log = pino({ level: config.logLevel }).child({ role: 'primary' });
+  // Every worker's metrics, aggregated: on METRICS_PORT here, and for the workers' GET /metrics.
+  const scrape = aggregateWorkerMetrics();
+  const metricsListener =
+    config.metricsPort === null
+      ? null
+      : await listenForMetrics(scrape, {
+          host: config.host,
+          port: config.metricsPort,
+          publicUrl: config.publicUrl,
+        }).catch((error: unknown) =>
+          fail(
+            `METRICS_PORT ${config.metricsPort} cannot be listened on: ${error instanceof Error ? error.message : String(error)}`,
+          ),
+        );
   const backoff = new RestartBackoff();
   const startedAt = new Map<Worker, number>();
   let stopping = false;
@@ -163,7 +186,7 @@ function supervise(config: Config): void {
       if (code !== 0) exitCode = 1;
       if (running() === 0) {
         log.info('stopped');
-        process.exit(exitCode);
+        void (metricsListener?.close() ?? Promise.resolve()).finally(() => process.exit(exitCode));
       }
       return;
     }
@@ -176,7 +199,7 @@ function supervise(config: Config): void {
     if (stopping) return;
     stopping = true;
     log.info({ signal, workers: running() }, 'shutting down');
-    if (running() === 0) process.exit(0);
+    if (running() === 0) void (metricsListener?.close() ?? Promise.resolve()).finally(() => process.exit(0));
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
     // Each worker has its own deadline (drain delay + SHUTDOWN_TIMEOUT); this is the backstop.
     const deadline = config.shutdownDrainDelayMs + config.shutdownTimeoutMs + 5000;
@@ -198,7 +221,7 @@ async function main(): Promise<void> {
     // The primary migrates before any worker starts, so workers never race on the schema.
     if (config.migrateOnStart) await migrate(config);
     if (config.webConcurrency > 1) {
-      supervise(config);
+      await supervise(config);
       return;
     }
   }

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const metrics =
     config.metricsPort === null
       ? null
-      : await listenForMetrics(ctx.metrics, {
+      : await listenForMetrics(() => ctx.metrics.render(), {
           host: config.host,
           port: config.metricsPort,
           publicUrl: config.publicUrl,

@@ -153,56 +153,80 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  // Read when scraped (see render).
+  // Read when scraped, by their `collect` hooks: whoever reads the registry (render, or prom-client
+  // answering a cluster primary) gets current values. `aggregator` says how a cluster primary
+  // combines the workers' values (counters and histograms are summed): the pool and the streams
+  // are each worker's own (summed), the job queue is one table every worker reads (the largest).
   private readonly poolConnections = new Gauge({
     name: 'db_client_connection_count',
     help: 'Database pool connections, by state (used, idle); PostgreSQL only',
     labelNames: ['db_client_connection_state'] as const,
     registers: [this.registry],
+    aggregator: 'sum',
+    collect: () => this.readPool(),
   });
   private readonly poolPending = new Gauge({
     name: 'db_client_connection_pending_requests',
     help: 'Queries waiting for a database pool connection; PostgreSQL only',
     registers: [this.registry],
+    aggregator: 'sum',
+    collect: () => this.readPool(),
   });
   private readonly poolMax = new Gauge({
     name: 'db_client_connection_max',
-    help: 'The most database connections this process opens (SQLite: its one connection)',
+    help: 'The most database connections the service opens (SQLite: one per process)',
     labelNames: ['db_system_name'] as const,
     registers: [this.registry],
+    aggregator: 'sum',
+    collect: () => this.readPool(),
   });
   private readonly queueUp = new Gauge({
     name: 'taskforge_job_queue_up',
     help: '1 when the job queue answered the scrape within its timeout, else 0 (its depth is then absent)',
     registers: [this.registry],
+    aggregator: 'max',
+    collect: () => this.readJobQueue(),
   });
   private readonly queueDepth = new Gauge({
     name: 'taskforge_job_queue_depth',
     help: 'Jobs waiting to run (delayed retries included), by job type',
     labelNames: ['job'] as const,
     registers: [this.registry],
+    aggregator: 'max',
+    collect: () => this.readJobQueue(),
   });
   private readonly queueOldest = new Gauge({
     name: 'taskforge_job_queue_oldest_age_seconds',
     help: 'How long the longest-waiting due job of each type has waited',
     labelNames: ['job'] as const,
     registers: [this.registry],
+    aggregator: 'max',
+    collect: () => this.readJobQueue(),
   });
   private readonly statsHits = new Counter({
     name: 'taskforge_stats_cache_hits_total',
     help: 'GET /tasks/stats lookups answered from the cache',
     registers: [this.registry],
+    collect: () => this.readStatsCache(),
   });
   private readonly statsMisses = new Counter({
     name: 'taskforge_stats_cache_misses_total',
     help: 'GET /tasks/stats lookups that computed the aggregate',
     registers: [this.registry],
+    collect: () => this.readStatsCache(),
   });
   private readonly openStreams = new Gauge({
     name: 'taskforge_event_streams_open',
-    help: 'Event streams (GET /events/stream) open in this process',
+    help: 'Event streams (GET /events/stream) open',
     registers: [this.registry],
+    aggregator: 'sum',
+    collect: () => {
+      const count = this.sources.openStreams;
+      if (count) this.openStreams.set(count());
+    },
   });
+  /** The job queue read of the scrape in progress: its three gauges share one query. */
+  private queueRead: Promise<void> | null = null;
 
   /** One completed request: its method, route template (UNMATCHED_ROUTE when none), status, duration. */
   request(method: string, route: string, status: number, seconds: number): void {
@@ -274,43 +298,55 @@ export class Metrics {
     this.sources.openStreams = count;
   }
 
+  /** The registries of this process's metrics: the process's own, then this app's. */
+  registries(): Registry[] {
+    return [processMetrics(), this.registry];
+  }
+
   /** The text format of every metric, the process's included; never throws for a source that fails. */
   async render(): Promise<string> {
-    this.readSynchronousSources();
-    await this.readJobQueue();
     return `${await processMetrics().metrics()}\n${await this.registry.metrics()}`;
   }
 
-  private readSynchronousSources(): void {
-    const { pool, database, statsCache, openStreams } = this.sources;
-    if (database) {
-      const stats = pool?.() ?? null;
-      this.poolMax.reset();
-      this.poolMax.set({ db_system_name: database }, stats ? stats.max : 1);
-      if (stats) {
-        this.poolConnections.set({ db_client_connection_state: 'used' }, stats.total - stats.idle);
-        this.poolConnections.set({ db_client_connection_state: 'idle' }, stats.idle);
-        this.poolPending.set(stats.waiting);
-      }
+  private readPool(): void {
+    const { pool, database } = this.sources;
+    if (!database) return;
+    const stats = pool?.() ?? null;
+    this.poolMax.reset();
+    this.poolMax.set({ db_system_name: database }, stats ? stats.max : 1);
+    if (stats) {
+      this.poolConnections.set({ db_client_connection_state: 'used' }, stats.total - stats.idle);
+      this.poolConnections.set({ db_client_connection_state: 'idle' }, stats.idle);
+      this.poolPending.set(stats.waiting);
     }
-    if (statsCache) {
-      // The cache counts for itself; the counters mirror its totals (they only grow).
-      const { hits, misses } = statsCache();
-      this.statsHits.reset();
-      this.statsHits.inc(hits);
-      this.statsMisses.reset();
-      this.statsMisses.inc(misses);
-    }
-    if (openStreams) this.openStreams.set(openStreams());
   }
 
-  private async readJobQueue(): Promise<void> {
+  private readStatsCache(): void {
+    const statsCache = this.sources.statsCache;
+    if (!statsCache) return;
+    // The cache counts for itself; the counters mirror its totals (they only grow).
+    const { hits, misses } = statsCache();
+    this.statsHits.reset();
+    this.statsHits.inc(hits);
+    this.statsMisses.reset();
+    this.statsMisses.inc(misses);
+  }
+
+  /** A registry read calls the three queue gauges' hooks in one turn: the first starts the query. */
+  private readJobQueue(): Promise<void> {
+    this.queueRead ??= this.queryJobQueue().finally(() => {
+      this.queueRead = null;
+    });
+    return this.queueRead;
+  }
+
+  private async queryJobQueue(): Promise<void> {
     const source = this.sources.jobQueue;
     if (!source) return;
-    this.queueDepth.reset();
-    this.queueOldest.reset();
     try {
       const depths = await withTimeout(source(), SCRAPE_QUERY_TIMEOUT_MS, 'job queue depth');
+      this.queueDepth.reset();
+      this.queueOldest.reset();
       for (const { job, waiting, oldestDueSeconds } of depths) {
         this.queueDepth.set({ job }, waiting);
         this.queueOldest.set({ job }, oldestDueSeconds);
@@ -318,6 +354,8 @@ export class Metrics {
       this.queueUp.set(1);
     } catch {
       // The database is down or slow: the scrape still answers, with the queue marked down.
+      this.queueDepth.reset();
+      this.queueOldest.reset();
       this.queueUp.set(0);
     }
   }

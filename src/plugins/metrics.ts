@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { uuidv7 } from 'uuidv7';
 import { ApiError, type ProblemCode } from '../errors.js';
+import { problemResponses } from '../lib/common-schemas.js';
 import { METRICS_CONTENT_TYPE, type Metrics, UNMATCHED_ROUTE } from '../lib/metrics.js';
 import type { AppContext } from '../lib/module.js';
 import { problemBody } from './problem-details.js';
@@ -14,7 +15,9 @@ import { API_CSP } from './security-headers.js';
  * credentials are counted by their problem code as they reach the error handler (401s, and the 403
  * of a disabled account's login). With METRICS_PORT the endpoint moves to a listener of its own on
  * that port (same host), started when the app is ready and closed with it; the public port then
- * answers /metrics 404 like any unknown path.
+ * answers /metrics 404 like any unknown path. In a cluster worker (WEB_CONCURRENCY > 1) the route
+ * answers the whole service's metrics, which the primary aggregates (lib/cluster-metrics.ts), and
+ * with METRICS_PORT the primary, not the worker, serves that port.
  */
 
 /** The problem codes of refused credentials: the bounded `reason` of taskforge_auth_failures_total. */
@@ -30,7 +33,7 @@ const AUTH_FAILURES = new Set<ProblemCode>([
 ]);
 
 const DESCRIPTION =
-  'Prometheus text format (exposition format 0.0.4): request counts and duration histograms by method, route template and status, process and event-loop metrics, the database pool, rate-limit rejections and fail-opens, auth failures by reason, the stats cache, the job queue, webhook deliveries and open event streams (README, Observability, lists every name). Counts are of this process. **Security**: public by default, like the probes: it names routes and volumes but no user, id or secret. Set `METRICS_PORT` to serve it on a port of its own instead (same host), kept off the public network; this path then answers 404 here.';
+  'Prometheus text format (exposition format 0.0.4): request counts and duration histograms by method, route template and status, process and event-loop metrics, the database pool, rate-limit rejections and fail-opens, auth failures by reason, the stats cache, the job queue, webhook deliveries and open event streams (README, Observability, lists every name). With `WEB_CONCURRENCY` above 1 it reports the whole service: counters and histograms summed over the workers (README, Observability, says how each gauge is combined); 503 `not_ready` when a worker does not answer within 3.5 s. **Security**: public by default, like the probes: it names routes and volumes but no user, id or secret. Set `METRICS_PORT` to serve it on a port of its own instead (same host), kept off the public network; this path then answers 404 here.';
 
 export interface MetricsListener {
   /** The port it listens on (METRICS_PORT, or the one the system chose for 0). */
@@ -44,7 +47,19 @@ declare module 'fastify' {
   }
 }
 
-export async function installMetrics(app: FastifyInstance, ctx: AppContext): Promise<void> {
+/** A cluster worker's part in the service's metrics (server.ts). */
+export interface ClusterMetrics {
+  /** Hands this app's metrics to the primary's scrapes. */
+  share: (metrics: Metrics) => void;
+  /** The service's metrics, aggregated by the primary; rejects with `not_ready` in time. */
+  scrape: () => Promise<string>;
+}
+
+export async function installMetrics(
+  app: FastifyInstance,
+  ctx: AppContext,
+  clusterMetrics?: ClusterMetrics,
+): Promise<void> {
   const { metrics, config } = ctx;
   app.addHook('onResponse', (request, reply, done) => {
     const template = request.is404 ? undefined : request.routeOptions.url;
@@ -56,8 +71,15 @@ export async function installMetrics(app: FastifyInstance, ctx: AppContext): Pro
     done();
   });
 
+  clusterMetrics?.share(metrics);
+  if (config.metricsPort !== null && clusterMetrics) {
+    // The primary serves METRICS_PORT for every worker.
+    app.decorate('metricsListener', null);
+    return;
+  }
   if (config.metricsPort === null) {
     app.decorate('metricsListener', null);
+    const render = clusterMetrics ? clusterMetrics.scrape : () => metrics.render();
     app.get(
       '/metrics',
       {
@@ -66,7 +88,7 @@ export async function installMetrics(app: FastifyInstance, ctx: AppContext): Pro
         schema: {
           tags: ['health'],
           operationId: 'metrics',
-          summary: 'Metrics of this process, in the Prometheus text format',
+          summary: 'Metrics of the service, in the Prometheus text format',
           description: DESCRIPTION,
           security: [],
           response: {
@@ -74,12 +96,14 @@ export async function installMetrics(app: FastifyInstance, ctx: AppContext): Pro
               description: 'Every metric family with its HELP and TYPE lines',
               content: { 'text/plain; version=0.0.4': { schema: { type: 'string', maxLength: 10_000_000 } } },
             },
+            ...problemResponses(503),
           },
         },
       },
       async (_request, reply) => {
+        const text = await render();
         reply.type(METRICS_CONTENT_TYPE);
-        return metrics.render();
+        return text;
       },
     );
     return;
@@ -88,7 +112,7 @@ export async function installMetrics(app: FastifyInstance, ctx: AppContext): Pro
   let listener: OwnListener | null = null;
   app.decorate('metricsListener', { port: () => listener?.port() ?? 0 });
   app.addHook('onReady', async () => {
-    listener = await listenForMetrics(metrics, {
+    listener = await listenForMetrics(() => metrics.render(), {
       host: config.host,
       port: config.metricsPort ?? 0,
       publicUrl: config.publicUrl,
@@ -103,14 +127,15 @@ export interface OwnListener extends MetricsListener {
 }
 
 /**
- * The METRICS_PORT listener of a process: the app's (above), or `npm run worker`'s, whose job
- * metrics are counted where the jobs run. Rejects when the port cannot be taken (EADDRINUSE).
+ * The METRICS_PORT listener of a process: the app's (above), `npm run worker`'s, whose job
+ * metrics are counted where the jobs run, or a cluster primary's (every worker's, aggregated).
+ * Rejects when the port cannot be taken (EADDRINUSE).
  */
 export async function listenForMetrics(
-  metrics: Metrics,
+  render: () => Promise<string>,
   options: { host: string; port: number; publicUrl: string },
 ): Promise<OwnListener> {
-  const server = metricsServer(metrics, options.publicUrl);
+  const server = metricsServer(render, options.publicUrl);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: options.host, port: options.port }, () => {
@@ -131,7 +156,7 @@ export async function listenForMetrics(
 }
 
 /** The METRICS_PORT listener: GET and HEAD /metrics, problem+json for anything else. */
-function metricsServer(metrics: Metrics, publicUrl: string): Server {
+function metricsServer(render: () => Promise<string>, publicUrl: string): Server {
   const problem = (res: ServerResponse, path: string, error: ApiError) => {
     const requestId = uuidv7();
     const body = JSON.stringify(problemBody(publicUrl, error, path, requestId));
@@ -158,7 +183,7 @@ function metricsServer(metrics: Metrics, publicUrl: string): Server {
       problem(res, path, new ApiError('method_not_allowed', { headers: { allow: 'GET, HEAD' } }));
       return;
     }
-    metrics.render().then(
+    render().then(
       (text) => {
         res.writeHead(200, {
           'content-type': METRICS_CONTENT_TYPE,
@@ -168,7 +193,9 @@ function metricsServer(metrics: Metrics, publicUrl: string): Server {
         });
         res.end(req.method === 'HEAD' ? undefined : text);
       },
-      () => problem(res, path, new ApiError('internal_error')),
+      // A cluster primary whose workers did not all answer: 503 not_ready.
+      (error: unknown) =>
+        problem(res, path, error instanceof ApiError ? error : new ApiError('internal_error')),
     );
   });
 }

@@ -62,7 +62,10 @@ export interface TestAppOptions {
    */
   recordStatuses?: boolean;
   /** Load and connection limits of a test's own (a hasher, server limits, overload thresholds). */
-  overrides?: Pick<AppOverrides, 'passwordHasher' | 'serverLimits' | 'overload' | 'clock' | 'resolve'>;
+  overrides?: Pick<
+    AppOverrides,
+    'passwordHasher' | 'serverLimits' | 'overload' | 'clock' | 'resolve' | 'clusterMetrics'
+  >;
 }
 
 /** Route plugins as one module: registered under each version prefix, and nothing else. */

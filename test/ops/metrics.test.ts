@@ -7,6 +7,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { testDatabaseUrl } from '../helpers/database.js';
 import { PASSWORD, signedIn } from '../helpers/factories.js';
 import { freePort } from '../helpers/free-port.js';
+import { parse, type Sample, value } from '../helpers/metrics.js';
 import { createProject } from '../helpers/projects.js';
 import { until } from '../helpers/wait.js';
 import { insertWebhook, record, startReceiver, taskChange, WEBHOOK_ENV } from '../helpers/webhooks.js';
@@ -14,35 +15,6 @@ import { insertWebhook, record, startReceiver, taskChange, WEBHOOK_ENV } from '.
 /** GET /metrics: the families, their label bounds, each one moving when its event happens. */
 
 const dialect = testDatabaseUrl ? 'postgresql' : 'sqlite';
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-function parse(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
-      labels[key as string] = value as string;
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return samples;
-}
-
-/** The value of the one sample with these labels (among others), or undefined. */
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = samples.filter(
-    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
-  if (found.length > 1) throw new Error(`${name} ${JSON.stringify(labels)}: ${found.length} samples`);
-  return found[0]?.value;
-}
 
 const failOnce = new Map<string, number>();
 /** A job type of the test's own: fails its first attempt when its payload asks to. */

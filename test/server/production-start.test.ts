@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/db/migrations/index.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { freePort } from '../helpers/free-port.js';
+import { parse, value } from '../helpers/metrics.js';
 import { until } from '../helpers/wait.js';
 
 /**
@@ -254,8 +255,25 @@ describe('WEB_CONCURRENCY', () => {
           .filter((line) => line.msg === 'request completed' && line.pid !== started.child.pid)
           .map((line) => Number(line.pid)),
       );
-    for (let i = 0; i < 20 && served().size < 2; i += 1) await answers(`http://127.0.0.1:${port}/`);
+    let sent = 0;
+    for (; sent < 20 && served().size < 2; sent += 1) await answers(`http://127.0.0.1:${port}/`);
     expect([...served()].sort()).toEqual([first, second].sort());
+
+    // Whichever worker a scrape reaches, it reports the whole service: every request to / counted once.
+    const scrapedBy = () =>
+      new Set(
+        logLines(started)
+          .filter((line) => line.msg === 'request completed' && line.url === '/metrics')
+          .map((line) => Number(line.pid)),
+      );
+    for (let i = 0; i < 20 && (i < 2 || scrapedBy().size < 2); i += 1) {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'close' } });
+      expect(res.status).toBe(200);
+      const samples = parse(await res.text());
+      const root = { http_request_method: 'GET', http_route: '/', http_response_status_code: '200' };
+      expect(value(samples, 'http_server_request_duration_seconds_count', root)).toBe(sent);
+    }
+    expect([...scrapedBy()].sort()).toEqual([first, second].sort());
 
     // One worker killed: the other keeps answering, and a third takes its place.
     process.kill(first, 'SIGKILL');
@@ -274,6 +292,45 @@ describe('WEB_CONCURRENCY', () => {
     expect(alive(second)).toBe(false);
     expect(alive(third)).toBe(false);
     expect(logLines(started).filter((line) => line.msg === 'stopped').length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('WEB_CONCURRENCY with METRICS_PORT', () => {
+  it("has the primary serve every worker's metrics on METRICS_PORT; the public port answers 404", async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const started = run(process.execPath, ['dist/server.js'], {
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      DATABASE_URL: `sqlite:${join(clone, 'cluster-metrics.db')}`,
+      JWT_SECRET: TEST_SECRET,
+      WEB_CONCURRENCY: '2',
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      RATE_LIMIT_MAX: '1000000',
+      LOG_LEVEL: 'info',
+    });
+    const listening = () => logLines(started).filter((line) => line.msg === 'worker listening').length;
+    await until(() => listening() === 2, 60_000);
+    await waitAnswering(port, started);
+    const sent = 10;
+    for (let i = 0; i < sent; i += 1) expect(await answers(`http://127.0.0.1:${port}/`)).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(res.status).toBe(200);
+    const samples = parse(await res.text());
+    const root = { http_request_method: 'GET', http_route: '/', http_response_status_code: '200' };
+    expect(value(samples, 'http_server_request_duration_seconds_count', root)).toBe(sent);
+    // Process metrics: summed over the workers, the event-loop lag averaged, one series each.
+    expect(value(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    expect(value(samples, 'nodejs_eventloop_lag_max_seconds')).toBeGreaterThanOrEqual(0);
+    // Both workers served some of them: the count is not one worker's.
+    const servedBy = logLines(started)
+      .filter((line) => line.msg === 'request completed' && line.url === '/')
+      .map((line) => Number(line.pid));
+    expect(new Set(servedBy).size).toBe(2);
+
+    signalGroup(started, 'SIGTERM');
+    expect(await started.exited).toBe(0);
   });
 });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openDatabase } from '../../src/db/database.js';
@@ -202,6 +202,19 @@ describe('auth state cache', () => {
       },
     ];
 
+    /** A pair of instances built before a describe block's scenarios and closed after them. */
+    function sharedInstances(make: () => Promise<Instances>): () => Instances {
+      let pair: Instances | undefined;
+      beforeAll(async () => {
+        pair = await make();
+      });
+      afterAll(async () => pair?.close());
+      return () => {
+        if (!pair) throw new Error('the instances are not built yet');
+        return pair;
+      };
+    }
+
     /** Sets the scenario up, warms b's cache, makes the change on a; returns b's probe. */
     async function arrange(instances: Instances, scenario: Scenario) {
       const { a, b } = instances;
@@ -239,60 +252,59 @@ describe('auth state cache', () => {
     describe.skipIf(process.env.TEST_DATABASE_URL)(
       'SQLite file without Redis: at once (data_version)',
       () => {
+        // One pair of instances for every scenario (each makes its own users): building a pair
+        // per scenario cost most of this file's time.
+        const instances = sharedInstances(() => twoInstances({ REDIS_URL: '' }));
+
         it.each(scenarios.map((s) => [s.name, s] as const))(
           '%s reaches the running instance on its next request',
           async (_name, scenario) => {
-            const instances = await twoInstances({ REDIS_URL: '' });
-            try {
-              const probe = await arrange(instances, scenario);
-              expectAfter(await probe(), scenario);
-            } finally {
-              await instances.close();
-            }
+            const probe = await arrange(instances(), scenario);
+            expectAfter(await probe(), scenario);
           },
         );
       },
     );
 
     describe.runIf(process.env.TEST_DATABASE_URL)('PostgreSQL without Redis: within 5 s', () => {
+      // One pair for every scenario; the clock only moves forward, and each scenario's entries are
+      // cached at the time its arrange() reads them.
+      let now = 1_000_000;
+      const instances = sharedInstances(() => twoInstances({ REDIS_URL: '' }, () => now));
+
       it.each(scenarios.map((s) => [s.name, s] as const))(
         '%s reaches the running instance once its entries are 5 s old',
         async (_name, scenario) => {
-          let now = 1_000_000;
-          const instances = await twoInstances({ REDIS_URL: '' }, () => now);
-          try {
-            const probe = await arrange(instances, scenario);
-            now += 4999;
-            // Still trusted: nothing tells this instance, and 5 s is the contract's bound.
-            expect((await probe()).statusCode).not.toBe(scenario.after.status);
-            now += 1;
-            expectAfter(await probe(), scenario);
-          } finally {
-            await instances.close();
-          }
+          const probe = await arrange(instances(), scenario);
+          now += 4999;
+          // Still trusted: nothing tells this instance, and 5 s is the contract's bound.
+          expect((await probe()).statusCode).not.toBe(scenario.after.status);
+          now += 1;
+          expectAfter(await probe(), scenario);
         },
       );
     });
 
     describe.runIf(process.env.TEST_REDIS_URL)('with Redis: at once (pub/sub)', () => {
+      // One pair for every scenario, with a clock that never moves: only an invalidation can
+      // refresh b's entries.
+      const instances = sharedInstances(async () => {
+        const pair = await twoInstances({}, () => 0);
+        await new Promise((r) => setTimeout(r, 300)); // let both subscribers connect
+        return pair;
+      });
+
       it.each(scenarios.map((s) => [s.name, s] as const))(
         '%s reaches the running instance',
         async (_name, scenario) => {
-          // A clock that never moves: only an invalidation can refresh b's entries.
-          const instances = await twoInstances({}, () => 0);
-          try {
-            await new Promise((r) => setTimeout(r, 300)); // let both subscribers connect
-            const probe = await arrange(instances, scenario);
-            let res = await probe();
-            // Pub/sub delivery is asynchronous: give the message a moment, never a TTL's worth.
-            for (let i = 0; i < 50 && res.statusCode !== scenario.after.status; i += 1) {
-              await new Promise((r) => setTimeout(r, 20));
-              res = await probe();
-            }
-            expectAfter(res, scenario);
-          } finally {
-            await instances.close();
+          const probe = await arrange(instances(), scenario);
+          let res = await probe();
+          // Pub/sub delivery is asynchronous: give the message a moment, never a TTL's worth.
+          for (let i = 0; i < 50 && res.statusCode !== scenario.after.status; i += 1) {
+            await new Promise((r) => setTimeout(r, 20));
+            res = await probe();
           }
+          expectAfter(res, scenario);
         },
       );
     });

@@ -17,13 +17,14 @@
  *   npm run bench:compression                     # 3,000 requests per case (300 for the document)
  *   BENCH_REQUESTS=5000 npm run bench:compression
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
+import { freePort } from '../test/helpers/free-port.js';
+import { startBenchServer } from './bench-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
@@ -33,18 +34,6 @@ const WARM_UP_ROUNDS = 100;
 const TASKS = 100;
 const PASSWORD = 'correct horse battery staple';
 const BROWSER = 'br, gzip';
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => done(port));
-    });
-  });
-}
 
 interface Reply {
   status: number;
@@ -91,7 +80,6 @@ function call(
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -126,34 +114,7 @@ async function start(port: number, dataDir: string): Promise<ChildProcess> {
     stdio: 'inherit',
   });
   if (build.status !== 0) throw new Error('the build failed');
-  const child = spawn(process.execPath, [join(ROOT, 'dist/server.js')], {
-    cwd: dataDir,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite:${join(dataDir, 'bench.db')}`,
-      JWT_SECRET: 'bench-secret-of-at-least-32-bytes-0123456789',
-      RATE_LIMIT_MAX: '100000000',
-      AUTH_RATE_LIMIT_MAX: '100000000',
-      LOGIN_FAILURES_MAX: '100000000',
-      LOG_LEVEL: 'warn',
-    },
-  });
-  const agent = new Agent();
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await call(port, agent, 'GET', '/health/ready')).status === 200) return child;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error('the service did not become ready within 60 s');
+  return startBenchServer(process.execPath, [join(ROOT, 'dist/server.js')], port, dataDir);
 }
 
 /** A user with TASKS tasks (titles, descriptions and tags like a real list); returns one task's id and a token. */

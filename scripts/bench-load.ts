@@ -13,13 +13,14 @@
  *   npm run build && npm run bench:load -- --built
  *   BENCH_SECONDS=20 npm run bench:load
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../test/helpers/free-port.js';
+import { startBenchServer } from './bench-server.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PHASE_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
@@ -188,34 +189,7 @@ async function start(port: number, dataDir: string): Promise<ChildProcess> {
   const [command, args] = built
     ? [process.execPath, [join(ROOT, 'dist/server.js')]]
     : [join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'src/server.ts')]];
-  const child = spawn(command, args, {
-    cwd: dataDir,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      DATABASE_URL: `sqlite:${join(dataDir, 'bench.db')}`,
-      JWT_SECRET: 'bench-secret-of-at-least-32-bytes-0123456789',
-      RATE_LIMIT_MAX: '100000000',
-      AUTH_RATE_LIMIT_MAX: '100000000',
-      LOGIN_FAILURES_MAX: '100000000',
-      LOG_LEVEL: 'warn',
-    },
-  });
-  const agent = new Agent();
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await call(port, agent, 'GET', '/health/ready')).status === 200) return child;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  child.kill('SIGKILL');
-  throw new Error('the service did not become ready within 60 s');
+  return startBenchServer(command, args, port, dataDir);
 }
 
 function row(name: string, m: Measured, note: string): string {

@@ -8,6 +8,7 @@ import {
 } from '../../clients/typescript/src/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { PASSWORD, uniqueEmail } from '../helpers/factories.js';
+import { until } from '../helpers/wait.js';
 import { Wire } from './wire.js';
 
 /** The client's layer against a real, listening test app (one for the file; each test its own user). */
@@ -16,7 +17,9 @@ let t: TestApp;
 let baseUrl = '';
 
 beforeAll(async () => {
-  t = await buildTestApp();
+  // Read at each call, so that expireAccessTokens() moves the app's clock too (its default is the
+  // real Date.now, taken once).
+  t = await buildTestApp({ clock: () => Date.now() });
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   baseUrl = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
 });
@@ -39,9 +42,8 @@ async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 /**
- * Moves this process's clock (the app's and the JWT library's) past ACCESS_TOKEN_TTL (15m): the
- * app's clock override does not reach the expiry check of access tokens. Only `Date` is faked, and
- * it keeps running.
+ * Moves this process's clock past ACCESS_TOKEN_TTL (15m): the app's clock override alone would not
+ * reach the JWT library's expiry check, which reads `Date`. Only `Date` is faked, and it keeps running.
  */
 function expireAccessTokens(): void {
   vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
@@ -215,5 +217,47 @@ describe('TaskforgeClient: lists and the change feed', () => {
     expect(streams[0]?.headers.get('last-event-id')).toBeNull();
     expect(streams[1]?.headers.get('last-event-id')).toBe(received[0]?.id);
     expect(stream.lastEventId).toBe(received[2]?.id);
+  });
+
+  it('reconnects with a refreshed token when the stream ends with its access token', async () => {
+    const { client, wire } = await signedInClient();
+    const { eventStream } = t.app.ctx.services;
+    eventStream.configure({ recheckMs: 100 });
+    const controller = new AbortController();
+    let opened = 0;
+    const received: TaskforgeEvent[] = [];
+    const stream = client.events.stream({
+      signal: controller.signal,
+      reconnectDelayMs: 10,
+      onOpen: () => {
+        opened += 1;
+      },
+    });
+    const reading = (async () => {
+      for await (const event of stream) received.push(event);
+    })();
+    try {
+      await until(() => opened === 1);
+      const first = await client.tasks.create({ title: 'before expiry' });
+      await until(() => received.length === 1);
+      expireAccessTokens();
+      // The server ends the stream (token_expired); the reader reconnects, refreshing on the 401.
+      await until(() => opened === 2);
+      const second = await client.tasks.create({ title: 'after expiry' });
+      await until(() => received.length === 2);
+      expect(received.map((e) => e.subject.id)).toEqual([first.data.id, second.data.id]);
+      expect(wire.count('POST', '/auth/refresh')).toBe(1);
+      const streams = wire.matching('GET', '/events/stream');
+      expect(streams.map((s) => s.headers.get('last-event-id'))).toEqual([
+        null,
+        received[0]?.id,
+        received[0]?.id,
+      ]);
+    } finally {
+      controller.abort();
+      await reading;
+      vi.useRealTimers();
+      eventStream.configure({ recheckMs: 2000 });
+    }
   });
 });

@@ -100,6 +100,19 @@ describe('TaskforgeClient: tokens', () => {
     const error = await again.me().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemError);
     expect((error as ProblemError).code).toBe('token_revoked');
+    expect(again.credentials.kind).toBe('none');
+  });
+
+  it('logs in whatever refresh token it holds (the credential routes take none)', async () => {
+    const { client, email } = await signedInClient();
+    const held = client.credentials;
+    await client.logout();
+    const restored = new TaskforgeClient({
+      baseUrl,
+      refreshToken: held.kind === 'tokens' ? held.refreshToken : '',
+    });
+    await restored.login(email, PASSWORD);
+    await expect(restored.me()).resolves.toMatchObject({ email });
   });
 
   it('works in API-key mode', async () => {

@@ -27,6 +27,8 @@ export interface TransportOptions {
 
 /** The creates the service makes safe to retry with an `Idempotency-Key` (contract §4 and §7). */
 const IDEMPOTENT_CREATE = /^\/api\/v\d+\/(?:tasks|users|auth\/register|projects|tasks\/[^/]+\/comments)$/;
+/** The routes that take no credentials (contract §3): nothing is added to them, nothing refreshed. */
+const CREDENTIAL_ROUTE = /^\/api\/v\d+\/auth\/(?:register|login|token|refresh|password-reset(?:\/confirm)?)$/;
 const REPEATABLE_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const MAX_RETRY_DELAY_MS = 5000;
 
@@ -98,11 +100,13 @@ export class Transport {
     }
     const repeatable = REPEATABLE_METHODS.has(method) || headers.has('idempotency-key');
     // Buffered once, so every attempt sends the same bytes.
-    const body = method === 'GET' || method === 'HEAD' ? null : await request.arrayBuffer();
-    const ownCredentials = headers.has('authorization') || headers.has('x-api-key');
+    const buffered = method === 'GET' || method === 'HEAD' ? null : await request.arrayBuffer();
+    const body = buffered && buffered.byteLength > 0 ? buffered : null;
+    const credentialsAsGiven =
+      headers.has('authorization') || headers.has('x-api-key') || CREDENTIAL_ROUTE.test(url.pathname);
     let refreshed = false;
     for (let attempt = 0; ; ) {
-      if (!ownCredentials) await this.authorize(headers);
+      if (!credentialsAsGiven) await this.authorize(headers);
       const sentWith = headers.get('authorization');
       let response: Response;
       try {
@@ -123,7 +127,7 @@ export class Transport {
       }
       if (
         response.status === 401 &&
-        !ownCredentials &&
+        !credentialsAsGiven &&
         !refreshed &&
         this.credentials.kind === 'tokens' &&
         (await problemCode(response)) === 'token_expired'

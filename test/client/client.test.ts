@@ -157,6 +157,26 @@ describe('TaskforgeClient: writes', () => {
     expect((await client.tasks.get(created.data.id)).data.title).toBe('draft');
   });
 
+  it('creates, lists, renames with If-Match and deletes a project', async () => {
+    const { client } = await signedInClient();
+    const project = await client.projects.create({ name: 'Garden' });
+    expect(project).toMatchObject({ etag: '"1"', data: { name: 'Garden', role: 'owner', personal: false } });
+    const task = await client.tasks.create({ title: 'Dig', projectId: project.data.id });
+    expect((await all(client.tasks.list({ projectId: [project.data.id] }))).map((x) => x.id)).toEqual([
+      task.data.id,
+    ]);
+    const renamed = await client.projects.updateIfMatch(await client.projects.get(project.data.id), {
+      name: 'Allotment',
+    });
+    expect(renamed.data).toMatchObject({ name: 'Allotment', version: 2 });
+    expect((await all(client.projects.list())).map((p) => p.name).sort()).toEqual(['Allotment', 'Inbox']);
+    await expect(client.projects.delete(project.data.id, { ifMatch: project.etag })).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
+    await client.projects.delete(project.data.id, { ifMatch: renamed.etag });
+    await expect(client.tasks.get(task.data.id)).rejects.toMatchObject({ status: 404, code: 'not_found' });
+  });
+
   it('throws problem details as a ProblemError with every invalid field', async () => {
     const { client } = await signedInClient();
     const error = await client.tasks

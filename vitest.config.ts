@@ -12,6 +12,8 @@ const HTTP_ONLY = [
   // The compiled start on a copy of the repository: its servers use SQLite files of their own
   // whatever the run's database (about 85 s, a compile and two clusters included).
   'test/server/production-start.test.ts',
+  // The client's generated types against the documents, which no database changes (about 10 s).
+  'test/client/generated.test.ts',
 ];
 
 export default defineConfig({

@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { openDatabase } from '../src/db/database.js';
+import { API_VERSIONS } from '../src/lib/api-version.js';
+
+/**
+ * The typed client's generated half (clients/typescript/src/generated/<version>.ts): the types
+ * openapi-typescript makes of each version's document, as the app serves it. The app is built in
+ * this process on an empty in-memory database with a fixed configuration, so the output depends on
+ * the code alone; `npm run generate:client` writes it and test/client/generated.test.ts checks
+ * that the committed files are what it writes.
+ */
+
+const ROOT = join(import.meta.dirname, '..');
+
+export const GENERATED_DIR = join(ROOT, 'clients', 'typescript', 'src', 'generated');
+
+export const GENERATE_COMMAND = 'npm run generate:client';
+
+const header = (version: string) =>
+  `${COMMENT_HEADER.trimEnd()}\n// Made by \`${GENERATE_COMMAND}\` from /openapi/${version}.json (scripts/client-types.ts).\n\n`;
+
+async function versionDocuments(): Promise<Map<string, OpenAPI3>> {
+  const database = openDatabase({ kind: 'sqlite', filename: ':memory:' });
+  const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent', NODE_ENV: 'test' });
+  const app = await buildApp(config, { database });
+  try {
+    const documents = new Map<string, OpenAPI3>();
+    for (const version of API_VERSIONS) {
+      const res = await app.inject({ method: 'GET', url: `/openapi/${version}.json` });
+      if (res.statusCode !== 200) throw new Error(`GET /openapi/${version}.json answered ${res.statusCode}`);
+      documents.set(version, res.json() as OpenAPI3);
+    }
+    return documents;
+  } finally {
+    await app.close();
+    await database.close();
+  }
+}
+
+function format(name: string, source: string): string {
+  const biome = join(ROOT, 'node_modules', '.bin', 'biome');
+  return execFileSync(biome, ['format', `--stdin-file-path=${join(GENERATED_DIR, name)}`], {
+    cwd: ROOT,
+    input: source,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** File name → contents, for every API version. */
+export async function generateClientTypes(): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const [version, document] of await versionDocuments()) {
+    const nodes = await openapiTS(document, { silent: true });
+    const name = `${version}.ts`;
+    files.set(name, format(name, header(version) + astToString(nodes)));
+  }
+  return files;
+}

@@ -1,5 +1,6 @@
 import {
   type Kysely,
+  type Migration,
   type MigrationResultSet,
   Migrator,
   NO_MIGRATIONS,
@@ -30,10 +31,38 @@ function summarize(error: unknown): string {
   return String(error).replace(/\s*\n\s*/g, ' ');
 }
 
-function migratorFor(db: Kysely<Database>, schema: string | null): Migrator {
+/** Told of each migration as it starts: `applying <name>` or `reverting <name>` (the CLI's progress lines). */
+export type MigrationProgress = (line: string) => void;
+
+function reporting(progress: MigrationProgress | undefined): Record<string, Migration> {
+  if (!progress) return migrations;
+  return Object.fromEntries(
+    Object.entries(migrations).map(([name, migration]) => {
+      const { up, down } = migration;
+      const reported: Migration = {
+        up: (db) => {
+          progress(`applying ${name}`);
+          return up(db);
+        },
+        ...(down
+          ? {
+              down: (db) => {
+                progress(`reverting ${name}`);
+                return down(db);
+              },
+            }
+          : {}),
+      };
+      return [name, reported];
+    }),
+  );
+}
+
+function migratorFor(db: Kysely<Database>, schema: string | null, progress?: MigrationProgress): Migrator {
+  const steps = reporting(progress);
   return new Migrator({
     db,
-    provider: { getMigrations: async () => migrations },
+    provider: { getMigrations: async () => steps },
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
 }
@@ -73,13 +102,14 @@ async function currentSchema(conn: Kysely<Database>, handle: DatabaseHandle): Pr
 async function locked(
   handle: DatabaseHandle,
   step: (m: Migrator, conn: Kysely<Database>) => Promise<MigrationResultSet>,
+  progress?: MigrationProgress,
 ): Promise<string[]> {
   try {
     if (handle.dialect === 'postgres') {
       return await handle.db.connection().execute(async (conn) => {
         await sql`set statement_timeout = 0`.execute(conn);
         try {
-          return orThrow(await step(migratorFor(conn, await currentSchema(conn, handle)), conn));
+          return orThrow(await step(migratorFor(conn, await currentSchema(conn, handle), progress), conn));
         } finally {
           // The connection goes back to the pool: give it the pool's timeout again.
           await sql`reset statement_timeout`.execute(conn).catch(() => {});
@@ -89,7 +119,7 @@ async function locked(
     return await handle.db.connection().execute(async (conn) => {
       await sql`begin exclusive`.execute(conn);
       try {
-        const applied = orThrow(await step(migratorFor(conn, null), conn));
+        const applied = orThrow(await step(migratorFor(conn, null, progress), conn));
         await sql`commit`.execute(conn);
         return applied;
       } catch (error) {
@@ -110,30 +140,38 @@ async function locked(
  * A schema ahead of the code (a newer version applied migrations this one does not know) is left
  * as it is: during a rolling deploy the previous version starts beside the new one.
  */
-export function migrateToLatest(handle: DatabaseHandle): Promise<string[]> {
-  return locked(handle, async (m, conn) => {
-    const status = await readStatus(conn, handle);
-    if (status.pending.length === 0) return { results: [] };
-    if (status.unknown.length > 0) {
-      throw new MigrationError(
-        `cannot migrate: the database has migrations this version does not know (${status.unknown.join(', ')}) and lacks ${status.pending.join(', ')}`,
-      );
-    }
-    return m.migrateToLatest();
-  });
+export function migrateToLatest(handle: DatabaseHandle, progress?: MigrationProgress): Promise<string[]> {
+  return locked(
+    handle,
+    async (m, conn) => {
+      const status = await readStatus(conn, handle);
+      if (status.pending.length === 0) return { results: [] };
+      if (status.unknown.length > 0) {
+        throw new MigrationError(
+          `cannot migrate: the database has migrations this version does not know (${status.unknown.join(', ')}) and lacks ${status.pending.join(', ')}`,
+        );
+      }
+      return m.migrateToLatest();
+    },
+    progress,
+  );
 }
 
 /**
  * Migrates up or down to `name` (the last one applied afterwards; NO_MIGRATIONS: none); returns
  * the names run, applied in order or reverted latest first.
  */
-export function migrateTo(handle: DatabaseHandle, name: string | NoMigrations): Promise<string[]> {
-  return locked(handle, (m) => m.migrateTo(name));
+export function migrateTo(
+  handle: DatabaseHandle,
+  name: string | NoMigrations,
+  progress?: MigrationProgress,
+): Promise<string[]> {
+  return locked(handle, (m) => m.migrateTo(name), progress);
 }
 
 /** Reverts the latest applied migration; returns the names reverted. */
-export function migrateDown(handle: DatabaseHandle): Promise<string[]> {
-  return locked(handle, (m) => m.migrateDown());
+export function migrateDown(handle: DatabaseHandle, progress?: MigrationProgress): Promise<string[]> {
+  return locked(handle, (m) => m.migrateDown(), progress);
 }
 
 /** Reverts every migration; returns the names reverted, latest first. */

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/db/migrations/index.js';
+import { serviceVersion } from '../../src/lib/package-info.js';
 import { TEST_SECRET } from '../helpers/app.js';
 import { freePort } from '../helpers/free-port.js';
 import { parse, value } from '../helpers/metrics.js';
@@ -147,7 +148,7 @@ describe('npm start on a fresh clone with zero configuration', () => {
     expect(existsSync(join(clone, 'dist/db/migrations/0001-create-users.js'))).toBe(true);
     // The version comes from package.json, read relative to the compiled file.
     const root = await (await fetch(`http://127.0.0.1:${port}/`)).json();
-    expect(root).toMatchObject({ name: 'Taskforge', version: '0.1.0' });
+    expect(root).toMatchObject({ name: 'Taskforge', version: serviceVersion() });
     expect((await fetch(`http://127.0.0.1:${port}/health/ready`)).status).toBe(200);
     for (const path of ['/docs', '/redoc', '/openapi.json']) {
       expect((await fetch(`http://127.0.0.1:${port}${path}`)).status, path).toBe(200);

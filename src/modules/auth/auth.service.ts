@@ -284,9 +284,11 @@ export class AuthService {
     await this.endSession(sessionId, 'logout');
   }
 
-  async logoutAll(userId: string): Promise<void> {
-    await sessions.endUserSessions(this.db, userId, 'logout_all', new Date().toISOString());
+  /** Ends every live session of the user (the command-line tool names its own reason); returns how many. */
+  async logoutAll(userId: string, reason = 'logout_all'): Promise<number> {
+    const ended = await sessions.endUserSessions(this.db, userId, reason, new Date().toISOString());
     this.authState.userSessionsChanged(userId);
+    return ended;
   }
 
   /** The caller's live sessions, newest first; `current` marks the caller's own. */

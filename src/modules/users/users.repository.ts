@@ -51,6 +51,8 @@ export async function findUserByEmail(db: Db, email: string): Promise<UserRow | 
 export interface UserFilter {
   q?: string;
   role?: Role;
+  /** Only disabled users (the command-line tool's list). */
+  disabled?: true;
 }
 
 function filtered(db: Db, filter: UserFilter) {
@@ -58,6 +60,7 @@ function filtered(db: Db, filter: UserFilter) {
   if (filter.q)
     query = query.where(sql<boolean>`search_text like ${likeContains(filter.q.toLowerCase())} escape '\\'`);
   if (filter.role) query = query.where('role', '=', filter.role);
+  if (filter.disabled) query = query.where('disabled', '=', 1);
   return query;
 }
 

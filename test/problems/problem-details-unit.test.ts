@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError } from '../../src/errors.js';
+import { problemBody, requestPath, toApiError } from '../../src/plugins/problem-details.js';
+
+describe('requestPath', () => {
+  it('drops the query and keeps the characters a path may hold', () => {
+    expect(requestPath('/api/v1/tasks?status=todo&x=?')).toBe('/api/v1/tasks');
+    expect(requestPath("/a-b._~!$&'()*+,;=:@/%41")).toBe("/a-b._~!$&'()*+,;=:@/%41");
+    expect(requestPath('/')).toBe('/');
+  });
+
+  it('percent-encodes ASCII a URI may not hold, other characters as UTF-8, lone surrogates as U+FFFD', () => {
+    expect(requestPath('/a{b}|"c"<d> \\^`')).toBe('/a%7Bb%7D%7C%22c%22%3Cd%3E%20%5C%5E%60');
+    expect(requestPath('/\u0000\u007f')).toBe('/%00%7F');
+    expect(requestPath('/é€😀')).toBe('/%C3%A9%E2%82%AC%F0%9F%98%80');
+    expect(requestPath('/\ud800x\udfff')).toBe('/%EF%BF%BDx%EF%BF%BD');
+  });
+});
+
+describe('toApiError', () => {
+  it('passes ApiErrors through', () => {
+    const error = new ApiError('forbidden');
+    expect(toApiError(error)).toBe(error);
+  });
+
+  it('maps a params validation failure to not_found and others to 422 with pointers', () => {
+    const validation = [{ keyword: 'required', instancePath: '', params: { missingProperty: 'title' } }];
+    expect(toApiError({ validation, validationContext: 'params' }).code).toBe('not_found');
+    const body = toApiError({ validation });
+    expect(body.code).toBe('validation_failed');
+    expect(body.errors?.[0]?.pointer).toBe('/title');
+    const query = toApiError({ validation, validationContext: 'querystring' });
+    expect(query.code).toBe('validation_failed');
+  });
+
+  it.each([
+    ['FST_ERR_CTP_INVALID_JSON_BODY', 'malformed_json'],
+    ['FST_ERR_CTP_EMPTY_JSON_BODY', 'malformed_json'],
+    ['FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'malformed_json'],
+    ['FST_ERR_CTP_BODY_TOO_LARGE', 'payload_too_large'],
+    ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'unsupported_media_type'],
+    ['FST_ERR_CTP_EMPTY_TYPE', 'unsupported_media_type'],
+    ['FST_ERR_CTP_INVALID_TYPE', 'unsupported_media_type'],
+    ['FST_ERR_NOT_FOUND', 'not_found'],
+    ['FST_ERR_BAD_URL', 'not_found'],
+    ['FST_ERR_MAX_PARAM_LENGTH', 'not_found'],
+  ])('maps %s to %s', (code, expected) => {
+    expect(toApiError(Object.assign(new Error('framework'), { code })).code).toBe(expected);
+  });
+
+  it('maps a 400 SyntaxError of a parser to malformed_json, any other to a 500', () => {
+    expect(toApiError(Object.assign(new SyntaxError('bad'), { statusCode: 400 })).code).toBe(
+      'malformed_json',
+    );
+    expect(toApiError(new SyntaxError('bad')).code).toBe('internal_error');
+    expect(toApiError(Object.assign(new Error('bad'), { statusCode: 400 })).code).toBe('internal_error');
+  });
+
+  it('answers 503 with Retry-After for a database away, 409 for a lost race, 500 otherwise', () => {
+    const away = Object.assign(new Error('connect'), { code: 'ECONNREFUSED' });
+    const down = toApiError(away);
+    expect(down.code).toBe('not_ready');
+    expect(down.status).toBe(503);
+    expect(down.detail).toBe('The database does not answer; retry in a few seconds');
+    expect(down.headers).toEqual({ 'retry-after': '5' });
+    expect(down.cause).toBe(away);
+    const race = Object.assign(new Error('fk'), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' });
+    const conflict = toApiError(race);
+    expect(conflict.code).toBe('conflict');
+    expect(conflict.detail).toBe('A concurrent change to the same data got in the way; retry the request');
+    expect(conflict.cause).toBe(race);
+    const bug = new TypeError('x is undefined');
+    const internal = toApiError(bug);
+    expect(internal.code).toBe('internal_error');
+    expect(internal.cause).toBe(bug);
+    expect(toApiError(Object.assign(new Error('x'), { code: 'FST_ERR_UNKNOWN' })).code).toBe(
+      'internal_error',
+    );
+  });
+});
+
+describe('problemBody', () => {
+  it('writes the catalogue fields, extensions first, and errors only when there are some', () => {
+    const error = new ApiError('invalid_token', { extensions: { error: 'invalid_grant', status: 'x' } });
+    expect(problemBody('http://api.test', error, '/auth/token', 'req-1')).toEqual({
+      error: 'invalid_grant',
+      type: 'http://api.test/problems/invalid-token',
+      title: 'The credentials are not valid',
+      status: 401,
+      detail: 'The credentials are not valid',
+      instance: '/auth/token',
+      code: 'invalid_token',
+      requestId: 'req-1',
+    });
+    const failed = new ApiError('validation_failed', {
+      errors: [{ pointer: '/a', code: 'required', detail: 'a' }],
+    });
+    expect(problemBody('http://api.test', failed, '/', 'r').errors).toEqual([
+      { pointer: '/a', code: 'required', detail: 'a' },
+    ]);
+  });
+});

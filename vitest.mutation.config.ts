@@ -21,7 +21,7 @@ export const MUTATION_TESTS = [
   'test/problems/*.test.ts',
   'test/roles/*.test.ts',
   'test/http/errors.test.ts',
-  'test/limits/login-failures.test.ts',
+  'test/limits/login-failures*.test.ts',
   'test/http/client-errors.test.ts',
 ];
 

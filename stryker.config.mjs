@@ -25,7 +25,7 @@ export default {
   // No TypeScript checker: it type-checks the project once per mutant (tens of seconds each on
   // this machine) to save test runs that vitest's bail already cuts short.
   concurrency: 2,
-  // The first run (every test once, one thread, with coverage per test) takes about five minutes here.
+  // The first run (every test once, one thread, with coverage per test) takes minutes on a busy machine.
   dryRunTimeoutMinutes: 15,
   thresholds: { high: 90, low: 80, break: 80 },
   incremental: true,

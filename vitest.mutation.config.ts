@@ -14,6 +14,7 @@ export const MUTATION_TESTS = [
   'test/problems/errors-unit.test.ts',
   'test/problems/problem-details-unit.test.ts',
   'test/http/client-errors.test.ts',
+  'test/http/validation-unit.test.ts',
   'test/auth/tokens-unit.test.ts',
   'test/auth/auth-state-unit.test.ts',
   'test/limits/login-failures-unit.test.ts',

@@ -1,6 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config.js';
 import { ApiError } from '../../src/errors.js';
-import { problemBody, requestPath, toApiError } from '../../src/plugins/problem-details.js';
+import {
+  BEARER_CHALLENGE,
+  frameworkErrorHandler,
+  installProblemDetails,
+  problemBody,
+  requestPath,
+  toApiError,
+} from '../../src/plugins/problem-details.js';
 
 describe('requestPath', () => {
   it('drops the query and keeps the characters a path may hold', () => {
@@ -98,5 +107,116 @@ describe('problemBody', () => {
     expect(problemBody('http://api.test', failed, '/', 'r').errors).toEqual([
       { pointer: '/a', code: 'required', detail: 'a' },
     ]);
+  });
+});
+
+describe('installProblemDetails and frameworkErrorHandler on a bare Fastify', () => {
+  // What the error handler logs (Fastify's own request lines left aside).
+  const HANDLER_LINES = new Set([
+    'request refused',
+    'request failed',
+    'request lost a race',
+    'request refused: not ready',
+  ]);
+  type Line = { level: number; msg: string; code?: string; frameworkCode?: string };
+  const lines: Line[] = [];
+  const stream = { write: (text: string) => lines.push(JSON.parse(text) as Line) };
+  const app = Fastify({
+    logger: { level: 'info', stream },
+    frameworkErrors: frameworkErrorHandler,
+  });
+  app.decorate('config', { publicUrl: 'http://api.test', corsOrigins: ['http://ui.test'] } as Config);
+  installProblemDetails(app);
+  const thrown: { error: unknown } = { error: new Error('boom') };
+  app.get('/throw', async () => {
+    throw thrown.error;
+  });
+  app.get('/items/:id', async () => 'ok');
+  beforeAll(() => app.ready());
+  afterAll(() => app.close());
+
+  async function answer(error: unknown) {
+    thrown.error = error;
+    lines.length = 0;
+    const res = await app.inject({ method: 'GET', url: '/throw?x=1' });
+    return { res, body: res.json(), logged: lines.filter((line) => HANDLER_LINES.has(line.msg)) };
+  }
+
+  it('answers an ApiError as problem+json, and logs a refusal at info', async () => {
+    const { res, body, logged } = await answer(new ApiError('forbidden', { headers: { 'x-extra': '1' } }));
+    expect(res.statusCode).toBe(403);
+    expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(res.headers['x-extra']).toBe('1');
+    expect(res.headers['www-authenticate']).toBeUndefined();
+    expect(body).toMatchObject({
+      code: 'forbidden',
+      instance: '/throw',
+      type: 'http://api.test/problems/forbidden',
+    });
+    expect(body.requestId).toMatch(/^req-/);
+    expect(logged).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request refused', code: 'forbidden' }),
+    ]);
+  });
+
+  it('names the Bearer scheme on a 401, unless the reply already has a challenge', async () => {
+    const { res } = await answer(new ApiError('unauthorized'));
+    expect(res.headers['www-authenticate']).toBe(BEARER_CHALLENGE);
+    const own = await answer(
+      new ApiError('invalid_token', { headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+    );
+    expect(own.res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+  });
+
+  it('logs a bug at error, a lost race at warn, an outage at info', async () => {
+    const bug = await answer(new TypeError('x is undefined'));
+    expect(bug.res.statusCode).toBe(500);
+    expect(bug.logged).toEqual([expect.objectContaining({ level: 50, msg: 'request failed' })]);
+    const race = await answer(Object.assign(new Error('fk'), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }));
+    expect(race.res.statusCode).toBe(409);
+    expect(race.logged).toEqual([expect.objectContaining({ level: 40, msg: 'request lost a race' })]);
+    const away = await answer(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }));
+    expect(away.res.statusCode).toBe(503);
+    expect(away.res.headers['retry-after']).toBe('5');
+    expect(away.logged).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request refused: not ready', code: 'not_ready' }),
+    ]);
+    expect(lines.some((line) => line.level === 40 && line.msg.includes('the database does not answer'))).toBe(
+      true,
+    );
+    const shutdown = await answer(new ApiError('not_ready'));
+    expect(shutdown.logged).toEqual([
+      expect.objectContaining({ level: 30, msg: 'request refused: not ready' }),
+    ]);
+    expect(lines.some((line) => line.msg.includes('the database does not answer'))).toBe(false);
+  });
+
+  it('answers an unknown route 404 not_found', async () => {
+    const res = await app.inject({ method: 'GET', url: '/nothing' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'not_found', instance: '/nothing' });
+  });
+
+  it('answers a path Fastify cannot route with the headers every reply carries, never stored', async () => {
+    lines.length = 0;
+    const res = await app.inject({
+      method: 'GET',
+      url: '/items/%E0%A4%A',
+      headers: { origin: 'http://ui.test' },
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'not_found' });
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers['x-request-id']).toBe(res.json().requestId);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['access-control-allow-origin']).toBe('http://ui.test');
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        msg: 'request refused',
+        code: 'not_found',
+        frameworkCode: 'FST_ERR_BAD_URL',
+      }),
+    );
   });
 });

@@ -15,6 +15,7 @@ export const MUTATION_TESTS = [
   'test/http/validation-unit.test.ts',
   'test/auth/tokens-unit.test.ts',
   'test/auth/auth-state-unit.test.ts',
+  'test/auth/auth-hooks-unit.test.ts',
   'test/limits/login-failures-unit.test.ts',
 ];
 

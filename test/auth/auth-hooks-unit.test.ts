@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/errors.js';
 import type { AuthPolicy, Principal } from '../../src/lib/principal.js';
@@ -62,22 +62,26 @@ const auth = {
   touch: (sessionId: string) => calls.push(`touch ${sessionId}`),
 } as unknown as AuthService;
 
-const app = Fastify();
-app.decorate('config', { publicUrl: 'http://api.test', corsOrigins: [] } as never);
-installProblemDetails(app);
-installAuthentication(app, auth);
-installAuthorization(app);
-const route = (url: string, policy: AuthPolicy | undefined) =>
-  app.get(url, { config: policy ? { auth: policy } : {} }, async (request) => ({
-    principal: request.principal,
-  }));
-route('/public', undefined);
-route('/any', {});
-route('/admins', { roles: ['admin'] });
-route('/read', { scope: 'tasks:read' });
-route('/write', { scope: 'tasks:write' });
-route('/any-scope', { scope: 'any' });
-beforeAll(() => app.ready());
+// Built once tests start, not when the file loads: the mutation run switches its mutant on then.
+let app: FastifyInstance;
+beforeAll(async () => {
+  app = Fastify();
+  app.decorate('config', { publicUrl: 'http://api.test', corsOrigins: [] } as never);
+  installProblemDetails(app);
+  installAuthentication(app, auth);
+  installAuthorization(app);
+  const route = (url: string, policy: AuthPolicy | undefined) =>
+    app.get(url, { config: policy ? { auth: policy } : {} }, async (request) => ({
+      principal: request.principal,
+    }));
+  route('/public', undefined);
+  route('/any', {});
+  route('/admins', { roles: ['admin'] });
+  route('/read', { scope: 'tasks:read' });
+  route('/write', { scope: 'tasks:write' });
+  route('/any-scope', { scope: 'any' });
+  await app.ready();
+});
 afterAll(() => app.close());
 
 async function get(url: string, headers: Record<string, string> = {}) {

@@ -97,6 +97,10 @@ describe('AuthStateCache without Redis', () => {
     await cache.apiKey('gone');
     expect(await reread(() => cache.userSessionsChanged('u2'))).toEqual(['session:s3']);
     expect(await reread(() => cache.userApiKeysChanged('u1'))).toEqual(['key:k1']);
+    w.reads.length = 0;
+    await cache.session('gone');
+    await cache.apiKey('gone');
+    expect(w.reads).toEqual([]);
     expect(await cache.published()).toBe(true);
   });
 
@@ -185,10 +189,12 @@ describe('AuthStateCache with a Redis link that is not live', () => {
     await cache.user('u1');
     expect(w.reads).toEqual(['user:u1', 'user:u1']);
     cache.userChanged('u1');
+    cache.userSessionsChanged('u1');
     cache.userApiKeysChanged('u2');
     expect(await cache.published()).toBe(true);
     expect(sent).toEqual([
       'taskforge:auth-invalidate {"kind":"user","id":"u1"}',
+      'taskforge:auth-invalidate {"kind":"user-sessions","id":"u1"}',
       'taskforge:auth-invalidate {"kind":"user-api-keys","id":"u2"}',
     ]);
   });
@@ -201,5 +207,6 @@ describe('AuthStateCache with a Redis link that is not live', () => {
     cache.sessionChanged('s1');
     expect(await cache.published()).toBe(false);
     expect(JSON.stringify(warnings)).toContain('could not publish an auth invalidation');
+    expect(JSON.stringify(warnings)).toContain('connection is closed');
   });
 });

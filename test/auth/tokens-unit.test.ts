@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { createSigner } from 'fast-jwt';
 import { describe, expect, it } from 'vitest';
 import {
@@ -30,6 +30,11 @@ describe('refresh tokens', () => {
     expect(new SuccessorTokens(SECRET).of('tfr_spent')).toEqual(next);
     expect(successors.of('tfr_other').token).not.toBe(next.token);
     expect(new SuccessorTokens('t'.repeat(32)).of('tfr_spent').token).not.toBe(next.token);
+    // The derivation is fixed (HKDF-SHA256, salt "taskforge", info "refresh-successor-v1"): a change
+    // would turn every retry inside the grace of a running deployment into a reuse.
+    const key = Buffer.from(hkdfSync('sha256', SECRET, 'taskforge', 'refresh-successor-v1', 32));
+    const expected = `tfr_${createHmac('sha256', key).update('tfr_spent').digest('base64url')}`;
+    expect(next.token).toBe(expected);
   });
 });
 

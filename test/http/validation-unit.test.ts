@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { bodyValidator, createAjv, installValidation, queryValidator } from '../../src/plugins/validation.js';
 
 /**
@@ -7,8 +7,14 @@ import { bodyValidator, createAjv, installValidation, queryValidator } from '../
  * what it stores after, and the errors it adds. The same rules over HTTP: test/http/errors.test.ts.
  */
 
-const bodyAjv = createAjv(false);
-const queryAjv = createAjv(true);
+// Built in each test, not when the file loads: the mutation run (stryker.config.mjs) switches its
+// mutant on only once tests start.
+let bodyAjv: ReturnType<typeof createAjv>;
+let queryAjv: ReturnType<typeof createAjv>;
+beforeEach(() => {
+  bodyAjv = createAjv(false);
+  queryAjv = createAjv(true);
+});
 
 type Errors = { keyword: string; instancePath: string; params?: Record<string, unknown>; message?: string }[];
 
@@ -106,7 +112,10 @@ describe('bodyValidator', () => {
       startAt: { type: 'string', format: 'date-time' },
     },
   };
-  const validate = bodyValidator(bodyAjv, schema);
+  let validate: ReturnType<typeof bodyValidator>;
+  beforeEach(() => {
+    validate = bodyValidator(bodyAjv, schema);
+  });
 
   it('trims titles, lower-cases tags and tag lists, before validation', () => {
     const { ok, errors, data } = run(validate, {
@@ -192,7 +201,11 @@ describe('bodyValidator', () => {
 });
 
 describe('queryValidator', () => {
-  const validate = queryValidator(queryAjv, {
+  let validate: ReturnType<typeof queryValidator>;
+  beforeEach(() => {
+    validate = queryValidator(queryAjv, querySchema);
+  });
+  const querySchema = {
     type: 'object',
     additionalProperties: false,
     properties: {
@@ -202,7 +215,7 @@ describe('queryValidator', () => {
       limit: { type: 'integer' },
       since: { type: 'string', format: 'date-time' },
     },
-  });
+  };
 
   it('splits comma lists, repeated or not, and bounds them', () => {
     expect(run(validate, { status: 'todo,done' })).toMatchObject({

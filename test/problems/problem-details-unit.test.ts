@@ -1,4 +1,4 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
 import { ApiError } from '../../src/errors.js';
@@ -22,6 +22,7 @@ describe('requestPath', () => {
     expect(requestPath('/a{b}|"c"<d> \\^`')).toBe('/a%7Bb%7D%7C%22c%22%3Cd%3E%20%5C%5E%60');
     expect(requestPath('/\u0000\u007f')).toBe('/%00%7F');
     expect(requestPath('/é€😀')).toBe('/%C3%A9%E2%82%AC%F0%9F%98%80');
+    expect(requestPath('/\u0080\u07ff')).toBe('/%C2%80%DF%BF');
     expect(requestPath('/\ud800x\udfff')).toBe('/%EF%BF%BDx%EF%BF%BD');
   });
 });
@@ -121,18 +122,19 @@ describe('installProblemDetails and frameworkErrorHandler on a bare Fastify', ()
   type Line = { level: number; msg: string; code?: string; frameworkCode?: string };
   const lines: Line[] = [];
   const stream = { write: (text: string) => lines.push(JSON.parse(text) as Line) };
-  const app = Fastify({
-    logger: { level: 'info', stream },
-    frameworkErrors: frameworkErrorHandler,
-  });
-  app.decorate('config', { publicUrl: 'http://api.test', corsOrigins: ['http://ui.test'] } as Config);
-  installProblemDetails(app);
   const thrown: { error: unknown } = { error: new Error('boom') };
-  app.get('/throw', async () => {
-    throw thrown.error;
+  // Built once tests start, not when the file loads: the mutation run switches its mutant on then.
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = Fastify({ logger: { level: 'info', stream }, frameworkErrors: frameworkErrorHandler });
+    app.decorate('config', { publicUrl: 'http://api.test', corsOrigins: ['http://ui.test'] } as Config);
+    installProblemDetails(app);
+    app.get('/throw', async () => {
+      throw thrown.error;
+    });
+    app.get('/items/:id', async () => 'ok');
+    await app.ready();
   });
-  app.get('/items/:id', async () => 'ok');
-  beforeAll(() => app.ready());
   afterAll(() => app.close());
 
   async function answer(error: unknown) {
@@ -171,10 +173,23 @@ describe('installProblemDetails and frameworkErrorHandler on a bare Fastify', ()
   it('logs a bug at error, a lost race at warn, an outage at info', async () => {
     const bug = await answer(new TypeError('x is undefined'));
     expect(bug.res.statusCode).toBe(500);
-    expect(bug.logged).toEqual([expect.objectContaining({ level: 50, msg: 'request failed' })]);
+    expect(bug.logged).toEqual([
+      expect.objectContaining({
+        level: 50,
+        msg: 'request failed',
+        err: expect.objectContaining({ message: 'x is undefined' }),
+      }),
+    ]);
     const race = await answer(Object.assign(new Error('fk'), { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }));
     expect(race.res.statusCode).toBe(409);
-    expect(race.logged).toEqual([expect.objectContaining({ level: 40, msg: 'request lost a race' })]);
+    expect(race.logged).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: 'request lost a race',
+        code: 'conflict',
+        err: expect.objectContaining({ code: 'SQLITE_CONSTRAINT_FOREIGNKEY' }),
+      }),
+    ]);
     const away = await answer(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }));
     expect(away.res.statusCode).toBe(503);
     expect(away.res.headers['retry-after']).toBe('5');

@@ -94,6 +94,8 @@ describe('authentication', () => {
   it('leaves routes without a policy alone, whatever Authorization says', async () => {
     const res = await get('/public', { authorization: 'Basic Y2xpZW50OnNlY3JldA==' });
     expect(res).toMatchObject({ status: 200, body: { principal: null }, calls: [] });
+    const bearer = await get('/public', { authorization: 'Bearer user-token' });
+    expect(bearer).toMatchObject({ status: 200, body: { principal: null }, calls: [] });
   });
 
   it('reads a Bearer credential in any case, with spaces around, and touches its session', async () => {

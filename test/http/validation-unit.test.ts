@@ -69,6 +69,28 @@ describe('createAjv', () => {
     ).not.toThrow();
   });
 
+  it('keeps parentSchema in errors, takes Unicode patterns, and checks the ajv-formats it adds', () => {
+    const validate = bodyAjv.compile({ type: 'string', pattern: '^\\p{L}+$' });
+    expect(validate('été')).toBe(true);
+    expect(validate('a1')).toBe(false);
+    expect(validate.errors?.[0]?.parentSchema).toEqual({ type: 'string', pattern: '^\\p{L}+$' });
+    expect(bodyAjv.compile({ type: 'string', format: 'uri' })('not a uri')).toBe(false);
+    expect(bodyAjv.compile({ type: 'string', format: 'uuid' })('0190a8f0-0000-7000-8000-000000000000')).toBe(
+      true,
+    );
+    expect(bodyAjv.compile({ type: 'integer', format: 'int32' })(2 ** 31)).toBe(false);
+    expect(bodyAjv.compile({ type: 'number', format: 'int64' })(1.5)).toBe(false);
+  });
+
+  it('applies our formats and keywords to strings only, and takes only booleans for the keywords', () => {
+    for (const format of ['date-time', 'email', 'entity-tags'])
+      expect(bodyAjv.compile({ format })(5)).toBe(true);
+    expect(bodyAjv.compile({ 'x-password': true })(5)).toBe(true);
+    expect(bodyAjv.compile({ 'x-not-blank': true })(5)).toBe(true);
+    expect(() => bodyAjv.compile({ type: 'string', 'x-password': 'yes' })).toThrow();
+    expect(() => bodyAjv.compile({ type: 'string', 'x-not-blank': 'yes' })).toThrow();
+  });
+
   it('counts passwords in code points after NFC, between 12 and 128', () => {
     const validate = bodyAjv.compile({ type: 'string', 'x-password': true });
     const errors = (value: string) => {
@@ -110,6 +132,7 @@ describe('bodyValidator', () => {
       anything: { type: 'array', items: {} },
       dueAt: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
       startAt: { type: 'string', format: 'date-time' },
+      note: { anyOf: [{ type: 'string' }, { type: 'null' }] },
     },
   };
   let validate: ReturnType<typeof bodyValidator>;
@@ -172,6 +195,8 @@ describe('bodyValidator', () => {
     });
     expect(ok).toBe(true);
     expect(data).toEqual({ dueAt: '2026-03-01T08:00:00.000Z', startAt: '2026-03-01T10:00:00.500Z' });
+    const note = run(validate, { note: '2026-03-01T10:00:00+02:00' });
+    expect(note).toMatchObject({ ok: true, data: { note: '2026-03-01T10:00:00+02:00' } });
     const nulled = run(validate, { dueAt: null });
     expect(nulled).toMatchObject({ ok: true, data: { dueAt: null } });
     const bad = run(validate, { dueAt: '2026-03-01T10:00:00+02:00', startAt: 'soon' });
@@ -283,5 +308,11 @@ describe('installValidation', () => {
     const query = compile('querystring');
     const repeated = { n: ['1', '2'] };
     expect(query(repeated)).toBe(false);
+    // Only query strings split comma lists.
+    const lists = { type: 'object', properties: { list: { type: 'array', items: { type: 'string' } } } };
+    const compileLists = (httpPart: string) =>
+      compiler?.({ schema: lists, httpPart, method: 'GET', url: '/' }) as (data: unknown) => boolean;
+    expect(compileLists('querystring')({ list: 'a,b' })).toBe(true);
+    expect(compileLists('params')({ list: 'a,b' })).toBe(false);
   });
 });

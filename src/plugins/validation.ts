@@ -27,9 +27,11 @@ export function createAjv(coerce: boolean): Ajv {
     removeAdditional: false,
     useDefaults: true,
     verbose: true, // errors carry parentSchema: needed to tell read-only fields from unknown ones
+    // Stryker disable next-line BooleanLiteral: strict mode only warns about our schemas (no error), so either value validates alike
     strict: false,
     unicodeRegExp: true,
   });
+  // Stryker disable next-line StringLiteral: 'password' only annotates (Ajv ignores an unknown format when not strict)
   addFormats.default(ajv, ['uri', 'uuid', 'password', 'int32', 'int64']);
   ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
   // Ours, not ajv-formats': the check must accept exactly what normalizeEmail maps without aliases.
@@ -88,7 +90,9 @@ interface PropertySchema {
 }
 
 function propertiesOf(schema: unknown): Record<string, PropertySchema> {
+  // Stryker disable next-line OptionalChaining: Fastify compiles a schema it has; ajv.compile refuses none first
   const props = (schema as { properties?: Record<string, PropertySchema> } | undefined)?.properties;
+  // Stryker disable next-line LogicalOperator,ConditionalExpression: properties is an object or absent in every schema
   return props && typeof props === 'object' ? props : {};
 }
 
@@ -100,13 +104,16 @@ type Normalizer = (value: unknown) => unknown;
  * no more items than could be reported, so 30,000 bad items cost what 70 do.
  */
 function boundedItems(list: unknown[], maxItems: number | undefined): unknown[] {
+  // Stryker disable next-line ConditionalExpression: a shortcut; with no maxItems the limit is NaN and the list stays whole
   if (maxItems === undefined) return list;
   const limit = maxItems + MAX_FIELD_ERRORS;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: slicing a list no longer than the limit copies it whole
   return list.length > limit ? list.slice(0, limit) : list;
 }
 
 /** A date-time, or a date-time or null (a union of the two). */
 function isDateTimeProperty(prop: PropertySchema): boolean {
+  // Stryker disable next-line ArrayDeclaration: a mutant's string in the empty list has no format
   return prop.format === 'date-time' || (prop.anyOf ?? []).some((branch) => branch.format === 'date-time');
 }
 
@@ -145,10 +152,12 @@ function canonicalFields(props: Record<string, PropertySchema>): Canonical {
 
 /** After a successful validation: each field in its stored form. */
 function canonicalize(data: unknown, fields: Canonical): void {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: a shortcut; the loop below does nothing for no fields, and only valid objects get here
   if (fields.length === 0 || data === null || typeof data !== 'object') return;
   const record = data as Record<string, unknown>;
   for (const [name, form] of fields) {
     const value = record[name];
+    // Stryker disable next-line ConditionalExpression: after validation a date-time field holds a string or null, and null is no date-time
     if (typeof value === 'string') record[name] = form(value);
   }
 }
@@ -161,6 +170,7 @@ function normalizerFor(prop: PropertySchema): Normalizer | null {
   const text = textNormalizer(prop);
   if (text) return (v) => (typeof v === 'string' ? text(v) : v);
   const lowerItems = prop.items?.['x-lowercase'] === true;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: a shortcut; bounding with no maxItems keeps the list whole
   if (lowerItems || (prop.type === 'array' && prop.maxItems !== undefined)) {
     return (v) => {
       if (!Array.isArray(v)) return v;
@@ -178,6 +188,7 @@ function normalizerFor(prop: PropertySchema): Normalizer | null {
  */
 function boundedKeys(record: Record<string, unknown>, known: Set<string>): Record<string, unknown> {
   const keys = Object.keys(record);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: a shortcut; under the bound the copy holds every key
   if (keys.length <= known.size + MAX_FIELD_ERRORS) return record;
   // No prototype: a key such as `constructor` stays a plain own key (`__proto__` never gets here).
   const copy: Record<string, unknown> = Object.create(null);
@@ -200,6 +211,7 @@ export function bodyValidator(ajv: Ajv, schema: unknown): ValidateFunction {
     return normalize ? [[name, normalize] as const] : [];
   });
   const canonical = canonicalFields(propertiesOf(schema));
+  // Stryker disable next-line ConditionalExpression: a shortcut; the wrapper does nothing more for such a schema
   if (!optional && !closed && normalizers.length === 0 && canonical.length === 0) return compiled;
   const validate = ((data: unknown) => {
     // Fastify hands a missing body to the validator as null.

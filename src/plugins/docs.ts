@@ -391,10 +391,20 @@ function withCorsHeader(responses: Record<string, unknown>): Record<string, unkn
 
 /**
  * Response headers a reply carries only sometimes: CORS for a listed Origin, the replay mark for a
- * replay, a v2 list's Link when there is a next page. Every other documented header is on every reply of its response: the document marks it
- * `required` (the contract tests hold each reply to that).
+ * replay, a v2 list's Link when there is a next page, and the RateLimit-* counts, which a reply
+ * lacks while the counters fail open (Redis unreachable), and on a 503 of load shedding or a 400
+ * answered before the rate limit ran (against contract §4: a known gap). Every other documented
+ * header is on every reply of its response: the document marks it `required` (the contract tests
+ * hold each reply to that).
  */
-const CONDITIONAL_HEADERS = new Set(['Access-Control-Allow-Origin', 'Idempotent-Replayed', 'Link']);
+const CONDITIONAL_HEADERS = new Set([
+  'Access-Control-Allow-Origin',
+  'Idempotent-Replayed',
+  'Link',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+]);
 
 type HeaderObject = { required?: boolean };
 type OperationObject = { responses?: Record<string, { headers?: Record<string, HeaderObject> }> };

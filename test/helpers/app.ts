@@ -66,7 +66,14 @@ export interface TestAppOptions {
   /** Load and connection limits of a test's own (a hasher, server limits, overload thresholds). */
   overrides?: Pick<
     AppOverrides,
-    'passwordHasher' | 'serverLimits' | 'overload' | 'clock' | 'resolve' | 'clusterMetrics'
+    | 'passwordHasher'
+    | 'serverLimits'
+    | 'overload'
+    | 'clock'
+    | 'resolve'
+    | 'clusterMetrics'
+    // The contract check's own tests watch the replies themselves (instead of the suite's check).
+    | 'inspectReply'
   >;
 }
 

@@ -43,6 +43,7 @@ import { type ClusterMetrics, installMetrics } from './plugins/metrics.js';
 import { defaultOverloadLimits, installOverload, type OverloadLimits } from './plugins/overload.js';
 import { frameworkErrorHandler, installProblemDetails } from './plugins/problem-details.js';
 import { installRateLimits } from './plugins/rate-limit.js';
+import { installReplyInspection, type ReplyInspector } from './plugins/reply-inspection.js';
 import { installRequestIdEcho, requestIdFor } from './plugins/request-id.js';
 import { installSecurityHeaders, registerCors } from './plugins/security-headers.js';
 import { installSunset } from './plugins/sunset.js';
@@ -216,6 +217,8 @@ export interface AppOverrides {
   tracing?: RequestTracing;
   /** In a cluster worker (server.ts): GET /metrics answers the service's, and METRICS_PORT is the primary's. */
   clusterMetrics?: ClusterMetrics;
+  /** Sees every reply as sent (tests only: they check each one against the OpenAPI document). */
+  inspectReply?: ReplyInspector;
 }
 
 /**
@@ -390,6 +393,8 @@ export async function buildApp(config: Config, overrides: AppOverrides = {}): Pr
   // After the OpenAPI plugin, which documents the routes registered from then on (/metrics).
   await installMetrics(app, ctx, overrides.clusterMetrics);
   for (const module of modules) await module.install?.(app, ctx);
+  // The last root-level hooks, before any route plugin: every documented route inherits them.
+  if (overrides.inspectReply) installReplyInspection(app, overrides.inspectReply);
 
   for (const module of modules) if (module.rootRoutes) await app.register(module.rootRoutes, { ctx });
   await registerApi(app, modules, ctx);

@@ -29,7 +29,12 @@ interface ScrapeResponse {
 }
 
 function notReady(cause: unknown): ApiError {
-  return new ApiError('not_ready', { detail: 'Not every worker answered the metrics scrape in time', cause });
+  // Like every 503 (contract §4): when to scrape again.
+  return new ApiError('not_ready', {
+    detail: 'Not every worker answered the metrics scrape in time',
+    headers: { 'retry-after': '5' },
+    cause,
+  });
 }
 
 /**

@@ -8,7 +8,9 @@ import { MAX_FIELD_ERRORS } from './validation-errors.js';
 export const FieldErrorSchema = Type.Object(
   {
     pointer: Type.String({
-      maxLength: 300,
+      // It may name a key of the request as sent: within the largest BODY_LIMIT_BYTES, each
+      // character escaped (RFC 6901 doubles `~` and `/`).
+      maxLength: 209_715_200,
       format: 'json-pointer',
       description: 'JSON Pointer (RFC 6901) to the invalid value',
     }),

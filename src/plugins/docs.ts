@@ -78,7 +78,7 @@ export function documentForVersion(full: OpenApiDocument, version: string): Open
 
 const VERSIONED_PATH = /^\/api\/(v\d+)\//;
 
-interface DocumentedSchema extends FastifySchema {
+export interface DocumentedSchema extends FastifySchema {
   operationId?: string;
   hide?: boolean;
 }
@@ -94,7 +94,7 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * query can fail validation, a rate limit can refuse it (every route under /api/), the process can
  * shed load, and anything can fail unexpectedly.
  */
-function impliedProblemStatuses(
+export function impliedProblemStatuses(
   schema: DocumentedSchema,
   limited: boolean,
   route: RouteOfDocument | undefined,
@@ -131,7 +131,7 @@ const WholeNumber = (description: string) => ({
   description,
 });
 /** What the document needs of a route beyond its schema. */
-interface RouteOfDocument {
+export interface RouteOfDocument {
   config?: FastifyContextConfig;
   method?: string | string[];
 }
@@ -389,6 +389,39 @@ function withCorsHeader(responses: Record<string, unknown>): Record<string, unkn
   );
 }
 
+/**
+ * Response headers a reply carries only sometimes: CORS for a listed Origin, the replay mark for a
+ * replay, a v2 list's Link when there is a next page, and the RateLimit-* counts, which a reply
+ * lacks while the counters fail open (Redis unreachable), and on a 503 of load shedding or a 400
+ * answered before the rate limit ran (against contract §4: a known gap). Every other documented
+ * header is on every reply of its response: the document marks it `required` (the contract tests
+ * hold each reply to that).
+ */
+const CONDITIONAL_HEADERS = new Set([
+  'Access-Control-Allow-Origin',
+  'Idempotent-Replayed',
+  'Link',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+]);
+
+type HeaderObject = { required?: boolean };
+type OperationObject = { responses?: Record<string, { headers?: Record<string, HeaderObject> }> };
+
+/** @fastify/swagger writes no `required` on response headers: the finished document gets it here. */
+function markRequiredHeaders(document: OpenApiDocument): void {
+  for (const item of Object.values(document.paths ?? {}) as Record<string, OperationObject>[]) {
+    for (const operation of Object.values(item)) {
+      for (const response of Object.values(operation?.responses ?? {})) {
+        for (const [name, header] of Object.entries(response.headers ?? {})) {
+          if (!CONDITIONAL_HEADERS.has(name)) header.required = true;
+        }
+      }
+    }
+  }
+}
+
 /** Short, with links: the codes themselves are in the Problem schema and at /problems/{slug}. */
 function description(publicUrl: string): string {
   return `A task-management REST API. Version 1 (\`/api/v1\`) pages its lists; version 2 (\`/api/v2\`) has the same routes with cursor-paged lists.
@@ -472,6 +505,11 @@ export async function registerOpenApi(app: FastifyInstance, tags: readonly DocsT
       components: { securitySchemes: securitySchemes(app.config.publicUrl) },
     },
     transform: documentRoute,
+    transformObject: (documentObject) => {
+      if (!('openapiObject' in documentObject)) return documentObject.swaggerObject;
+      markRequiredHeaders(documentObject.openapiObject as OpenApiDocument);
+      return documentObject.openapiObject;
+    },
     refResolver: {
       // Name shared schemas by their $id instead of def-N.
       buildLocalReference: (json, _baseUri, _fragment, i) =>

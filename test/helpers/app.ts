@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { DestinationStream } from 'pino';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { type AppOverrides, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { defineModule, type Module } from '../../src/lib/module.js';
 import type { RequestObserver } from '../../src/plugins/logging.js';
+import type { InspectedReply } from '../../src/plugins/reply-inspection.js';
+import { ContractChecker, type Documents } from './contract.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789abcdef';
@@ -57,14 +59,21 @@ export interface TestAppOptions {
   /** An open database to use instead of a fresh one (a second instance of the same service). */
   database?: TestDatabase;
   /**
-   * Whether the statuses the app answers are held to the OpenAPI document (test/global-setup.ts);
+   * Whether the statuses and replies the app answers are held to the OpenAPI document (test/global-setup.ts);
    * default true. A test that walks every route with placeholder input turns it off.
    */
   recordStatuses?: boolean;
   /** Load and connection limits of a test's own (a hasher, server limits, overload thresholds). */
   overrides?: Pick<
     AppOverrides,
-    'passwordHasher' | 'serverLimits' | 'overload' | 'clock' | 'resolve' | 'clusterMetrics'
+    | 'passwordHasher'
+    | 'serverLimits'
+    | 'overload'
+    | 'clock'
+    | 'resolve'
+    | 'clusterMetrics'
+    // The contract check's own tests watch the replies themselves (instead of the suite's check).
+    | 'inspectReply'
   >;
 }
 
@@ -93,8 +102,41 @@ function statusRecorder(): { observer: RequestObserver; flush(): void } {
     },
     flush: () => {
       if (dir && seen.size > 0)
-        appendFileSync(join(dir, `${process.pid}.jsonl`), `${[...seen].join('\n')}\n`);
+        appendFileSync(join(dir, `${process.pid}.statuses.jsonl`), `${[...seen].join('\n')}\n`);
       seen.clear();
+    },
+  };
+}
+
+let checker: ContractChecker | undefined;
+
+/** The worker's checker, on the documents test/global-setup.ts wrote (read and compiled once per worker). */
+function contractChecker(): ContractChecker {
+  checker ??= new ContractChecker(JSON.parse(readFileSync(inject('contractDocuments'), 'utf8')) as Documents);
+  return checker;
+}
+
+/**
+ * Holds every reply to the OpenAPI document (test/helpers/contract.ts). A mismatch is written for
+ * test/global-setup.ts at once (the run fails) and fails the app's close (its test file fails).
+ */
+function replyChecker(): { inspect(reply: InspectedReply): void; mismatches: string[] } {
+  const mismatches: string[] = [];
+  const dir = inject('observedDir');
+  return {
+    mismatches,
+    inspect: (reply) => {
+      const problems = contractChecker().check(reply);
+      if (problems.length === 0) return;
+      const state = expect.getState();
+      const test = `${state.testPath ?? 'unknown file'} › ${state.currentTestName ?? '(outside a test)'}`;
+      for (const problem of problems) {
+        if (mismatches.length < 20) mismatches.push(`${problem}\n    in ${test}`);
+        appendFileSync(
+          join(dir, `${process.pid}.mismatches.jsonl`),
+          `${JSON.stringify({ problem, test })}\n`,
+        );
+      }
     },
   };
 }
@@ -107,6 +149,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   await migrateToLatest(db.handle);
   const config = loadConfig(testEnv(options.env));
   const recorder = statusRecorder();
+  const contract = replyChecker();
   const app = await buildApp(config, {
     observers: options.recordStatuses === false ? [] : [recorder.observer],
     database: db.handle,
@@ -117,6 +160,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...(options.logStream ? { logStream: options.logStream } : {}),
     modules: [...(options.modules ?? []), ...(options.apiRoutes ? [routesModule(options.apiRoutes)] : [])],
     overload: NO_LAG_SHEDDING,
+    ...(options.recordStatuses === false ? {} : { inspectReply: contract.inspect }),
     ...options.overrides,
   });
   return {
@@ -127,6 +171,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       await app.close();
       // A shared database belongs to the app that made it.
       if (!shared) await db.drop();
+      if (contract.mismatches.length > 0) {
+        throw new Error(`replies that break the OpenAPI document:\n${contract.mismatches.join('\n')}`);
+      }
     },
   };
 }

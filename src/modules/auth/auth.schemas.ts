@@ -52,10 +52,12 @@ export const TokenPairSchema = Type.Object(
   {
     accessToken: Type.String({ maxLength: 2000, description: 'HS256 JWT bound to the session' }),
     tokenType: Type.String({ enum: ['Bearer'] }),
-    expiresIn: Type.Integer({ minimum: 1, maximum: 2_147_483_647, format: 'int32', description: 'seconds' }),
+    // Whole seconds, rounded down (0 for an ACCESS_TOKEN_TTL under a second).
+    expiresIn: Type.Integer({ minimum: 0, maximum: 2_147_483_647, format: 'int32', description: 'seconds' }),
     refreshToken: Type.String({ maxLength: 200, description: 'opaque, single use' }),
     refreshExpiresIn: Type.Integer({
-      minimum: 1,
+      // Whole seconds, rounded down: 0 for a REFRESH_TOKEN_TTL under a second.
+      minimum: 0,
       maximum: 2_147_483_647,
       format: 'int32',
       description: 'seconds',

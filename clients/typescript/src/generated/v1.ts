@@ -1617,7 +1617,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1636,7 +1636,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1655,7 +1655,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1674,7 +1674,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1693,7 +1693,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1712,7 +1712,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1731,7 +1731,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1750,7 +1750,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1769,9 +1769,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1790,7 +1790,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1803,7 +1803,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -1811,7 +1811,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1854,7 +1854,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1873,7 +1873,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1892,7 +1892,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1911,7 +1911,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1930,7 +1930,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1949,7 +1949,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1968,7 +1968,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1987,7 +1987,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2006,7 +2006,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2025,9 +2025,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2046,7 +2046,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2059,7 +2059,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2067,7 +2067,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2104,7 +2104,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2123,7 +2123,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2142,7 +2142,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2161,7 +2161,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2180,7 +2180,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2199,7 +2199,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2218,7 +2218,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2237,7 +2237,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2256,9 +2256,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2277,7 +2277,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2290,7 +2290,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2298,7 +2298,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2336,7 +2336,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2353,7 +2353,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2372,7 +2372,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2391,7 +2391,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2410,7 +2410,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2429,7 +2429,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2448,7 +2448,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2467,7 +2467,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2486,7 +2486,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2505,9 +2505,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2526,7 +2526,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2539,7 +2539,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2547,7 +2547,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2577,7 +2577,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2594,7 +2594,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2613,7 +2613,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2632,7 +2632,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2651,7 +2651,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2670,7 +2670,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2689,7 +2689,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2708,7 +2708,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2727,9 +2727,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2748,7 +2748,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2761,7 +2761,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2769,7 +2769,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2820,7 +2820,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2839,7 +2839,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2858,7 +2858,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2877,7 +2877,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2896,7 +2896,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2915,7 +2915,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2934,7 +2934,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2953,9 +2953,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2974,7 +2974,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2987,7 +2987,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2995,7 +2995,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3028,7 +3028,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3047,7 +3047,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3066,7 +3066,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3085,7 +3085,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3104,7 +3104,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3123,9 +3123,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3144,7 +3144,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3157,7 +3157,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3165,7 +3165,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3198,7 +3198,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3215,7 +3215,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3234,7 +3234,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3253,7 +3253,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3272,7 +3272,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3291,7 +3291,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3310,7 +3310,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3329,7 +3329,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3348,7 +3348,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3367,9 +3367,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3388,7 +3388,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3401,7 +3401,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3409,7 +3409,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3450,7 +3450,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3467,7 +3467,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3486,7 +3486,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3505,7 +3505,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3524,7 +3524,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3543,7 +3543,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3562,7 +3562,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3581,9 +3581,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3602,7 +3602,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3615,7 +3615,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3623,7 +3623,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3665,7 +3665,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3682,7 +3682,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3701,7 +3701,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3720,7 +3720,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3739,7 +3739,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3758,7 +3758,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3777,7 +3777,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3796,9 +3796,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3817,7 +3817,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3830,7 +3830,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3838,7 +3838,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3868,7 +3868,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3887,7 +3887,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3906,7 +3906,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3925,7 +3925,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3944,7 +3944,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3963,9 +3963,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3984,7 +3984,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3997,7 +3997,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4005,7 +4005,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4045,7 +4045,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4064,7 +4064,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4083,7 +4083,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4102,7 +4102,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4121,7 +4121,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4140,7 +4140,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4159,7 +4159,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4178,7 +4178,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4197,7 +4197,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4216,9 +4216,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4237,7 +4237,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4250,7 +4250,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4258,7 +4258,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4300,7 +4300,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4317,7 +4317,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4336,7 +4336,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4355,7 +4355,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4374,7 +4374,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4393,7 +4393,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4412,7 +4412,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4431,7 +4431,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4450,7 +4450,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4469,9 +4469,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4490,7 +4490,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4503,7 +4503,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4511,7 +4511,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4547,7 +4547,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4566,7 +4566,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4585,7 +4585,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4604,7 +4604,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4623,7 +4623,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4642,9 +4642,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4663,7 +4663,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4676,7 +4676,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4684,7 +4684,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4745,7 +4745,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4764,7 +4764,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4783,7 +4783,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4802,7 +4802,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4821,7 +4821,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4840,7 +4840,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4859,7 +4859,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4878,7 +4878,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4897,7 +4897,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4916,9 +4916,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4937,7 +4937,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4950,7 +4950,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4958,7 +4958,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4991,7 +4991,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5010,7 +5010,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5029,7 +5029,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5048,7 +5048,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5067,7 +5067,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5086,7 +5086,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5105,9 +5105,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5126,7 +5126,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5139,7 +5139,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5147,7 +5147,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5180,7 +5180,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5197,7 +5197,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5216,7 +5216,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5235,7 +5235,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5254,7 +5254,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5273,7 +5273,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5292,7 +5292,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5311,7 +5311,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5330,7 +5330,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5349,9 +5349,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5370,7 +5370,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5383,7 +5383,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5391,7 +5391,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5440,7 +5440,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5459,7 +5459,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5478,7 +5478,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5497,7 +5497,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5516,7 +5516,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5535,7 +5535,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5554,7 +5554,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5573,7 +5573,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5592,7 +5592,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5611,7 +5611,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5630,9 +5630,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5651,7 +5651,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5664,7 +5664,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5672,7 +5672,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5703,9 +5703,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5730,7 +5730,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5749,7 +5749,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5768,7 +5768,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5787,7 +5787,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5806,9 +5806,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5827,7 +5827,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5840,7 +5840,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5848,7 +5848,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5893,13 +5893,13 @@ export interface operations {
       201: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new project */
-          Location?: string;
+          Location: string;
           /** @description true when this reply is the stored reply of an earlier request with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -5926,7 +5926,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5945,7 +5945,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5964,7 +5964,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5983,7 +5983,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6002,7 +6002,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6021,7 +6021,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6040,7 +6040,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6059,7 +6059,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6078,9 +6078,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6099,7 +6099,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6112,7 +6112,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6120,7 +6120,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6150,11 +6150,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6173,11 +6173,11 @@ export interface operations {
       304: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6200,7 +6200,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6219,7 +6219,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6238,7 +6238,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6257,7 +6257,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6276,7 +6276,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6295,9 +6295,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6316,7 +6316,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6329,7 +6329,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6337,7 +6337,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6373,7 +6373,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6390,7 +6390,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6409,7 +6409,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6428,7 +6428,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6447,7 +6447,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6466,7 +6466,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6485,7 +6485,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6504,7 +6504,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6523,7 +6523,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6542,7 +6542,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6561,9 +6561,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6582,7 +6582,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6595,7 +6595,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6603,7 +6603,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6669,11 +6669,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6698,7 +6698,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6717,7 +6717,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6736,7 +6736,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6755,7 +6755,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6774,7 +6774,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6793,7 +6793,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6812,7 +6812,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6831,7 +6831,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6850,7 +6850,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6869,7 +6869,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6888,9 +6888,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6909,7 +6909,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6922,7 +6922,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6930,7 +6930,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6960,9 +6960,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6987,7 +6987,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7006,7 +7006,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7025,7 +7025,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7044,7 +7044,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7063,7 +7063,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7082,9 +7082,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7103,7 +7103,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7116,7 +7116,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7124,7 +7124,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7173,11 +7173,11 @@ export interface operations {
       201: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new member */
-          Location?: string;
+          Location: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7202,7 +7202,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7221,7 +7221,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7240,7 +7240,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7259,7 +7259,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7278,7 +7278,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7297,7 +7297,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7316,7 +7316,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7335,7 +7335,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7354,7 +7354,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7373,9 +7373,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7394,7 +7394,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7407,7 +7407,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7415,7 +7415,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7444,9 +7444,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7471,7 +7471,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7490,7 +7490,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7509,7 +7509,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7528,7 +7528,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7547,7 +7547,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7566,9 +7566,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7587,7 +7587,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7600,7 +7600,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7608,7 +7608,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7643,7 +7643,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7660,7 +7660,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7679,7 +7679,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7698,7 +7698,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7717,7 +7717,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7736,7 +7736,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7755,7 +7755,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7774,7 +7774,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7793,7 +7793,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7812,9 +7812,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7833,7 +7833,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7846,7 +7846,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7854,7 +7854,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7910,9 +7910,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7937,7 +7937,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7956,7 +7956,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7975,7 +7975,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7994,7 +7994,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8013,7 +8013,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8032,7 +8032,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8051,7 +8051,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8070,7 +8070,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8089,7 +8089,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8108,9 +8108,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8129,7 +8129,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8142,7 +8142,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8150,7 +8150,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8208,9 +8208,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8235,7 +8235,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8254,7 +8254,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8273,7 +8273,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8292,7 +8292,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8311,9 +8311,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8332,7 +8332,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8345,7 +8345,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8353,7 +8353,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8422,13 +8422,13 @@ export interface operations {
       201: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new task */
-          Location?: string;
+          Location: string;
           /** @description true when this reply is the stored reply of an earlier request with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -8455,7 +8455,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8474,7 +8474,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8493,7 +8493,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8512,7 +8512,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8531,7 +8531,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8550,7 +8550,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8569,7 +8569,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8588,7 +8588,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8607,9 +8607,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8628,7 +8628,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8641,7 +8641,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8649,7 +8649,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8678,9 +8678,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8705,7 +8705,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8724,7 +8724,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8743,7 +8743,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8762,7 +8762,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8781,9 +8781,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8802,7 +8802,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8815,7 +8815,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8823,7 +8823,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8853,11 +8853,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8876,11 +8876,11 @@ export interface operations {
       304: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8903,7 +8903,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8922,7 +8922,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8941,7 +8941,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8960,7 +8960,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8979,7 +8979,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8998,9 +8998,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9019,7 +9019,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9032,7 +9032,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9040,7 +9040,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9112,11 +9112,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9141,7 +9141,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9160,7 +9160,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9179,7 +9179,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9198,7 +9198,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9217,7 +9217,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9236,7 +9236,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9255,7 +9255,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9274,7 +9274,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9293,7 +9293,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9312,7 +9312,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9331,9 +9331,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9352,7 +9352,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9365,7 +9365,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9373,7 +9373,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9409,7 +9409,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9426,7 +9426,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9445,7 +9445,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9464,7 +9464,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9483,7 +9483,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9502,7 +9502,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9521,7 +9521,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9540,7 +9540,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9559,7 +9559,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9578,7 +9578,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9597,9 +9597,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9618,7 +9618,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9631,7 +9631,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9639,7 +9639,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9731,11 +9731,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9760,7 +9760,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9779,7 +9779,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9798,7 +9798,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9817,7 +9817,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9836,7 +9836,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9855,7 +9855,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9874,7 +9874,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9893,7 +9893,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9912,7 +9912,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9931,7 +9931,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9950,9 +9950,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9971,7 +9971,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9984,7 +9984,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9992,7 +9992,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10022,9 +10022,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10049,7 +10049,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10068,7 +10068,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10087,7 +10087,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10106,7 +10106,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10125,7 +10125,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10144,9 +10144,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10165,7 +10165,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10178,7 +10178,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10186,7 +10186,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10232,11 +10232,11 @@ export interface operations {
       201: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new comment */
-          Location?: string;
+          Location: string;
           /** @description true when this reply is the stored reply of an earlier request with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -10263,7 +10263,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10282,7 +10282,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10301,7 +10301,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10320,7 +10320,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10339,7 +10339,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10358,7 +10358,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10377,7 +10377,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10396,7 +10396,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10415,7 +10415,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10434,9 +10434,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10455,7 +10455,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10468,7 +10468,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10476,7 +10476,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10503,9 +10503,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10530,7 +10530,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10549,7 +10549,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10568,7 +10568,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10587,7 +10587,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10606,7 +10606,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10625,9 +10625,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10646,7 +10646,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10659,7 +10659,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10667,7 +10667,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10700,7 +10700,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10717,7 +10717,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10736,7 +10736,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10755,7 +10755,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10774,7 +10774,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10793,7 +10793,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10812,7 +10812,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10831,7 +10831,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10850,7 +10850,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10869,9 +10869,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10890,7 +10890,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10903,7 +10903,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10911,7 +10911,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10968,9 +10968,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10995,7 +10995,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11014,7 +11014,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11033,7 +11033,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11052,7 +11052,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11071,7 +11071,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11090,7 +11090,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11109,7 +11109,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11128,7 +11128,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11147,7 +11147,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11166,9 +11166,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11187,7 +11187,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11200,7 +11200,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11208,7 +11208,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11238,9 +11238,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11265,7 +11265,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11284,7 +11284,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11303,7 +11303,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11322,7 +11322,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11341,7 +11341,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11360,9 +11360,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11381,7 +11381,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11394,7 +11394,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11402,7 +11402,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11431,9 +11431,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11458,7 +11458,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11477,7 +11477,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11496,7 +11496,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11515,7 +11515,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11534,7 +11534,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11553,9 +11553,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11574,7 +11574,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11587,7 +11587,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11595,7 +11595,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11619,9 +11619,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11646,7 +11646,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11665,7 +11665,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11684,7 +11684,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11703,7 +11703,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11722,9 +11722,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11743,7 +11743,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11756,7 +11756,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11764,7 +11764,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11788,9 +11788,9 @@ export interface operations {
       200: {
         headers: {
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description no */
-          'X-Accel-Buffering'?: 'no';
+          'X-Accel-Buffering': 'no';
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11815,7 +11815,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11834,7 +11834,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11853,7 +11853,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11872,7 +11872,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11891,7 +11891,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11910,9 +11910,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11931,7 +11931,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11944,7 +11944,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11952,7 +11952,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11985,7 +11985,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12004,7 +12004,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12023,7 +12023,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12042,7 +12042,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12061,7 +12061,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12080,9 +12080,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12101,7 +12101,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12114,7 +12114,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12122,7 +12122,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12191,7 +12191,7 @@ export interface operations {
       201: {
         headers: {
           /** @description the webhook’s URL */
-          Location?: string;
+          Location: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12199,7 +12199,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12218,7 +12218,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12237,7 +12237,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12256,7 +12256,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12275,7 +12275,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12294,7 +12294,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12313,7 +12313,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12332,7 +12332,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12351,7 +12351,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12370,9 +12370,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12391,7 +12391,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12404,7 +12404,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12412,7 +12412,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12445,7 +12445,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12464,7 +12464,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12483,7 +12483,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12502,7 +12502,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12521,7 +12521,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12540,7 +12540,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12559,9 +12559,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12580,7 +12580,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12593,7 +12593,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12601,7 +12601,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12634,7 +12634,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12651,7 +12651,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12670,7 +12670,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12689,7 +12689,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12708,7 +12708,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12727,7 +12727,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12746,7 +12746,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12765,7 +12765,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12784,7 +12784,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12803,9 +12803,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12824,7 +12824,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12837,7 +12837,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12845,7 +12845,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12960,7 +12960,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12979,7 +12979,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12998,7 +12998,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13017,7 +13017,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13036,7 +13036,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13055,7 +13055,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13074,7 +13074,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13093,7 +13093,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13112,7 +13112,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13131,7 +13131,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13150,9 +13150,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13171,7 +13171,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13184,7 +13184,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13192,7 +13192,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13228,7 +13228,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13247,7 +13247,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13266,7 +13266,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13285,7 +13285,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13304,7 +13304,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13323,7 +13323,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13342,9 +13342,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13363,7 +13363,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13376,7 +13376,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13384,7 +13384,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13419,7 +13419,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13438,7 +13438,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13457,7 +13457,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13476,7 +13476,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13495,7 +13495,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13514,7 +13514,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13533,7 +13533,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13552,7 +13552,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13571,7 +13571,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13590,7 +13590,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13609,9 +13609,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13630,7 +13630,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13643,7 +13643,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13651,7 +13651,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13684,7 +13684,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13703,7 +13703,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13722,7 +13722,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13741,7 +13741,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13760,7 +13760,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13779,7 +13779,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13798,7 +13798,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13817,7 +13817,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13836,7 +13836,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13855,9 +13855,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13876,7 +13876,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13889,7 +13889,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13897,7 +13897,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13930,7 +13930,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13949,7 +13949,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13968,7 +13968,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13987,7 +13987,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14006,7 +14006,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14025,9 +14025,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14046,7 +14046,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14059,7 +14059,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14067,7 +14067,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14113,7 +14113,7 @@ export interface operations {
       201: {
         headers: {
           /** @description the key’s URL */
-          Location?: string;
+          Location: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14121,7 +14121,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14140,7 +14140,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14159,7 +14159,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14178,7 +14178,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14197,7 +14197,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14216,7 +14216,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14235,7 +14235,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14254,7 +14254,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14273,7 +14273,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14292,9 +14292,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14313,7 +14313,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14326,7 +14326,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14334,7 +14334,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14367,7 +14367,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14386,7 +14386,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14405,7 +14405,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14424,7 +14424,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14443,7 +14443,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14462,7 +14462,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14481,9 +14481,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14502,7 +14502,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14515,7 +14515,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14523,7 +14523,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14556,7 +14556,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14573,7 +14573,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14592,7 +14592,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14611,7 +14611,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14630,7 +14630,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14649,7 +14649,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14668,7 +14668,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14687,7 +14687,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14706,7 +14706,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14725,9 +14725,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14746,7 +14746,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14759,7 +14759,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14767,7 +14767,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;

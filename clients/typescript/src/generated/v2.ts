@@ -1517,7 +1517,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1536,7 +1536,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1555,7 +1555,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1574,7 +1574,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1593,7 +1593,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1612,7 +1612,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1631,7 +1631,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1650,7 +1650,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1669,9 +1669,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1690,7 +1690,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1703,7 +1703,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -1711,7 +1711,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1754,7 +1754,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1773,7 +1773,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1792,7 +1792,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1811,7 +1811,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1830,7 +1830,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1849,7 +1849,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1868,7 +1868,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1887,7 +1887,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1906,7 +1906,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1925,9 +1925,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1946,7 +1946,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -1959,7 +1959,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -1967,7 +1967,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2004,7 +2004,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2023,7 +2023,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2042,7 +2042,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2061,7 +2061,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2080,7 +2080,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2099,7 +2099,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2118,7 +2118,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2137,7 +2137,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2156,9 +2156,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2177,7 +2177,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2190,7 +2190,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2198,7 +2198,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2236,7 +2236,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2253,7 +2253,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2272,7 +2272,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2291,7 +2291,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2310,7 +2310,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2329,7 +2329,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2348,7 +2348,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2367,7 +2367,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2386,7 +2386,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2405,9 +2405,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2426,7 +2426,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2439,7 +2439,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2447,7 +2447,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2477,7 +2477,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2494,7 +2494,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2513,7 +2513,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2532,7 +2532,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2551,7 +2551,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2570,7 +2570,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2589,7 +2589,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2608,7 +2608,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2627,9 +2627,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2648,7 +2648,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2661,7 +2661,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2669,7 +2669,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2720,7 +2720,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2739,7 +2739,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2758,7 +2758,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2777,7 +2777,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2796,7 +2796,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2815,7 +2815,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2834,7 +2834,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2853,9 +2853,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2874,7 +2874,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2887,7 +2887,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -2895,7 +2895,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2931,7 +2931,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2950,7 +2950,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2969,7 +2969,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -2988,7 +2988,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3007,7 +3007,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3026,9 +3026,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3047,7 +3047,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3060,7 +3060,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3068,7 +3068,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3101,7 +3101,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3118,7 +3118,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3137,7 +3137,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3156,7 +3156,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3175,7 +3175,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3194,7 +3194,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3213,7 +3213,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3232,7 +3232,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3251,7 +3251,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3270,9 +3270,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3291,7 +3291,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3304,7 +3304,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3312,7 +3312,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3353,7 +3353,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3370,7 +3370,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3389,7 +3389,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3408,7 +3408,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3427,7 +3427,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3446,7 +3446,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3465,7 +3465,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3484,9 +3484,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3505,7 +3505,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3518,7 +3518,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3526,7 +3526,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3568,7 +3568,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3585,7 +3585,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3604,7 +3604,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3623,7 +3623,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3642,7 +3642,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3661,7 +3661,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3680,7 +3680,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3699,9 +3699,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3720,7 +3720,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3733,7 +3733,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3741,7 +3741,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3771,7 +3771,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3790,7 +3790,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3809,7 +3809,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3828,7 +3828,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3847,7 +3847,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3866,9 +3866,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3887,7 +3887,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3900,7 +3900,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -3908,7 +3908,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3948,7 +3948,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3967,7 +3967,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -3986,7 +3986,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4005,7 +4005,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4024,7 +4024,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4043,7 +4043,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4062,7 +4062,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4081,7 +4081,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4100,7 +4100,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4119,9 +4119,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4140,7 +4140,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4153,7 +4153,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4161,7 +4161,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4203,7 +4203,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4220,7 +4220,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4239,7 +4239,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4258,7 +4258,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4277,7 +4277,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4296,7 +4296,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4315,7 +4315,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4334,7 +4334,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4353,7 +4353,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4372,9 +4372,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4393,7 +4393,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4406,7 +4406,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4414,7 +4414,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4453,7 +4453,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4472,7 +4472,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4491,7 +4491,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4510,7 +4510,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4529,7 +4529,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4548,9 +4548,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4569,7 +4569,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4582,7 +4582,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4590,7 +4590,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4651,7 +4651,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4670,7 +4670,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4689,7 +4689,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4708,7 +4708,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4727,7 +4727,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4746,7 +4746,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4765,7 +4765,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4784,7 +4784,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4803,7 +4803,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4822,9 +4822,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4843,7 +4843,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4856,7 +4856,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -4864,7 +4864,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4897,7 +4897,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4916,7 +4916,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4935,7 +4935,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4954,7 +4954,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4973,7 +4973,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -4992,7 +4992,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5011,9 +5011,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5032,7 +5032,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5045,7 +5045,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5053,7 +5053,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5086,7 +5086,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5103,7 +5103,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5122,7 +5122,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5141,7 +5141,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5160,7 +5160,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5179,7 +5179,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5198,7 +5198,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5217,7 +5217,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5236,7 +5236,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5255,9 +5255,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5276,7 +5276,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5289,7 +5289,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5297,7 +5297,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5346,7 +5346,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5365,7 +5365,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5384,7 +5384,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5403,7 +5403,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5422,7 +5422,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5441,7 +5441,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5460,7 +5460,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5479,7 +5479,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5498,7 +5498,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5517,7 +5517,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5536,9 +5536,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5557,7 +5557,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5570,7 +5570,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5578,7 +5578,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5610,9 +5610,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description RFC 8288: <PUBLIC_URL/api/v2/projects?…&cursor=…>; rel="next" */
           Link?: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -5639,7 +5639,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5658,7 +5658,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5677,7 +5677,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5696,7 +5696,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5715,9 +5715,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5736,7 +5736,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5749,7 +5749,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -5757,7 +5757,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5802,13 +5802,13 @@ export interface operations {
       201: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new project */
-          Location?: string;
+          Location: string;
           /** @description true when this reply is the stored reply of an earlier request with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -5835,7 +5835,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5854,7 +5854,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5873,7 +5873,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5892,7 +5892,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5911,7 +5911,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5930,7 +5930,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5949,7 +5949,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5968,7 +5968,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -5987,9 +5987,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6008,7 +6008,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6021,7 +6021,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6029,7 +6029,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6059,11 +6059,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6082,11 +6082,11 @@ export interface operations {
       304: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6109,7 +6109,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6128,7 +6128,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6147,7 +6147,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6166,7 +6166,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6185,7 +6185,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6204,9 +6204,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6225,7 +6225,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6238,7 +6238,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6246,7 +6246,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6282,7 +6282,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6299,7 +6299,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6318,7 +6318,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6337,7 +6337,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6356,7 +6356,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6375,7 +6375,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6394,7 +6394,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6413,7 +6413,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6432,7 +6432,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6451,7 +6451,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6470,9 +6470,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6491,7 +6491,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6504,7 +6504,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6512,7 +6512,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6578,11 +6578,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6607,7 +6607,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6626,7 +6626,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6645,7 +6645,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6664,7 +6664,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6683,7 +6683,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6702,7 +6702,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6721,7 +6721,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6740,7 +6740,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6759,7 +6759,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6778,7 +6778,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6797,9 +6797,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6818,7 +6818,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6831,7 +6831,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -6839,7 +6839,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6870,9 +6870,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description RFC 8288: <PUBLIC_URL/api/v2/members?…&cursor=…>; rel="next" */
           Link?: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -6899,7 +6899,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6918,7 +6918,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6937,7 +6937,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6956,7 +6956,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6975,7 +6975,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -6994,9 +6994,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7015,7 +7015,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7028,7 +7028,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7036,7 +7036,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7085,11 +7085,11 @@ export interface operations {
       201: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new member */
-          Location?: string;
+          Location: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7114,7 +7114,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7133,7 +7133,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7152,7 +7152,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7171,7 +7171,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7190,7 +7190,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7209,7 +7209,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7228,7 +7228,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7247,7 +7247,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7266,7 +7266,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7285,9 +7285,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7306,7 +7306,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7319,7 +7319,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7327,7 +7327,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7356,9 +7356,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7383,7 +7383,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7402,7 +7402,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7421,7 +7421,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7440,7 +7440,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7459,7 +7459,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7478,9 +7478,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7499,7 +7499,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7512,7 +7512,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7520,7 +7520,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7555,7 +7555,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7572,7 +7572,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7591,7 +7591,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7610,7 +7610,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7629,7 +7629,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7648,7 +7648,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7667,7 +7667,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7686,7 +7686,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7705,7 +7705,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7724,9 +7724,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7745,7 +7745,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7758,7 +7758,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7766,7 +7766,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7822,9 +7822,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -7849,7 +7849,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7868,7 +7868,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7887,7 +7887,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7906,7 +7906,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7925,7 +7925,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7944,7 +7944,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7963,7 +7963,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -7982,7 +7982,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8001,7 +8001,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8020,9 +8020,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8041,7 +8041,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8054,7 +8054,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8062,7 +8062,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8121,9 +8121,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description RFC 8288: <PUBLIC_URL/api/v2/tasks?…&cursor=…>; rel="next" */
           Link?: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -8150,7 +8150,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8169,7 +8169,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8188,7 +8188,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8207,7 +8207,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8226,9 +8226,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8247,7 +8247,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8260,7 +8260,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8268,7 +8268,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8337,13 +8337,13 @@ export interface operations {
       201: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new task */
-          Location?: string;
+          Location: string;
           /** @description true when this reply is the stored reply of an earlier request with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -8370,7 +8370,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8389,7 +8389,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8408,7 +8408,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8427,7 +8427,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8446,7 +8446,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8465,7 +8465,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8484,7 +8484,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8503,7 +8503,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8522,9 +8522,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8543,7 +8543,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8556,7 +8556,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8564,7 +8564,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8593,9 +8593,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8620,7 +8620,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8639,7 +8639,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8658,7 +8658,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8677,7 +8677,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8696,9 +8696,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8717,7 +8717,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8730,7 +8730,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8738,7 +8738,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8768,11 +8768,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8791,11 +8791,11 @@ export interface operations {
       304: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8818,7 +8818,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8837,7 +8837,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8856,7 +8856,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8875,7 +8875,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8894,7 +8894,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8913,9 +8913,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8934,7 +8934,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -8947,7 +8947,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -8955,7 +8955,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9027,11 +9027,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9056,7 +9056,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9075,7 +9075,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9094,7 +9094,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9113,7 +9113,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9132,7 +9132,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9151,7 +9151,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9170,7 +9170,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9189,7 +9189,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9208,7 +9208,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9227,7 +9227,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9246,9 +9246,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9267,7 +9267,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9280,7 +9280,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9288,7 +9288,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9324,7 +9324,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9341,7 +9341,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9360,7 +9360,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9379,7 +9379,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9398,7 +9398,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9417,7 +9417,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9436,7 +9436,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9455,7 +9455,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9474,7 +9474,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9493,7 +9493,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9512,9 +9512,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9533,7 +9533,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9546,7 +9546,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9554,7 +9554,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9646,11 +9646,11 @@ export interface operations {
       200: {
         headers: {
           /** @description strong entity tag: "<version>" */
-          ETag?: string;
+          ETag: string;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9675,7 +9675,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9694,7 +9694,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9713,7 +9713,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9732,7 +9732,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9751,7 +9751,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9770,7 +9770,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9789,7 +9789,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9808,7 +9808,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9827,7 +9827,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9846,7 +9846,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9865,9 +9865,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9886,7 +9886,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9899,7 +9899,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -9907,7 +9907,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9938,9 +9938,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description RFC 8288: <PUBLIC_URL/api/v2/comments?…&cursor=…>; rel="next" */
           Link?: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -9967,7 +9967,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -9986,7 +9986,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10005,7 +10005,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10024,7 +10024,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10043,7 +10043,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10062,9 +10062,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10083,7 +10083,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10096,7 +10096,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10104,7 +10104,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10150,11 +10150,11 @@ export interface operations {
       201: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description the new comment */
-          Location?: string;
+          Location: string;
           /** @description true when this reply is the stored reply of an earlier request with the same Idempotency-Key */
           'Idempotent-Replayed'?: 'true';
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -10181,7 +10181,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10200,7 +10200,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10219,7 +10219,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10238,7 +10238,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10257,7 +10257,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10276,7 +10276,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10295,7 +10295,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10314,7 +10314,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10333,7 +10333,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10352,9 +10352,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10373,7 +10373,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10386,7 +10386,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10394,7 +10394,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10421,9 +10421,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10448,7 +10448,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10467,7 +10467,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10486,7 +10486,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10505,7 +10505,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10524,7 +10524,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10543,9 +10543,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10564,7 +10564,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10577,7 +10577,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10585,7 +10585,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10618,7 +10618,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10635,7 +10635,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10654,7 +10654,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10673,7 +10673,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10692,7 +10692,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10711,7 +10711,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10730,7 +10730,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10749,7 +10749,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10768,7 +10768,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10787,9 +10787,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10808,7 +10808,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10821,7 +10821,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10829,7 +10829,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10886,9 +10886,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -10913,7 +10913,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10932,7 +10932,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10951,7 +10951,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10970,7 +10970,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -10989,7 +10989,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11008,7 +11008,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11027,7 +11027,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11046,7 +11046,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11065,7 +11065,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11084,9 +11084,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11105,7 +11105,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11118,7 +11118,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11126,7 +11126,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11157,9 +11157,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description RFC 8288: <PUBLIC_URL/api/v2/events?…&cursor=…>; rel="next" */
           Link?: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
@@ -11186,7 +11186,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11205,7 +11205,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11224,7 +11224,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11243,7 +11243,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11262,7 +11262,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11281,9 +11281,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11302,7 +11302,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11315,7 +11315,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11323,7 +11323,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11352,9 +11352,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11379,7 +11379,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11398,7 +11398,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11417,7 +11417,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11436,7 +11436,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11455,7 +11455,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11474,9 +11474,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11495,7 +11495,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11508,7 +11508,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11516,7 +11516,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11540,9 +11540,9 @@ export interface operations {
       200: {
         headers: {
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description Authorization, X-API-Key (and Origin; Accept-Encoding on replies of 1 KiB or more) */
-          Vary?: string;
+          Vary: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11567,7 +11567,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11586,7 +11586,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11605,7 +11605,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11624,7 +11624,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11643,9 +11643,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11664,7 +11664,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11677,7 +11677,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11685,7 +11685,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description private, no-cache: the caller's own: kept only by the caller's cache, revalidated before each use (varies by Authorization, X-API-Key) */
-          'Cache-Control'?: 'private, no-cache';
+          'Cache-Control': 'private, no-cache';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11709,9 +11709,9 @@ export interface operations {
       200: {
         headers: {
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description no */
-          'X-Accel-Buffering'?: 'no';
+          'X-Accel-Buffering': 'no';
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11736,7 +11736,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11755,7 +11755,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11774,7 +11774,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11793,7 +11793,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11812,7 +11812,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11831,9 +11831,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11852,7 +11852,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11865,7 +11865,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -11873,7 +11873,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11909,7 +11909,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11928,7 +11928,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11947,7 +11947,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11966,7 +11966,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -11985,7 +11985,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12004,9 +12004,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12025,7 +12025,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12038,7 +12038,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12046,7 +12046,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12115,7 +12115,7 @@ export interface operations {
       201: {
         headers: {
           /** @description the webhook’s URL */
-          Location?: string;
+          Location: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12123,7 +12123,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12142,7 +12142,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12161,7 +12161,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12180,7 +12180,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12199,7 +12199,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12218,7 +12218,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12237,7 +12237,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12256,7 +12256,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12275,7 +12275,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12294,9 +12294,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12315,7 +12315,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12328,7 +12328,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12336,7 +12336,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12369,7 +12369,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12388,7 +12388,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12407,7 +12407,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12426,7 +12426,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12445,7 +12445,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12464,7 +12464,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12483,9 +12483,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12504,7 +12504,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12517,7 +12517,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12525,7 +12525,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12558,7 +12558,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12575,7 +12575,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12594,7 +12594,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12613,7 +12613,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12632,7 +12632,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12651,7 +12651,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12670,7 +12670,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12689,7 +12689,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12708,7 +12708,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12727,9 +12727,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12748,7 +12748,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12761,7 +12761,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -12769,7 +12769,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12884,7 +12884,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12903,7 +12903,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12922,7 +12922,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12941,7 +12941,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12960,7 +12960,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12979,7 +12979,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -12998,7 +12998,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13017,7 +13017,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13036,7 +13036,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13055,7 +13055,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13074,9 +13074,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13095,7 +13095,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13108,7 +13108,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13116,7 +13116,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13155,7 +13155,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13174,7 +13174,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13193,7 +13193,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13212,7 +13212,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13231,7 +13231,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13250,7 +13250,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13269,9 +13269,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13290,7 +13290,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13303,7 +13303,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13311,7 +13311,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13346,7 +13346,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13365,7 +13365,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13384,7 +13384,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13403,7 +13403,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13422,7 +13422,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13441,7 +13441,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13460,7 +13460,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13479,7 +13479,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13498,7 +13498,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13517,7 +13517,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13536,9 +13536,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13557,7 +13557,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13570,7 +13570,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13578,7 +13578,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13611,7 +13611,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13630,7 +13630,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13649,7 +13649,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13668,7 +13668,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13687,7 +13687,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13706,7 +13706,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13725,7 +13725,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13744,7 +13744,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13763,7 +13763,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13782,9 +13782,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13803,7 +13803,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13816,7 +13816,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13824,7 +13824,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13860,7 +13860,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13879,7 +13879,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13898,7 +13898,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13917,7 +13917,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13936,7 +13936,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13955,9 +13955,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13976,7 +13976,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -13989,7 +13989,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -13997,7 +13997,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14043,7 +14043,7 @@ export interface operations {
       201: {
         headers: {
           /** @description the key’s URL */
-          Location?: string;
+          Location: string;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14051,7 +14051,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14070,7 +14070,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14089,7 +14089,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14108,7 +14108,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14127,7 +14127,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14146,7 +14146,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14165,7 +14165,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14184,7 +14184,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14203,7 +14203,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14222,9 +14222,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14243,7 +14243,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14256,7 +14256,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14264,7 +14264,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14297,7 +14297,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14316,7 +14316,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14335,7 +14335,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14354,7 +14354,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14373,7 +14373,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14392,7 +14392,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14411,9 +14411,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14432,7 +14432,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14445,7 +14445,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14453,7 +14453,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14486,7 +14486,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14503,7 +14503,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14522,7 +14522,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14541,7 +14541,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14560,7 +14560,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14579,7 +14579,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14598,7 +14598,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14617,7 +14617,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14636,7 +14636,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14655,9 +14655,9 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14676,7 +14676,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;
@@ -14689,7 +14689,7 @@ export interface operations {
       503: {
         headers: {
           /** @description whole seconds to wait before trying again */
-          'Retry-After'?: number;
+          'Retry-After': number;
           /** @description requests per window of the policy that applied (general, or credential routes) */
           'RateLimit-Limit'?: number;
           /** @description requests left in the current window */
@@ -14697,7 +14697,7 @@ export interface operations {
           /** @description whole seconds until the current window ends */
           'RateLimit-Reset'?: number;
           /** @description no-store: never stored by any cache */
-          'Cache-Control'?: 'no-store';
+          'Cache-Control': 'no-store';
           /** @description the request Origin, when it is one of CORS_ORIGINS (never *) */
           'Access-Control-Allow-Origin'?: string;
           [name: string]: unknown;

@@ -21,6 +21,7 @@ export const MUTATION_TESTS = [
   'test/limits/login-failures-unit.test.ts',
   // The services with their real repositories (test/helpers/services.ts), without the HTTP layer.
   'test/auth/auth-service-unit.test.ts',
+  'test/users/users-service-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import type { OpenApiDocument } from '../helpers/contract.js';
-import { createUser, login, PASSWORD, signedIn } from '../helpers/factories.js';
+import { MAX_WEBHOOKS_PER_USER } from '../../src/modules/webhooks/webhooks.schemas.js';
+import { createUser, login, PASSWORD, personalProjectId, signedIn } from '../helpers/factories.js';
+import { createProject } from '../helpers/projects.js';
+import { until } from '../helpers/wait.js';
+import { deliveriesOf, insertWebhook, record, taskChange } from '../helpers/webhooks.js';
 
 /**
  * Statuses the document lists that the rest of the suite does not produce (the "operation × status
@@ -261,5 +265,140 @@ describe.each(VERSIONS)('the same scenario on %s', (version) => {
       410,
       'events_expired',
     );
+  });
+});
+
+describe.each(VERSIONS)('malformed input on %s', (version) => {
+  it('a body that is not JSON → 400 malformed_json on the body-taking routes the rest leaves out', async () => {
+    const a = await signedIn(t.app);
+    const projectId = await personalProjectId(t.app, a.user.id);
+    const json = { ...a.headers, 'content-type': 'application/json' };
+    const adminJson = { ...admin.headers, 'content-type': 'application/json' };
+    for (const [method, url] of [
+      ['POST', '/auth/logout'],
+      ['POST', '/users/me/password'],
+      ['POST', '/users'],
+      ['PATCH', `/users/${a.user.id}`],
+      ['PATCH', `/projects/${projectId}/members/${a.user.id}`],
+    ] as const) {
+      const headers = url.startsWith('/users/me') || !url.startsWith('/users') ? json : adminJson;
+      const res = await send(version, method, url, headers, '{"name":');
+      expect([method, url, res.statusCode]).toEqual([method, url, 400]);
+    }
+  });
+
+  it('a query parameter the DELETEs do not take → 422, before the lookup', async () => {
+    const a = await signedIn(t.app);
+    const projectId = await personalProjectId(t.app, a.user.id);
+    for (const url of [
+      `/comments/${randomUUID()}?unknown=1`,
+      `/projects/${randomUUID()}?unknown=1`,
+      `/projects/${projectId}/members/${randomUUID()}?unknown=1`,
+      `/tasks/${randomUUID()}?unknown=1`,
+    ]) {
+      const res = await send(version, 'DELETE', url, a.headers);
+      expect([url, res.statusCode, (res.json() as { code: string }).code]).toEqual([
+        url,
+        422,
+        'validation_failed',
+      ]);
+    }
+  });
+
+  it('PATCH /users/{id} and /projects/{id} with an invalid field → 422', async () => {
+    const a = await signedIn(t.app);
+    const projectId = await personalProjectId(t.app, a.user.id);
+    expectProblem(
+      await send(version, 'PATCH', `/users/${a.user.id}`, admin.headers, { role: 5 }),
+      422,
+      'validation_failed',
+    );
+    expectProblem(
+      await send(version, 'PATCH', `/projects/${projectId}`, a.headers, { name: 5 }),
+      422,
+      'validation_failed',
+    );
+  });
+});
+
+describe('GET /api/v2/users with a cursor that is not one', () => {
+  it('→ 400 invalid_cursor', async () => {
+    expectProblem(await send('v2', 'GET', '/users?cursor=nonsense', admin.headers), 400, 'invalid_cursor');
+  });
+});
+
+describe.each(VERSIONS)('webhooks on %s', (version) => {
+  it('ping → 202; inactive: ping and redeliver → 409; an event gone → 410; DELETE → 204; the 21st → 409', async () => {
+    const a = await signedIn(t.app);
+    const projectId = await createProject(t.app, a.user.id);
+    const url = 'http://127.0.0.1:9/hook';
+    const hook = await insertWebhook(t.app, { userId: a.user.id, url });
+    expect((await send(version, 'POST', `/webhooks/${hook.id}/ping`, a.headers)).statusCode).toBe(202);
+
+    await record(t.app, taskChange(projectId));
+    const eventDelivery = async () =>
+      (await deliveriesOf(t.db.handle, hook.id)).find((d) => d.type !== 'ping');
+    await until(async () => (await eventDelivery()) !== undefined);
+    const delivery = await eventDelivery();
+    expect(delivery).toBeDefined();
+    await t.db.handle.db.deleteFrom('events').where('position', '=', Number(delivery?.position)).execute();
+    await t.db.handle.db
+      .updateTable('event_log')
+      .set({ pruned_through: Number(delivery?.position) })
+      .execute();
+    expectProblem(
+      await send(version, 'POST', `/webhooks/${hook.id}/deliveries/${delivery?.id}/redeliver`, a.headers),
+      410,
+      'events_expired',
+    );
+
+    // Set inactive: a ping and a redelivery of its ping → 409.
+    const ping = (await deliveriesOf(t.db.handle, hook.id)).find((d) => d.type === 'ping');
+    await t.db.handle.db.updateTable('webhooks').set({ active: 0 }).where('id', '=', hook.id).execute();
+    expectProblem(await send(version, 'POST', `/webhooks/${hook.id}/ping`, a.headers), 409, 'conflict');
+    expectProblem(
+      await send(version, 'POST', `/webhooks/${hook.id}/deliveries/${ping?.id}/redeliver`, a.headers),
+      409,
+      'conflict',
+    );
+    expect((await send(version, 'DELETE', `/webhooks/${hook.id}`, a.headers)).statusCode).toBe(204);
+
+    for (let i = 0; i < MAX_WEBHOOKS_PER_USER; i += 1) await insertWebhook(t.app, { userId: a.user.id, url });
+    expectProblem(
+      await send(version, 'POST', '/webhooks', a.headers, {
+        url: 'https://93.184.215.14/hook',
+        events: ['task.created'],
+      }),
+      409,
+      'conflict',
+    );
+  });
+
+  it('the 101st API key → 409', async () => {
+    const a = await signedIn(t.app);
+    for (let i = 0; i < 100; i += 1)
+      await t.app.ctx.services.apiKeys.create(a.user.id, 'user', { name: `k${i}`, scopes: ['tasks:read'] });
+    expectProblem(
+      await send(version, 'POST', '/api-keys', a.headers, { name: 'one more', scopes: ['tasks:read'] }),
+      409,
+      'conflict',
+    );
+  });
+});
+
+describe('an app with REGISTRATION=closed', () => {
+  let closed: TestApp;
+  beforeAll(async () => {
+    closed = await buildTestApp({ env: { REGISTRATION: 'closed' } });
+  });
+  afterAll(() => closed.close());
+
+  it.each(VERSIONS)('POST /api/%s/auth/register → 403 registration_closed', async (version) => {
+    const res = await closed.app.inject({
+      method: 'POST',
+      url: `/api/${version}/auth/register`,
+      payload: { email: 'closed@example.com', password: 'a passphrase nobody guesses 7', name: 'N' },
+    });
+    expectProblem(res, 403, 'registration_closed');
   });
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_WEBHOOKS_PER_USER } from '../../src/modules/webhooks/webhooks.schemas.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import type { OpenApiDocument } from '../helpers/contract.js';
-import { MAX_WEBHOOKS_PER_USER } from '../../src/modules/webhooks/webhooks.schemas.js';
 import { createUser, login, PASSWORD, personalProjectId, signedIn } from '../helpers/factories.js';
 import { createProject } from '../helpers/projects.js';
 import { until } from '../helpers/wait.js';

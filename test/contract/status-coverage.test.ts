@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_WEBHOOKS_PER_USER } from '../../src/modules/webhooks/webhooks.schemas.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import type { OpenApiDocument } from '../helpers/contract.js';
 import { createUser, login, PASSWORD, personalProjectId, signedIn } from '../helpers/factories.js';
+import { parseRaw, rawRequest } from '../helpers/http.js';
 import { createProject } from '../helpers/projects.js';
 import { until } from '../helpers/wait.js';
 import { deliveriesOf, insertWebhook, record, taskChange } from '../helpers/webhooks.js';
@@ -400,5 +402,14 @@ describe('an app with REGISTRATION=closed', () => {
       payload: { email: 'closed@example.com', password: 'a passphrase nobody guesses 7', name: 'N' },
     });
     expectProblem(res, 403, 'registration_closed');
+  });
+});
+
+describe('GET /metrics over HTTP/1.1 without a Host header', () => {
+  it('→ 400 malformed_json, like every route', async () => {
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as AddressInfo;
+    const res = parseRaw(await rawRequest(port, 'GET /metrics HTTP/1.1\r\n\r\n'));
+    expect([res.status, (JSON.parse(res.body) as { code: string }).code]).toEqual([400, 'malformed_json']);
   });
 });

@@ -32,13 +32,19 @@ async function adminQuery(sqlText: string): Promise<void> {
   }
 }
 
-export async function createTestDatabase(options: { sqliteFile?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { sqliteFile?: string; statementTimeoutMs?: number } = {},
+): Promise<TestDatabase> {
   if (testDatabaseUrl) {
     const schema = `test_${randomBytes(6).toString('hex')}`;
     await adminQuery(`create schema ${schema}`);
     const handle = openDatabase(
       { kind: 'postgres', connectionString: testDatabaseUrl },
-      { searchPath: schema, poolSize: 5 },
+      {
+        searchPath: schema,
+        poolSize: 5,
+        ...(options.statementTimeoutMs ? { statementTimeoutMs: options.statementTimeoutMs } : {}),
+      },
     );
     // pg reads libpq's `options` parameter from the URL: a child process lands in the same schema.
     const url = new URL(testDatabaseUrl);

@@ -1,10 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import openapiTS, { astToString, COMMENT_HEADER, type OpenAPI3 } from 'openapi-typescript';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
 import { API_VERSIONS } from '../src/lib/api-version.js';
+import { localDocuments } from './openapi-document.js';
 
 /**
  * The typed client's generated half (clients/typescript/src/generated/<version>.ts): the types
@@ -24,21 +22,8 @@ const header = (version: string) =>
   `${COMMENT_HEADER.trimEnd()}\n// Made by \`${GENERATE_COMMAND}\` from /openapi/${version}.json (scripts/client-types.ts).\n\n`;
 
 async function versionDocuments(): Promise<Map<string, OpenAPI3>> {
-  const database = openDatabase({ kind: 'sqlite', filename: ':memory:' });
-  const config = loadConfig({ JWT_SECRET: 'x'.repeat(32), LOG_LEVEL: 'silent', NODE_ENV: 'test' });
-  const app = await buildApp(config, { database });
-  try {
-    const documents = new Map<string, OpenAPI3>();
-    for (const version of API_VERSIONS) {
-      const res = await app.inject({ method: 'GET', url: `/openapi/${version}.json` });
-      if (res.statusCode !== 200) throw new Error(`GET /openapi/${version}.json answered ${res.statusCode}`);
-      documents.set(version, res.json() as OpenAPI3);
-    }
-    return documents;
-  } finally {
-    await app.close();
-    await database.close();
-  }
+  const documents = await localDocuments<OpenAPI3>(API_VERSIONS.map((version) => `/openapi/${version}.json`));
+  return new Map(API_VERSIONS.map((version, i) => [version, documents[i] as OpenAPI3]));
 }
 
 function format(name: string, source: string): string {

@@ -3,10 +3,11 @@ import { loadConfig } from '../src/config.js';
 import type { OpenApiDocument } from './collection.js';
 
 /**
- * The OpenAPI document as a local development service serves it (`PUBLIC_URL` left to its
- * default), built in process on an in-memory database: what the request collection is made from.
+ * Documents as a local development service serves them (`PUBLIC_URL` left to its default), built
+ * in process on an in-memory database, so they depend on the code alone: what the request
+ * collection and the typed client are made from. One app answers every path asked for.
  */
-export async function localOpenApiDocument(): Promise<OpenApiDocument> {
+export async function localDocuments<T>(paths: readonly string[]): Promise<T[]> {
   const config = loadConfig({
     DATABASE_URL: 'sqlite::memory:',
     JWT_SECRET: 'collection-generator-secret-of-at-least-32-bytes',
@@ -15,10 +16,21 @@ export async function localOpenApiDocument(): Promise<OpenApiDocument> {
   });
   const app = await buildApp(config);
   try {
-    const res = await app.inject({ method: 'GET', url: '/openapi.json' });
-    if (res.statusCode !== 200) throw new Error(`GET /openapi.json answered ${res.statusCode}`);
-    return res.json() as OpenApiDocument;
+    const documents: T[] = [];
+    for (const path of paths) {
+      const res = await app.inject({ method: 'GET', url: path });
+      if (res.statusCode !== 200) throw new Error(`GET ${path} answered ${res.statusCode}`);
+      documents.push(res.json() as T);
+    }
+    return documents;
   } finally {
     await app.close();
   }
+}
+
+/** The whole document (/openapi.json). */
+export async function localOpenApiDocument(): Promise<OpenApiDocument> {
+  const [document] = await localDocuments<OpenApiDocument>(['/openapi.json']);
+  if (!document) throw new Error('no document');
+  return document;
 }

@@ -28,21 +28,39 @@ interface Operation {
   method: string;
   path: string;
   statuses: string[];
+  takesBody: boolean;
+  /** The first media type its request body is documented in (JSON, or the token endpoint's form). */
+  bodyType: string | undefined;
+  /** Whether the operation asks for credentials (a non-empty `security`, its own or the document's). */
+  secured: boolean;
 }
 
-/** Operations of both documents that take a body, with the statuses they list. */
-async function bodyOperations(): Promise<Operation[]> {
+interface OperationObject {
+  requestBody?: { content?: Record<string, unknown> };
+  responses?: Record<string, unknown>;
+  security?: Record<string, string[]>[];
+}
+
+/** Every operation of both documents, with the statuses it lists. */
+async function documentedOperations(): Promise<Operation[]> {
   const operations: Operation[] = [];
   for (const version of ['v1', 'v2']) {
     const doc = (
       await t.app.inject({ method: 'GET', url: `/openapi/${version}.json` })
-    ).json() as OpenApiDocument;
+    ).json() as OpenApiDocument & { security?: Record<string, string[]>[] };
     for (const [path, item] of Object.entries(doc.paths ?? {})) {
-      for (const [method, op] of Object.entries(
-        item as Record<string, { requestBody?: unknown; responses?: Record<string, unknown> }>,
-      )) {
-        if (!op?.requestBody || !op.responses) continue;
-        operations.push({ method: method.toUpperCase(), path, statuses: Object.keys(op.responses) });
+      for (const [method, op] of Object.entries(item as Record<string, OperationObject>)) {
+        if (!op?.responses) continue;
+        const security = op.security ?? doc.security ?? [];
+        operations.push({
+          method: method.toUpperCase(),
+          path,
+          statuses: Object.keys(op.responses),
+          takesBody: op.requestBody !== undefined,
+          bodyType: Object.keys(op.requestBody?.content ?? {})[0],
+          // `{}` in the list is "no credentials needed".
+          secured: security.length > 0 && security.every((requirement) => Object.keys(requirement).length > 0),
+        });
       }
     }
   }
@@ -54,13 +72,16 @@ function concrete(path: string): string {
   return path.replace(/\{[^}]+\}/g, () => randomUUID());
 }
 
-describe('413 and 415 on every body-taking operation that lists them', () => {
+type BodyMethod = 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+const BODY_METHODS = ['POST', 'PATCH', 'PUT', 'DELETE'];
+
+describe('the statuses of reading a body, on every operation that lists them', () => {
   it('an over-limit JSON body → 413 payload_too_large; a text/plain body → 415 unsupported_media_type', async () => {
-    const operations = await bodyOperations();
+    const operations = (await documentedOperations()).filter((op) => BODY_METHODS.includes(op.method));
     const big = JSON.stringify({ name: 'x'.repeat(1_100_000) });
     const seen: string[] = [];
     for (const op of operations) {
-      const method = op.method as 'POST' | 'PATCH' | 'PUT';
+      const method = op.method as BodyMethod;
       if (op.statuses.includes('413')) {
         const res = await t.app.inject({
           method,
@@ -95,6 +116,95 @@ describe('413 and 415 on every body-taking operation that lists them', () => {
     // Both versions hold body-taking operations that list each status.
     expect(seen.filter((s) => s.endsWith('413')).length).toBeGreaterThan(20);
     expect(seen.filter((s) => s.endsWith('415')).length).toBeGreaterThan(20);
+  });
+
+  it('a JSON body cut short → 400 malformed_json, before any lookup', async () => {
+    const operations = (await documentedOperations()).filter(
+      (op) => op.takesBody && op.statuses.includes('400'),
+    );
+    for (const op of operations) {
+      const res = await t.app.inject({
+        method: op.method as BodyMethod,
+        url: concrete(op.path),
+        headers: { ...admin.headers, 'content-type': 'application/json' },
+        payload: '{"name":',
+      });
+      expect([op.method, op.path, res.statusCode, res.json().code]).toEqual([
+        op.method,
+        op.path,
+        400,
+        'malformed_json',
+      ]);
+    }
+    expect(operations.length).toBeGreaterThan(20);
+  });
+});
+
+describe('every operation that lists 422 or 404', () => {
+  it('a query parameter it does not take → 422 validation_failed, before any lookup', async () => {
+    const operations = (await documentedOperations()).filter((op) => op.statuses.includes('422'));
+    for (const op of operations) {
+      const res = await t.app.inject({
+        method: op.method as BodyMethod | 'GET',
+        url: `${concrete(op.path)}?unknown=1`,
+        ...(op.takesBody
+          ? {
+              headers: { ...admin.headers, 'content-type': op.bodyType ?? 'application/json' },
+              payload: op.bodyType === 'application/json' ? '{}' : '',
+            }
+          : { headers: admin.headers }),
+      });
+      // The token endpoint answers bad input with 400, as RFC 6749 §5.2 has it.
+      const status = op.path.endsWith('/auth/token') ? 400 : 422;
+      expect([op.method, op.path, res.statusCode, res.json().code]).toEqual([
+        op.method,
+        op.path,
+        status,
+        'validation_failed',
+      ]);
+    }
+    expect(operations.length).toBeGreaterThan(80);
+  });
+
+  it('ids that name nothing → 404 not_found on the ones that take no body', async () => {
+    const operations = (await documentedOperations()).filter(
+      (op) => op.statuses.includes('404') && !op.takesBody && op.path.includes('{'),
+    );
+    for (const op of operations) {
+      const res = await t.app.inject({
+        method: op.method as BodyMethod | 'GET',
+        url: concrete(op.path),
+        headers: admin.headers,
+      });
+      expect([op.method, op.path, res.statusCode, res.json().code]).toEqual([
+        op.method,
+        op.path,
+        404,
+        'not_found',
+      ]);
+    }
+    expect(operations.length).toBeGreaterThan(30);
+  });
+});
+
+describe('every operation that asks for credentials', () => {
+  it('answers 401 unauthorized to a request without any', async () => {
+    const operations = (await documentedOperations()).filter((op) => op.secured);
+    for (const op of operations) {
+      expect(op.statuses, `${op.method} ${op.path}`).toContain('401');
+      const res = await t.app.inject({
+        method: op.method as BodyMethod | 'GET',
+        url: concrete(op.path),
+        ...(op.takesBody ? { headers: { 'content-type': 'application/json' }, payload: '{}' } : {}),
+      });
+      expect([op.method, op.path, res.statusCode, res.json().code]).toEqual([
+        op.method,
+        op.path,
+        401,
+        'unauthorized',
+      ]);
+    }
+    expect(operations.length).toBeGreaterThan(80);
   });
 });
 
@@ -271,24 +381,6 @@ describe.each(VERSIONS)('the same scenario on %s', (version) => {
 });
 
 describe.each(VERSIONS)('malformed input on %s', (version) => {
-  it('a body that is not JSON → 400 malformed_json on the body-taking routes the rest leaves out', async () => {
-    const a = await signedIn(t.app);
-    const projectId = await personalProjectId(t.app, a.user.id);
-    const json = { ...a.headers, 'content-type': 'application/json' };
-    const adminJson = { ...admin.headers, 'content-type': 'application/json' };
-    for (const [method, url] of [
-      ['POST', '/auth/logout'],
-      ['POST', '/users/me/password'],
-      ['POST', '/users'],
-      ['PATCH', `/users/${a.user.id}`],
-      ['PATCH', `/projects/${projectId}/members/${a.user.id}`],
-    ] as const) {
-      const headers = url.startsWith('/users/me') || !url.startsWith('/users') ? json : adminJson;
-      const res = await send(version, method, url, headers, '{"name":');
-      expect([method, url, res.statusCode]).toEqual([method, url, 400]);
-    }
-  });
-
   it('a query parameter the DELETEs do not take → 422, before the lookup', async () => {
     const a = await signedIn(t.app);
     const projectId = await personalProjectId(t.app, a.user.id);
@@ -320,6 +412,54 @@ describe.each(VERSIONS)('malformed input on %s', (version) => {
       422,
       'validation_failed',
     );
+  });
+});
+
+describe.each(VERSIONS)('users and comments on %s', (version) => {
+  it('GET /users/{id} → 200; PATCH /users/me → 200; GET /users with a size of 0 → 422', async () => {
+    const a = await signedIn(t.app);
+    const one = await send(version, 'GET', `/users/${a.user.id}`, admin.headers);
+    expect([one.statusCode, (one.json() as { id: string }).id]).toEqual([200, a.user.id]);
+    const renamed = await send(version, 'PATCH', '/users/me', a.headers, { name: 'Renamed' });
+    expect([renamed.statusCode, (renamed.json() as { name: string }).name]).toEqual([200, 'Renamed']);
+    expectProblem(await send(version, 'GET', '/users?size=0', admin.headers), 422, 'validation_failed');
+  });
+
+  it('POST /auth/logout-all → 204; PATCH /webhooks/{id} of no webhook → 404', async () => {
+    const a = await signedIn(t.app);
+    expect((await send(version, 'POST', '/auth/logout-all', a.headers)).statusCode).toBe(204);
+    expect((await send(version, 'GET', '/users/me', a.headers)).statusCode).toBe(401);
+    const b = await signedIn(t.app);
+    expectProblem(
+      await send(version, 'PATCH', `/webhooks/${randomUUID()}`, b.headers, { active: false }),
+      404,
+      'not_found',
+    );
+  });
+
+  it('PATCH /comments/{id} with a body of the wrong type → 422', async () => {
+    const a = await signedIn(t.app);
+    const projectId = await personalProjectId(t.app, a.user.id);
+    const task = await send(version, 'POST', '/tasks', a.headers, { projectId, title: 'T' });
+    const taskId = (task.json() as { id: string }).id;
+    const comment = await send(version, 'POST', `/tasks/${taskId}/comments`, a.headers, { body: 'first' });
+    expect(comment.statusCode).toBe(201);
+    const commentId = (comment.json() as { id: string }).id;
+    expectProblem(
+      await send(version, 'PATCH', `/comments/${commentId}`, a.headers, { body: 5 }),
+      422,
+      'validation_failed',
+    );
+  });
+});
+
+describe('GET / with the ETag it sent', () => {
+  it('→ 304 without a body', async () => {
+    const first = await t.app.inject({ method: 'GET', url: '/' });
+    const tag = first.headers.etag as string;
+    expect(tag).toMatch(/^(W\/)?"/);
+    const again = await t.app.inject({ method: 'GET', url: '/', headers: { 'if-none-match': tag } });
+    expect([again.statusCode, again.body]).toEqual([304, '']);
   });
 });
 

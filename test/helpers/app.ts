@@ -87,24 +87,22 @@ function routesModule(plugins: FastifyPluginAsync[]): Module {
   });
 }
 
+/** The (method, route, status) triples this worker has already written: each is written once. */
+const recordedStatuses = new Set<string>();
+
 /**
  * Records each answered (method, route, status) for test/global-setup.ts, which checks them all
- * against the OpenAPI document after the run.
+ * against the OpenAPI document after the run. A new triple is written at once, so an app a test
+ * never closes (or a file that fails half-way) still counts what it answered.
  */
-function statusRecorder(): { observer: RequestObserver; flush(): void } {
+function statusObserver(): RequestObserver {
   const dir = inject('observedDir');
-  const seen = new Set<string>();
-  return {
-    observer: ({ method, route, statusCode }) => {
-      if (dir && route && method !== 'HEAD' && method !== 'OPTIONS') {
-        seen.add(JSON.stringify({ method, route, status: statusCode }));
-      }
-    },
-    flush: () => {
-      if (dir && seen.size > 0)
-        appendFileSync(join(dir, `${process.pid}.statuses.jsonl`), `${[...seen].join('\n')}\n`);
-      seen.clear();
-    },
+  return ({ method, route, statusCode }) => {
+    if (!dir || !route || method === 'HEAD' || method === 'OPTIONS') return;
+    const entry = JSON.stringify({ method, route, status: statusCode });
+    if (recordedStatuses.has(entry)) return;
+    recordedStatuses.add(entry);
+    appendFileSync(join(dir, `${process.pid}.statuses.jsonl`), `${entry}\n`);
   };
 }
 
@@ -148,10 +146,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   // Migrating is idempotent: a database of the test's own may be new.
   await migrateToLatest(db.handle);
   const config = loadConfig(testEnv(options.env));
-  const recorder = statusRecorder();
   const contract = replyChecker();
   const app = await buildApp(config, {
-    observers: options.recordStatuses === false ? [] : [recorder.observer],
+    observers: options.recordStatuses === false ? [] : [statusObserver()],
     database: db.handle,
     // The cheapest argon2id the library accepts: tests check behaviour, not hashing strength.
     hashCost: { memoryCost: 1024, timeCost: 1 },
@@ -167,7 +164,6 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     app,
     db,
     async close() {
-      recorder.flush();
       await app.close();
       // A shared database belongs to the app that made it.
       if (!shared) await db.drop();

@@ -1,13 +1,11 @@
+import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../../src/errors.js';
 import type { ResolvedAddress, Resolver } from '../../src/lib/dns.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Principal } from '../../src/lib/principal.js';
-import {
-  newWebhookSecret,
-  toWebhook,
-  type WebhooksService,
-} from '../../src/modules/webhooks/webhooks.service.js';
+import { newWebhookSecret, toWebhook, WebhooksService } from '../../src/modules/webhooks/webhooks.service.js';
+import { testDatabaseUrl } from '../helpers/database.js';
 import { buildTestServices, type TestServices } from '../helpers/services.js';
 
 /**
@@ -280,6 +278,37 @@ describe('create', () => {
     expect(await countOf(caller.userId)).toBe(20);
     const other = await person();
     expect((await webhooks.create(other, { url: URL_A, events: ['*'] })).url).toBe(URL_A);
+  });
+});
+
+describe.runIf(testDatabaseUrl)('create on PostgreSQL', () => {
+  it('holds the owner’s row to the commit, so that a second creation waits and counts the first', async () => {
+    const caller = await person();
+    let settled = false;
+    let blocked = false;
+    let creation: Promise<unknown> = Promise.resolve();
+    // Another transaction holds the row as lockOwner's FOR UPDATE would (FOR NO KEY UPDATE lets the
+    // insert's foreign-key check through): the creation must wait for it.
+    await ctx.database.db.transaction().execute(async (trx) => {
+      await sql`SELECT id FROM users WHERE id = ${caller.userId} FOR NO KEY UPDATE`.execute(trx);
+      const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx);
+      const holder = Number(rows[0]?.pid);
+      creation = webhooks.create(caller, { url: URL_A, events: ['*'] }).finally(() => {
+        settled = true;
+      });
+      creation.catch(() => undefined);
+      for (let i = 0; i < 500 && !settled && !blocked; i += 1) {
+        const waiting = await sql<{ n: number | string }>`
+          SELECT count(*) AS n FROM pg_stat_activity WHERE ${holder} = ANY(pg_blocking_pids(pid))`.execute(
+          ctx.database.db,
+        );
+        blocked = Number(waiting.rows[0]?.n) > 0;
+      }
+      expect(blocked).toBe(true);
+      expect(settled).toBe(false);
+    });
+    expect(await creation).toMatchObject({ url: URL_A });
+    expect(await countOf(caller.userId)).toBe(1);
   });
 });
 
@@ -561,5 +590,27 @@ describe('transport', () => {
     });
     expect(outcome).toMatchObject({ ok: false, status: null, body: null });
     expect(outcome.error).toMatch(/^address not allowed: /);
+  });
+
+  it('checks with the context’s resolver and times the attempt on the context’s clock', async () => {
+    let now = T0;
+    const clock = () => {
+      now += 250;
+      return now;
+    };
+    const own = new WebhooksService({ ...ctx, clock });
+    const outcome = await own.transport.send({
+      url: 'https://inside.example.org/x',
+      headers: {},
+      body: '{}',
+    });
+    expect(outcome).toEqual({
+      ok: false,
+      status: null,
+      durationMs: 250,
+      error: 'address not allowed: 10.1.2.3',
+      body: null,
+    });
+    expect(resolved).toEqual(['inside.example.org']);
   });
 });

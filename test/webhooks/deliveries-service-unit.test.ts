@@ -189,6 +189,16 @@ describe('list and listAfter', () => {
     expect(
       (await deliveries.listAfter(caller.userId, hook.id, { limit: 3, cursor: undefined })).nextCursor,
     ).toBeNull();
+    // One at a time: each page's cursor is its one item's.
+    const walked: string[] = [];
+    let next: string | null | undefined;
+    for (let i = 0; i < 3; i += 1) {
+      const one = await deliveries.listAfter(caller.userId, hook.id, { limit: 1, cursor: next ?? undefined });
+      walked.push(...one.items.map((d) => d.id));
+      next = one.nextCursor;
+    }
+    expect(walked).toEqual(newestFirst);
+    expect(next).toBeNull();
     // Another webhook of the same caller does not take it.
     const other = await hookOf(caller);
     const error = await failure(deliveries.listAfter(caller.userId, other.id, { limit: 2, cursor }));

@@ -22,6 +22,10 @@ export const MUTATION_TESTS = [
   // The services with their real repositories (test/helpers/services.ts), without the HTTP layer.
   'test/auth/auth-service-unit.test.ts',
   'test/users/users-service-unit.test.ts',
+  'test/webhooks/webhooks-service-unit.test.ts',
+  'test/webhooks/deliveries-service-unit.test.ts',
+  'test/events/events-service-unit.test.ts',
+  'test/events/activity-service-unit.test.ts',
 ];
 
 export default defineConfig({

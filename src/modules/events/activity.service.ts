@@ -57,7 +57,14 @@ export class ActivityService {
 /** The event number a (signed) cursor carries, checked for its shape. */
 function positionFrom(value: unknown): number {
   const p = value as { n?: unknown } | null;
-  if (typeof p !== 'object' || p === null || typeof p.n !== 'number' || !Number.isSafeInteger(p.n)) {
+  if (
+    // Stryker disable next-line ConditionalExpression: equivalent, a primitive has no `n` and the checks below refuse it
+    typeof p !== 'object' ||
+    p === null ||
+    // Stryker disable next-line ConditionalExpression: equivalent, Number.isSafeInteger refuses what is not a number
+    typeof p.n !== 'number' ||
+    !Number.isSafeInteger(p.n)
+  ) {
     throw new ApiError('invalid_cursor');
   }
   return p.n;

@@ -76,8 +76,7 @@ export class WebhooksService {
   }
 
   /** The url policy's verdict as a field error (none when the URL may be used). */
-  private async urlErrors(url: string | undefined): Promise<FieldError[]> {
-    if (url === undefined) return [];
+  private async urlErrors(url: string): Promise<FieldError[]> {
     const check = await checkUrl(url, this.policy);
     return check.ok ? [] : [{ pointer: '/url', code: 'url_not_allowed', detail: check.reason }];
   }

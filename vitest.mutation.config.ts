@@ -22,6 +22,11 @@ export const MUTATION_TESTS = [
   // The services with their real repositories (test/helpers/services.ts), without the HTTP layer.
   'test/auth/auth-service-unit.test.ts',
   'test/users/users-service-unit.test.ts',
+  'test/idempotency/idempotency-service-unit.test.ts',
+  'test/password-reset/password-reset-service-unit.test.ts',
+  'test/health/health-service-unit.test.ts',
+  // The one HTTP file: the handlers of the auth routes, on one app built once for the file.
+  'test/auth/auth-routes-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -356,3 +356,77 @@ describe('POST /auth/token', () => {
     expect(expired.json()).toMatchObject({ code: 'refresh_token_expired', error: 'invalid_grant' });
   });
 });
+
+/**
+ * The auth module's listeners (index.ts): once a change of a user commits, this process's cache of
+ * user and session state forgets what the change made stale, so the next request sees it. Each
+ * request before the change fills the cache.
+ */
+describe('the auth cache after changes to a user', () => {
+  const me = (accessToken: string) => app.inject({ url: '/api/v1/users/me', headers: bearer(accessToken) });
+  const adminList = (accessToken: string) =>
+    app.inject({ url: '/api/v1/users?size=1', headers: bearer(accessToken) });
+  const codeOf = (res: { json(): unknown }) => (res.json() as { code?: string }).code;
+
+  it('sees a new role at once (changed)', async () => {
+    const user = await createUser(app);
+    const a = await login(app, user.email);
+    expect((await adminList(a.accessToken)).statusCode).toBe(403);
+    await app.ctx.services.users.update(user.id, { role: 'admin' });
+    expect((await adminList(a.accessToken)).statusCode).toBe(200);
+  });
+
+  it('ends the sessions of a disabled account: re-enabled, its old tokens stay revoked (disabled)', async () => {
+    const user = await createUser(app);
+    const a = await login(app, user.email);
+    expect((await me(a.accessToken)).statusCode).toBe(200);
+    await app.ctx.services.users.update(user.id, { disabled: true });
+    expect(codeOf(await me(a.accessToken))).toBe('account_disabled');
+    await app.ctx.services.users.update(user.id, { disabled: false });
+    expect(codeOf(await me(a.accessToken))).toBe('token_revoked');
+  });
+
+  it('forgets a deleted user and its sessions (deleted)', async () => {
+    const admin = await createUser(app, { role: 'admin' });
+    const user = await createUser(app);
+    const a = await login(app, user.email);
+    expect((await me(a.accessToken)).statusCode).toBe(200);
+    await app.ctx.services.users.delete(user.id, admin.id);
+    expect((await me(a.accessToken)).statusCode).toBe(401);
+  });
+
+  it('ends the sessions of a taken-over account and sees its admin role (takenOver)', async () => {
+    const user = await createUser(app);
+    const a = await login(app, user.email);
+    expect((await adminList(a.accessToken)).statusCode).toBe(403);
+    const password = 'the operator chose this long one';
+    await app.ctx.services.users.takeOverAccount(user.id, password);
+    expect(codeOf(await me(a.accessToken))).toBe('token_revoked');
+    const operator = await login(app, user.email, password);
+    expect((await adminList(operator.accessToken)).statusCode).toBe(200);
+  });
+
+  it('ends the other sessions on a password change, every one on a reset, and clears failed logins', async () => {
+    const user = await createUser(app);
+    const a = await login(app, user.email);
+    const b = await login(app, user.email);
+    expect((await me(a.accessToken)).statusCode).toBe(200);
+    expect((await me(b.accessToken)).statusCode).toBe(200);
+    const next = 'a changed passphrase that is long';
+    await app.ctx.services.users.changePassword(user.id, await sessionIdOf(a.accessToken), PASSWORD, next);
+    expect(codeOf(await me(b.accessToken))).toBe('token_revoked');
+    expect((await me(a.accessToken)).statusCode).toBe(200);
+    const clear = vi.spyOn(app.ctx.services.loginFailures, 'clear');
+    try {
+      await app.ctx.services.users.resetPassword(
+        user.id,
+        'a reset passphrase that is long',
+        async () => true,
+      );
+      expect(clear).toHaveBeenCalledWith(user.email);
+    } finally {
+      clear.mockRestore();
+    }
+    expect(codeOf(await me(a.accessToken))).toBe('token_revoked');
+  });
+});

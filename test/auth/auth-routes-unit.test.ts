@@ -33,16 +33,38 @@ const sessionless = defineModule({
   },
 });
 
-beforeAll(async () => {
-  t = await buildTestApp({
+/**
+ * Stryker's runner provides `mode` and reruns this file in one process for each mutant it reaches:
+ * there the first run's app serves every later one (a build costs about 1.5 s, the tests less), as
+ * a mutant of a handler is switched on per request; elsewhere the file builds and closes its own.
+ */
+const underStryker = (inject as (key: string) => unknown)('mode') !== undefined;
+const kept = globalThis as { authRoutesApp?: Promise<TestApp> };
+
+function build(): Promise<TestApp> {
+  return buildTestApp({
     clock: () => Date.now(),
     modules: [sessionless],
     // The mutation run has no global setup: no OpenAPI documents to hold the replies to.
     recordStatuses: Boolean(inject('contractDocuments')),
   });
+}
+
+beforeAll(async () => {
+  if (underStryker) {
+    kept.authRoutesApp ??= build();
+    t = await kept.authRoutesApp.catch((error: unknown) => {
+      kept.authRoutesApp = undefined;
+      throw error;
+    });
+  } else {
+    t = await build();
+  }
   app = t.app;
 });
-afterAll(async () => t?.close());
+afterAll(async () => {
+  if (!underStryker) await t?.close();
+});
 afterEach(() => {
   vi.useRealTimers();
 });
@@ -247,8 +269,21 @@ describe('GET /auth/sessions, DELETE /auth/sessions/:id', () => {
 describe('POST /auth/token', () => {
   it('grants a password and a refresh_token grant in OAuth2 form, with Pragma: no-cache', async () => {
     const user = await createUser(app);
-    const res = await form({ grant_type: 'password', username: user.email, password: PASSWORD, scope: 'x' });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token',
+      headers: { 'content-type': FORM, 'user-agent': 'oauth-client/2' },
+      payload: new URLSearchParams({
+        grant_type: 'password',
+        username: user.email,
+        password: PASSWORD,
+        scope: 'x',
+      }).toString(),
+    });
     expect(res.statusCode).toBe(200);
+    expect((await sessionRows(user.id)).map((s) => [s.user_agent, s.ip])).toEqual([
+      ['oauth-client/2', '127.0.0.1'],
+    ]);
     expect(res.headers.pragma).toBe('no-cache');
     const token = res.json() as { access_token: string; refresh_token: string };
     expect(token).toEqual({

@@ -1,6 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createContext } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { migrateToLatest } from '../../src/db/migrator.js';
 import type { AppContext } from '../../src/lib/module.js';
-import { testDatabaseUrl } from '../helpers/database.js';
+import { testEnv } from '../helpers/app.js';
+import { createTestDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { buildTestServices } from '../helpers/services.js';
 
 /**
@@ -152,5 +161,33 @@ describe('the auth module', () => {
       vi.setSystemTime(Date.now() + 2000);
       expect((await ctx.services.authState.user(u.id))?.role).toBe(testDatabaseUrl ? 'admin' : 'user');
     });
+  });
+
+  it.skipIf(testDatabaseUrl)('forgets its cache on SQLite when another connection commits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskforge-auth-module-'));
+    const file = join(dir, 'auth.db');
+    const database = await createTestDatabase({ sqliteFile: file });
+    const other = new SqliteDatabase(file);
+    try {
+      await migrateToLatest(database.handle);
+      const handle = createContext(loadConfig(testEnv()), {
+        log: pino({ level: 'silent' }),
+        database: database.handle,
+        redis: null,
+        hashCost: { memoryCost: 1024, timeCost: 1 },
+      });
+      try {
+        const u = await account(handle.ctx);
+        expect((await handle.ctx.services.authState.user(u.id))?.role).toBe('user');
+        other.prepare("update users set role = 'admin' where id = ?").run(u.id);
+        expect((await handle.ctx.services.authState.user(u.id))?.role).toBe('admin');
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      other.close();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * The handlers of the auth routes, which only requests reach: one app, built once for the file
+ * (about 1.5 s). Its tests also reach most of the plugins' and services' mutants: run last (see
+ * LastHttp), a mutant a unit test kills never builds the app.
+ */
+export const HTTP_MUTATION_TESTS = ['test/auth/auth-routes-unit.test.ts'];
 
 /**
  * The tests Stryker runs (stryker.config.mjs, `npm run test:mutation`): the focused unit tests of
@@ -26,7 +34,23 @@ export const MUTATION_TESTS = [
   'test/webhooks/deliveries-service-unit.test.ts',
   'test/events/events-service-unit.test.ts',
   'test/events/activity-service-unit.test.ts',
+  'test/idempotency/idempotency-service-unit.test.ts',
+  'test/password-reset/password-reset-service-unit.test.ts',
+  'test/health/health-service-unit.test.ts',
+  // Builds a context inside each test: the auth module's listeners and cache options, made there.
+  'test/auth/auth-module-unit.test.ts',
+  ...HTTP_MUTATION_TESTS,
 ];
+
+/** The HTTP files after the unit files: a mutant run stops at its first failure (Stryker's bail). */
+class LastHttp extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const isHttp = (file: TestSpecification) =>
+      HTTP_MUTATION_TESTS.some((path) => file.moduleId.endsWith(`/${path}`));
+    return [...sorted.filter((file) => !isHttp(file)), ...sorted.filter(isHttp)];
+  }
+}
 
 export default defineConfig({
   test: {
@@ -34,5 +58,8 @@ export default defineConfig({
     environment: 'node',
     // One module graph for every file (none of them mocks modules): each mutant run imports once.
     isolate: false,
+    // One file after another, in LastHttp's order, so that a failure spares the files after it.
+    fileParallelism: false,
+    sequence: { sequencer: LastHttp },
   },
 });

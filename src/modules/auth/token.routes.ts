@@ -64,6 +64,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<VersionOptions> = async (app
       bodyLimit: CREDENTIAL_BODY_LIMIT,
       config: CREDENTIAL_ROUTE,
       preValidation: async (request) => {
+        // Stryker disable next-line StringLiteral,OptionalChaining: any other text is not the form type either; split gives one part at least
         const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
         if (type !== 'application/x-www-form-urlencoded') throw new ApiError('unsupported_media_type');
       },

@@ -22,6 +22,9 @@ export const MUTATION_TESTS = [
   // The services with their real repositories (test/helpers/services.ts), without the HTTP layer.
   'test/auth/auth-service-unit.test.ts',
   'test/users/users-service-unit.test.ts',
+  'test/projects/projects-service-unit.test.ts',
+  'test/projects/members-service-unit.test.ts',
+  'test/api-keys/api-keys-service-unit.test.ts',
 ];
 
 export default defineConfig({

@@ -266,8 +266,11 @@ describe('authenticate, use and revoke', () => {
       userId,
       scopes: ['tasks:write', 'comments:write'],
     });
+    const lookups = vi.spyOn(ctx.services.authState, 'apiKey');
+    // Nothing shaped unlike a key is looked up.
     expect(await keys.authenticate('not a key')).toBeNull();
     expect(await keys.authenticate(`${created.key}x`)).toBeNull();
+    expect(lookups).not.toHaveBeenCalled();
     // The right prefix with another secret.
     const last = created.key.at(-1) === 'A' ? 'B' : 'A';
     expect(await keys.authenticate(`${created.key.slice(0, -1)}${last}`)).toBeNull();

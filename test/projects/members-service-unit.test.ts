@@ -452,6 +452,29 @@ describe('remove', () => {
     expect(Number(row.version)).toBe(2);
   });
 
+  it('changes and removes members of a project left without an owner (an admin acts as owner)', async () => {
+    const admin = await user('admin');
+    const founder = await user();
+    const editor = await user();
+    const guest = await user('guest');
+    const p = await shared(founder);
+    await put(p.id, editor, 'editor');
+    await put(p.id, guest, 'owner');
+    // Its only owner that counts gone: no member is an owner that is not a guest.
+    await ctx.database.db.deleteFrom('project_members').where('user_id', '=', founder.id).execute();
+    // Neither the guest's owner membership nor an editor is an owner whose change needs another.
+    expect((await members.update(as(admin), p.id, guest.id, { role: 'viewer' })).role).toBe('viewer');
+    expect(await storedRole(p.id, guest.id)).toBe('viewer');
+    expect((await members.update(as(admin), p.id, editor.id, { role: 'viewer' })).role).toBe('viewer');
+    await put(p.id, await user('guest'), 'owner');
+    const other = await user();
+    await put(p.id, other, 'commenter');
+    await members.remove(as(admin), p.id, other.id);
+    expect(await storedRole(p.id, other.id)).toBeUndefined();
+    await members.remove(as(admin), p.id, guest.id);
+    expect(await storedRole(p.id, guest.id)).toBeUndefined();
+  });
+
   it('lets a member leave by itself, and an owner when another owner stays', async () => {
     const owner = await user();
     const viewer = await user();

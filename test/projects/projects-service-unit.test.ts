@@ -701,6 +701,22 @@ describe('a user’s deletion', () => {
     expect(sorted((await memberRows(p.id)).map((m) => m.user_id))).toEqual(sorted([editor.id, guest.id]));
   });
 
+  it('lets a member that is no owner go from a project without owners', async () => {
+    const admin = await user('admin');
+    const founder = await user();
+    const leaving = await user();
+    const viewer = await user();
+    const p = await shared(founder, 'Ownerless');
+    await addMember(p.id, leaving, 'editor');
+    await addMember(p.id, viewer, 'viewer');
+    await ctx.database.db.deleteFrom('project_members').where('user_id', '=', founder.id).execute();
+    recordSpy.mockClear();
+    await ctx.services.users.delete(leaving.id, admin.id);
+    expect(await projectRow(p.id)).toBeDefined();
+    expect(await memberRows(p.id)).toEqual([{ user_id: viewer.id, role: 'viewer' }]);
+    expect(ofType('member.removed').map((e) => [e.projectId, e.subject.id])).toEqual([[p.id, leaving.id]]);
+  });
+
   it('lets a user go that only a guest role keeps from owning a project', async () => {
     const admin = await user('admin');
     const leaving = await user();

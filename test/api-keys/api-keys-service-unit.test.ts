@@ -3,7 +3,7 @@ import { ApiError } from '../../src/errors.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Role } from '../../src/lib/principal.js';
 import { hashKey } from '../../src/modules/api-keys/api-keys.secrets.js';
-import type { ApiKeysService } from '../../src/modules/api-keys/api-keys.service.js';
+import { ApiKeysService } from '../../src/modules/api-keys/api-keys.service.js';
 import { buildTestServices, type TestServices } from '../helpers/services.js';
 
 /**
@@ -217,6 +217,12 @@ describe('reading', () => {
       nextCursor: null,
     });
     expect((await keys.listAfter(userId, { limit: 3, cursor: undefined })).nextCursor).toBeNull();
+    // One at a time: each page's cursor is its last (only) item's position.
+    const single = await keys.listAfter(userId, { limit: 1, cursor: undefined });
+    expect(single.items).toEqual([k2]);
+    const next = await keys.listAfter(userId, { limit: 1, cursor: single.nextCursor ?? '' });
+    expect(next.items).toEqual([k1]);
+    expect(next.nextCursor).toEqual(expect.any(String));
     // A cursor is the caller's own.
     expect((await failure(keys.listAfter(other, { limit: 2, cursor: first.nextCursor ?? '' }))).code).toBe(
       'invalid_cursor',
@@ -312,13 +318,15 @@ describe('authenticate, use and revoke', () => {
   it('records a use as lastUsedAt, once per interval', async () => {
     const userId = await user();
     const created = await keys.create(userId, 'user', { name: 'u', scopes: ['tasks:read'] });
+    // A service built here: its recorder is made while this test runs (what it writes with, too).
+    const service = new ApiKeysService(ctx);
     vi.setSystemTime(T0 + 1_000);
-    keys.recordUse(created.id);
+    service.recordUse(created.id);
     await vi.waitFor(async () => expect((await keys.get(userId, created.id)).lastUsedAt).toBe(at(1_000)));
     vi.setSystemTime(T0 + 30_000);
-    keys.recordUse(created.id);
+    service.recordUse(created.id);
     vi.setSystemTime(T0 + 61_000);
-    keys.recordUse(created.id);
+    service.recordUse(created.id);
     await vi.waitFor(async () => expect((await keys.get(userId, created.id)).lastUsedAt).toBe(at(61_000)));
   });
 });

@@ -181,6 +181,11 @@ describe('reading', () => {
     ]);
     expect(second.nextCursor).toBeNull();
     expect((await members.listAfter(as(owner), p.id, { limit: 3, cursor: undefined })).nextCursor).toBeNull();
+    const single = await members.listAfter(as(owner), p.id, { limit: 1, cursor: undefined });
+    expect(single.items.map((m) => m.userId)).toEqual([owner.id]);
+    const next = await members.listAfter(as(owner), p.id, { limit: 1, cursor: single.nextCursor ?? '' });
+    expect(next.items.map((m) => m.userId)).toEqual([a.id]);
+    expect(next.nextCursor).toEqual(expect.any(String));
 
     const cursor = first.nextCursor ?? '';
     expect((await failure(members.listAfter(as(a), p.id, { limit: 2, cursor }))).code).toBe('invalid_cursor');

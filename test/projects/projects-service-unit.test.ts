@@ -15,7 +15,7 @@ import type { AppContext } from '../../src/lib/module.js';
 import type { Principal, Role } from '../../src/lib/principal.js';
 import {
   PERSONAL_PROJECT_NAME,
-  type ProjectsService,
+  ProjectsService,
   positionFrom,
   requireOwner,
 } from '../../src/modules/projects/projects.service.js';
@@ -154,6 +154,10 @@ describe('helpers', () => {
 
   it('locks rows on PostgreSQL only', () => {
     expect(projects.lockRows).toBe(ctx.database.dialect === 'postgres');
+    const on = (dialect: 'sqlite' | 'postgres') =>
+      new ProjectsService({ ...ctx, database: { ...ctx.database, dialect } } as AppContext).lockRows;
+    expect(on('postgres')).toBe(true);
+    expect(on('sqlite')).toBe(false);
   });
 });
 
@@ -358,6 +362,11 @@ describe('lists', () => {
     expect(second).toEqual({ items: [m0], nextCursor: null });
     // Exactly a page left: no next cursor.
     expect((await projects.listAfter(as(u), filter, { limit: 3, cursor: undefined })).nextCursor).toBeNull();
+    const single = await projects.listAfter(as(u), filter, { limit: 1, cursor: undefined });
+    expect(single.items).toEqual([m2]);
+    const next = await projects.listAfter(as(u), filter, { limit: 1, cursor: single.nextCursor ?? '' });
+    expect(next.items).toEqual([m1]);
+    expect(next.nextCursor).toEqual(expect.any(String));
     // The caller's own role on each item.
     expect((await projects.listAfter(as(editorOf), filter, { limit: 5, cursor: undefined })).items).toEqual([
       { ...m1, role: 'editor' },

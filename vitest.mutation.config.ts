@@ -37,6 +37,9 @@ export const MUTATION_TESTS = [
   'test/idempotency/idempotency-service-unit.test.ts',
   'test/password-reset/password-reset-service-unit.test.ts',
   'test/health/health-service-unit.test.ts',
+  'test/projects/projects-service-unit.test.ts',
+  'test/projects/members-service-unit.test.ts',
+  'test/api-keys/api-keys-service-unit.test.ts',
   // Builds a context inside each test: the auth module's listeners and cache options, made there.
   'test/auth/auth-module-unit.test.ts',
   ...HTTP_MUTATION_TESTS,

@@ -22,6 +22,8 @@ export const MUTATION_TESTS = [
   // The services with their real repositories (test/helpers/services.ts), without the HTTP layer.
   'test/auth/auth-service-unit.test.ts',
   'test/users/users-service-unit.test.ts',
+  'test/tasks/tasks-service-unit.test.ts',
+  'test/comments/comments-service-unit.test.ts',
 ];
 
 export default defineConfig({

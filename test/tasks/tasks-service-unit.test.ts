@@ -394,6 +394,19 @@ describe('lists', () => {
         (await failure(tasks.listAfter(caller, q, { limit: 2, cursor: one.nextCursor ?? '' }))).code,
       ).toBe('invalid_cursor');
     }
+    // A cursor is bound to the list, the caller, the stored filter and the sort, and carries the
+    // sort key's value and the id of the last task shown.
+    const binding = {
+      list: 'tasks',
+      caller: owner.id,
+      filter: { projectId: [p] },
+      sort: { key: 'createdAt', descending: true },
+    };
+    const signed = ctx.cursors.sign(binding, { v: t2?.createdAt, id: t2?.id });
+    expect(await tasks.listAfter(owner.as, query, { limit: 5, cursor: signed })).toEqual({
+      items: [t1, t0],
+      nextCursor: null,
+    });
   });
 });
 
@@ -690,6 +703,41 @@ describe('update', () => {
     expect(
       (await tasks.update(owner.as, child.id, { parentId: null }, 'patch', undefined)).parentId,
     ).toBeNull();
+  });
+
+  it('counts the subtasks of a task that changes parent: at most five levels; the subtasks stay as they are', async () => {
+    const owner = await person();
+    const p = await project(owner);
+    let parentId: string | null = null;
+    const chain: Task[] = [];
+    for (let i = 0; i < 4; i++) {
+      const made: Task = await tasks.create(owner.as, { title: `level ${i + 1}`, projectId: p, parentId });
+      chain.push(made);
+      parentId = made.id;
+    }
+    const top = await tasks.create(owner.as, { title: 'top', projectId: p });
+    const below = await tasks.create(owner.as, { title: 'below', projectId: p, parentId: top.id });
+    const deep = await failure(
+      tasks.update(owner.as, top.id, { parentId: chain[3]?.id ?? null }, 'patch', undefined),
+    );
+    expect(deep.errors).toEqual([
+      {
+        pointer: '/parentId',
+        code: 'invalid_parent',
+        detail: 'tasks nest at most 5 levels deep (this would make 6)',
+      },
+    ]);
+    const before = await head();
+    const moved = await tasks.update(
+      owner.as,
+      top.id,
+      { parentId: chain[2]?.id ?? null },
+      'patch',
+      undefined,
+    );
+    expect(moved).toMatchObject({ parentId: chain[2]?.id, version: 2 });
+    expect(await tasks.get(owner.as, below.id)).toEqual(below);
+    expect((await eventsAfter(before)).map((e) => e.subject)).toEqual([`task:${top.id}`]);
   });
 
   it('moves a task with its subtasks to another project, each with an event the old members see', async () => {

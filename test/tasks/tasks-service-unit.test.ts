@@ -416,10 +416,11 @@ describe('stats', () => {
     const p = await project(owner);
     const make = (title: string, more: Record<string, unknown>) =>
       tasks.create(owner.as, { title, projectId: p, ...more });
+    // Groups (status, priority) whose next due times are not in order either way.
     await make('late', { dueAt: at(-1000), priority: 'high' });
     await make('late done', { dueAt: at(-1000), status: 'done' });
-    await make('soon', { dueAt: at(5000), status: 'in_progress', priority: 'low' });
-    await make('sooner', { dueAt: at(3000), priority: 'low' });
+    await make('soon', { dueAt: at(5000), priority: 'low' });
+    await make('sooner', { dueAt: at(3000), status: 'in_progress', priority: 'low' });
     await make('later', { dueAt: at(9000), status: 'in_progress', priority: 'high' });
     await make('undated', {});
     const computed: unknown[] = [];
@@ -806,10 +807,13 @@ describe('update', () => {
         .execute();
       return exists(userId, db);
     });
+    const reads = vi.spyOn(tasks, 'access');
     const lost = await failure(tasks.update(owner.as, task.id, { assigneeId: other.id }, 'patch', '"1"'));
     expect(lost.code).toBe('precondition_failed');
     expect(lost.headers).toEqual({ etag: '"2"' });
     expect(bump).toHaveBeenCalledTimes(1);
+    // With If-Match it does not try again.
+    expect(reads).toHaveBeenCalledTimes(1);
 
     bump.mockClear();
     const gaveUp = await failure(
@@ -863,6 +867,12 @@ describe('delete', () => {
       parentId: kids[2]?.id ?? null,
       assigneeId: assignee.id,
     });
+    // Made after it, under an earlier kid: a walk down the tree meets it first, the order does not.
+    const later = await tasks.create(owner.as, {
+      title: 'later',
+      projectId: p,
+      parentId: kids[0]?.id ?? null,
+    });
     const unrelated = await tasks.create(owner.as, { title: 'unrelated', projectId: p });
     vi.setSystemTime(T0 + 3000);
     const before = await head();
@@ -870,6 +880,7 @@ describe('delete', () => {
     const events = await eventsAfter(before);
     expect(events.map((e) => e.subject)).toEqual([
       `task:${grandkid.id}`,
+      `task:${later.id}`,
       ...kids.map((k) => `task:${k.id}`).sort(),
       `task:${root.id}`,
     ]);
@@ -885,7 +896,7 @@ describe('delete', () => {
       viewers: [assignee.id],
     });
     expect(events.at(-1)?.data).toEqual(root);
-    for (const t of [root, grandkid, ...kids]) expect(await taskRow(t.id)).toBeUndefined();
+    for (const t of [root, grandkid, later, ...kids]) expect(await taskRow(t.id)).toBeUndefined();
     expect(await taskRow(unrelated.id)).toBeDefined();
   });
 
@@ -913,6 +924,7 @@ describe('delete', () => {
   it('loses a race: 412 with the new ETag after another write, 404 after another delete', async () => {
     const owner = await person();
     const task = await tasks.create(owner.as, { title: 't' });
+    const doomed = await tasks.create(owner.as, { title: 'doomed' });
     const changes = ctx.changes;
     const transaction = changes.transaction.bind(changes);
     const meanwhile = (work: () => Promise<unknown>) =>
@@ -927,7 +939,6 @@ describe('delete', () => {
         .where('id', '=', task.id)
         .execute(),
     );
-    const doomed = await tasks.create(owner.as, { title: 'doomed' });
     const before = await head();
     const lost = await failure(tasks.delete(owner.as, task.id, '"1"'));
     expect(lost.code).toBe('precondition_failed');
@@ -1059,6 +1070,12 @@ describe('as on PostgreSQL: the rows a write locks', () => {
     await tasks.update(owner.as, loose.id, { parentId: null }, 'patch', '"1"');
     expect(locks).toEqual([projectLock(p)]);
     locks.length = 0;
+    // Without If-Match the task row too, after the project's (the order every parent change takes).
+    const other = await tasks.create(owner.as, { title: 'o', projectId: p });
+    locks.length = 0;
+    await tasks.update(owner.as, loose.id, { parentId: other.id }, 'patch', undefined);
+    expect(locks).toEqual([projectLock(p), taskLock(loose.id)]);
+    locks.length = 0;
     await tasks.update(owner.as, task.id, { projectId: q }, 'patch', undefined);
     expect(locks).toEqual([
       projectLock(p, q),
@@ -1066,6 +1083,43 @@ describe('as on PostgreSQL: the rows a write locks', () => {
       // The subtasks about to move.
       { modifier: 'ForNoKeyUpdate', table: 'tasks', parameters: [kid.id] },
     ]);
+  });
+
+  it('update: a project the task was moved to between the first read and the locks is locked too', async () => {
+    const owner = await person();
+    const [p, r] = [await project(owner), await project(owner)];
+    const parent = await tasks.create(owner.as, { title: 'parent', projectId: p });
+    const task = await tasks.create(owner.as, { title: 't', projectId: p, parentId: parent.id });
+    const there = await tasks.create(owner.as, { title: 'there', projectId: r });
+    const access = tasks.access.bind(tasks);
+    const reads = vi.spyOn(tasks, 'access').mockImplementationOnce(async (caller, id, db, lock) => {
+      const found = await access(caller, id, db, lock);
+      await (db ?? ctx.database.db)
+        .updateTable('tasks')
+        .set({ project_id: r, parent_id: there.id })
+        .where('id', '=', task.id)
+        .execute();
+      return found;
+    });
+    asPostgres();
+    const after = await tasks.update(owner.as, task.id, { parentId: null, title: 'moved' }, 'patch', '"1"');
+    expect(after).toMatchObject({ projectId: r, parentId: null, title: 'moved', version: 2 });
+    expect(reads).toHaveBeenCalledTimes(2);
+    expect(locks).toEqual([projectLock(p), projectLock(r)]);
+  });
+
+  it('update: the task is read once more, before the project locks, on PostgreSQL only', async () => {
+    const owner = await person();
+    const p = await project(owner);
+    const parent = await tasks.create(owner.as, { title: 'parent', projectId: p });
+    const task = await tasks.create(owner.as, { title: 't', projectId: p });
+    const reads = vi.spyOn(tasks, 'access');
+    await tasks.update(owner.as, task.id, { parentId: parent.id }, 'patch', '"1"');
+    expect(reads).toHaveBeenCalledTimes(ctx.database.dialect === 'postgres' ? 2 : 1);
+    reads.mockClear();
+    asPostgres();
+    await tasks.update(owner.as, task.id, { parentId: null }, 'patch', '"2"');
+    expect(reads).toHaveBeenCalledTimes(2);
   });
 
   it('delete: the project, then the task and its subtasks for update', async () => {

@@ -416,12 +416,12 @@ describe('stats', () => {
     const p = await project(owner);
     const make = (title: string, more: Record<string, unknown>) =>
       tasks.create(owner.as, { title, projectId: p, ...more });
-    // Groups (status, priority) whose next due times are not in order either way.
+    // Groups (status, priority) whose next due times are in no order: the earliest is neither first nor last.
     await make('late', { dueAt: at(-1000), priority: 'high' });
     await make('late done', { dueAt: at(-1000), status: 'done' });
-    await make('soon', { dueAt: at(5000), priority: 'low' });
-    await make('sooner', { dueAt: at(3000), status: 'in_progress', priority: 'low' });
-    await make('later', { dueAt: at(9000), status: 'in_progress', priority: 'high' });
+    await make('soon', { dueAt: at(5000), status: 'in_progress', priority: 'low' });
+    await make('sooner', { dueAt: at(3000), status: 'in_progress', priority: 'high' });
+    await make('later', { dueAt: at(9000), priority: 'low' });
     await make('undated', {});
     const computed: unknown[] = [];
     const cache = ctx.services.statsCache;

@@ -40,6 +40,8 @@ export const MUTATION_TESTS = [
   'test/projects/projects-service-unit.test.ts',
   'test/projects/members-service-unit.test.ts',
   'test/api-keys/api-keys-service-unit.test.ts',
+  'test/tasks/tasks-service-unit.test.ts',
+  'test/comments/comments-service-unit.test.ts',
   // Builds a context inside each test: the auth module's listeners and cache options, made there.
   'test/auth/auth-module-unit.test.ts',
   ...HTTP_MUTATION_TESTS,

@@ -10,11 +10,12 @@ export const HTTP_MUTATION_TESTS = ['test/auth/auth-routes-unit.test.ts'];
 
 /**
  * The tests Stryker runs (stryker.config.mjs, `npm run test:mutation`): the focused unit tests of
- * the mutated files, in one process (the repository and service ones on a migrated database of their own). Each mutant re-runs the files whose tests reach
- * it; a file that builds the whole app costs seconds per mutant on this 2-core machine (the error
- * handler alone is reached by nearly every test of the suite), so the HTTP files were tried and
- * dropped: about 30 s per mutant, hours per file. A mutant these tests miss is a gap in them,
- * whatever the HTTP tests do.
+ * the mutated files, in one process (the repository and service ones on a migrated database of
+ * their own). Each mutant re-runs the tests that reach it. The suite's HTTP files are not here:
+ * each builds its app per run, and nearly every one reaches the error handler, about 30 s per
+ * mutant on a 2-core machine. The route handlers of the auth module, which only requests reach,
+ * have one HTTP file of their own (HTTP_MUTATION_TESTS), whose app is built once per Stryker
+ * process. A mutant these tests miss is a gap in them, whatever the HTTP tests do.
  */
 export const MUTATION_TESTS = [
   'test/problems/errors-unit.test.ts',

@@ -1,10 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Role } from '../../src/lib/principal.js';
 import { hashKey } from '../../src/modules/api-keys/api-keys.secrets.js';
 import { ApiKeysService } from '../../src/modules/api-keys/api-keys.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The API keys service called directly, with its real repository and the auth state cache
@@ -47,15 +46,6 @@ async function user(role: Role = 'user'): Promise<string> {
     role,
   });
   return created.id;
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 const keyRow = (id: string) =>

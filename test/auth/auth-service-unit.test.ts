@@ -4,7 +4,7 @@ import type { AppContext } from '../../src/lib/module.js';
 import { AuthService, type TokenPair } from '../../src/modules/auth/auth.service.js';
 import { AccessTokens } from '../../src/modules/auth/tokens.js';
 import { TEST_SECRET } from '../helpers/app.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The auth service called directly, with its real repositories and the other modules' services
@@ -46,15 +46,6 @@ async function user(role: 'user' | 'admin' = 'user') {
   const email = `auth-unit-${counter}@example.com`;
   const created = await ctx.services.users.create({ email, password: PASSWORD, name: `u${counter}`, role });
   return { id: created.id, email };
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 function sessionIdOf(pair: TokenPair): string {

@@ -1,11 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Principal, ProjectRole, Role } from '../../src/lib/principal.js';
 import type { Comment } from '../../src/modules/comments/comments.schemas.js';
 import type { CommentsService } from '../../src/modules/comments/comments.service.js';
 import { lockWatch } from '../helpers/locks.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import {
+  buildTestServices,
+  eventHead,
+  eventsAfter,
+  failure,
+  type TestServices,
+} from '../helpers/services.js';
 
 /**
  * The comments service called directly, with its real repository and the other modules' services
@@ -72,49 +77,6 @@ async function taskIn(owner: Person, members: [Person, ProjectRole][] = [], assi
   return { projectId: project.id, taskId: task.id };
 }
 
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
-
-async function head(): Promise<number> {
-  const row = await ctx.database.db.selectFrom('event_log').select('head').executeTakeFirstOrThrow();
-  return Number(row.head);
-}
-
-/** The events recorded after `since`, in order, with their viewers. */
-async function eventsAfter(since: number) {
-  const rows = await ctx.database.db
-    .selectFrom('events')
-    .selectAll()
-    .where('position', '>', since)
-    .orderBy('position')
-    .execute();
-  const viewers = await ctx.database.db
-    .selectFrom('event_viewers')
-    .selectAll()
-    .where('position', '>', since)
-    .execute();
-  return rows.map((row) => ({
-    type: row.type,
-    at: row.occurred_at,
-    actor: { type: row.actor_type, id: row.actor_id },
-    projectId: row.project_id,
-    subject: `${row.subject_type}:${row.subject_id}`,
-    taskId: row.task_id,
-    changes: row.changes === null ? null : JSON.parse(row.changes),
-    data: JSON.parse(row.data),
-    viewers: viewers
-      .filter((v) => Number(v.position) === Number(row.position))
-      .map((v) => v.user_id)
-      .sort(),
-  }));
-}
-
 const commentRow = (id: string) =>
   ctx.database.db.selectFrom('comments').selectAll().where('id', '=', id).executeTakeFirst();
 
@@ -134,7 +96,7 @@ describe('create', () => {
       ],
       assignee,
     );
-    const before = await head();
+    const before = await eventHead(ctx);
     const comment = await comments.create(commenter.as, taskId, 'First!');
     const expected: Comment = {
       id: expect.any(String),
@@ -156,7 +118,7 @@ describe('create', () => {
       updated_at: at(0),
     });
     expect(await comments.get(commenter.as, comment.id)).toEqual(comment);
-    expect(await eventsAfter(before)).toEqual([
+    expect(await eventsAfter(ctx, before)).toEqual([
       {
         type: 'comment.created',
         at: at(0),
@@ -171,9 +133,9 @@ describe('create', () => {
     ]);
     // An API key is the actor; a task without an assignee: no viewer besides the members.
     const other = await taskIn(owner);
-    const mark = await head();
+    const mark = await eventHead(ctx);
     await comments.create(principal(owner.id, 'user', 'key-9'), other.taskId, 'by key');
-    const [keyed] = await eventsAfter(mark);
+    const [keyed] = await eventsAfter(ctx, mark);
     expect(keyed?.actor).toEqual({ type: 'api_key', id: 'key-9' });
     expect(keyed?.viewers).toEqual([]);
   });
@@ -218,7 +180,7 @@ describe('create', () => {
       );
     });
     expect(seen).toEqual([made.id]);
-    const before = await head();
+    const before = await eventHead(ctx);
     let id = '';
     const boom = new Error('boom');
     await expect(
@@ -228,7 +190,7 @@ describe('create', () => {
       }),
     ).rejects.toBe(boom);
     expect(await commentRow(id)).toBeUndefined();
-    expect(await head()).toBe(before);
+    expect(await eventHead(ctx)).toBe(before);
   });
 });
 
@@ -332,11 +294,11 @@ describe('update', () => {
     );
     const comment = await comments.create(author.as, taskId, 'draft');
     vi.setSystemTime(T0 + 1000);
-    const before = await head();
+    const before = await eventHead(ctx);
     const edited = await comments.update(author.as, comment.id, { body: 'final' });
     expect(edited).toEqual({ ...comment, body: 'final', edited: true, updatedAt: at(1000) });
     expect(await comments.get(author.as, comment.id)).toEqual(edited);
-    expect(await eventsAfter(before)).toEqual([
+    expect(await eventsAfter(ctx, before)).toEqual([
       {
         type: 'comment.updated',
         at: at(1000),
@@ -352,15 +314,15 @@ describe('update', () => {
     vi.setSystemTime(T0 + 2000);
     const again = await comments.update(author.as, comment.id, { body: 'final 2' });
     expect(again).toEqual({ ...edited, body: 'final 2', updatedAt: at(2000) });
-    const [second] = await eventsAfter(before + 1);
+    const [second] = await eventsAfter(ctx, before + 1);
     expect(second?.changes).toEqual({ body: { from: 'final', to: 'final 2' } });
 
     // The same body, or none: nothing changes, nothing is recorded.
-    const mark = await head();
+    const mark = await eventHead(ctx);
     vi.setSystemTime(T0 + 3000);
     expect(await comments.update(author.as, comment.id, { body: 'final 2' })).toEqual(again);
     expect(await comments.update(author.as, comment.id, {})).toEqual(again);
-    expect(await head()).toBe(mark);
+    expect(await eventHead(ctx)).toBe(mark);
     expect((await commentRow(comment.id))?.updated_at).toBe(at(2000));
   });
 
@@ -409,11 +371,11 @@ describe('update', () => {
       await (db ?? ctx.database.db).deleteFrom('comments').where('id', '=', comment.id).execute();
       return found;
     });
-    const before = await head();
+    const before = await eventHead(ctx);
     expect((await failure(comments.update(owner.as, comment.id, { body: 'too late' }))).code).toBe(
       'not_found',
     );
-    expect(await head()).toBe(before);
+    expect(await eventHead(ctx)).toBe(before);
   });
 });
 
@@ -437,10 +399,10 @@ describe('delete', () => {
     const second = await comments.create(author.as, taskId, 'two');
     const third = await comments.create(author.as, taskId, 'three');
     vi.setSystemTime(T0 + 4000);
-    const before = await head();
+    const before = await eventHead(ctx);
     await comments.delete(author.as, first.id);
     expect(await commentRow(first.id)).toBeUndefined();
-    expect(await eventsAfter(before)).toEqual([
+    expect(await eventsAfter(ctx, before)).toEqual([
       {
         type: 'comment.deleted',
         at: at(4000),
@@ -497,9 +459,9 @@ describe('delete', () => {
       await (db ?? ctx.database.db).deleteFrom('comments').where('id', '=', comment.id).execute();
       return found;
     });
-    const before = await head();
+    const before = await eventHead(ctx);
     expect((await failure(comments.delete(owner.as, comment.id))).code).toBe('not_found');
-    expect(await head()).toBe(before);
+    expect(await eventHead(ctx)).toBe(before);
   });
 });
 
@@ -518,9 +480,9 @@ describe('a user going', () => {
     const a = await comments.create(gone.as, taskId, 'a');
     const b = await comments.create(gone.as, plain.taskId, 'b');
     const kept = await comments.create(owner.as, taskId, 'not theirs');
-    const before = await head();
+    const before = await eventHead(ctx);
     await ctx.changes.transaction(ctx.database.db, (trx) => comments.userDeleted(trx, gone.id, at(9000)));
-    const events = await eventsAfter(before);
+    const events = await eventsAfter(ctx, before);
     expect(events).toEqual(
       [
         {

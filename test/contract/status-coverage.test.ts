@@ -59,7 +59,8 @@ async function documentedOperations(): Promise<Operation[]> {
           takesBody: op.requestBody !== undefined,
           bodyType: Object.keys(op.requestBody?.content ?? {})[0],
           // `{}` in the list is "no credentials needed".
-          secured: security.length > 0 && security.every((requirement) => Object.keys(requirement).length > 0),
+          secured:
+            security.length > 0 && security.every((requirement) => Object.keys(requirement).length > 0),
         });
       }
     }

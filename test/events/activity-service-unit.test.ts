@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import { formatEventId } from '../../src/lib/change-log.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Principal } from '../../src/lib/principal.js';
 import type { ActivityService } from '../../src/modules/events/activity.service.js';
 import { viewerOf } from '../../src/modules/events/events.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The activity service called directly (test/helpers/services.ts): a task's events and its
@@ -62,15 +61,6 @@ beforeAll(async () => {
   tag = (await ctx.services.events.state()).tag;
 });
 afterAll(async () => services.close());
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
 
 const positions = (items: { id: string }[]) => items.map((e) => Number(e.id.slice(9)));
 

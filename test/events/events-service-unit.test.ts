@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import { formatEventId } from '../../src/lib/change-log.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Principal } from '../../src/lib/principal.js';
@@ -11,7 +10,7 @@ import {
   toEvent,
   viewerOf,
 } from '../../src/modules/events/events.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The events service called directly (test/helpers/services.ts) over a change log that the
@@ -80,25 +79,6 @@ beforeEach(async () => {
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-async function failure(work: Promise<unknown> | (() => unknown)): Promise<ApiError> {
-  const error =
-    typeof work === 'function'
-      ? (() => {
-          try {
-            work();
-            return null;
-          } catch (e) {
-            return e;
-          }
-        })()
-      : await work.then(
-          () => null,
-          (e: unknown) => e,
-        );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
 
 const positions = (items: { id: string }[]) => items.map((e) => Number(e.id.slice(9)));
 const viewer = (p: Principal): Viewer => viewerOf(p);

@@ -12,7 +12,6 @@ import {
   WhereNode,
 } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import type { StoredReply } from '../../src/lib/idempotency.js';
 import type { AppContext } from '../../src/lib/module.js';
 import {
@@ -23,7 +22,7 @@ import {
   RETENTION_MS,
 } from '../../src/modules/idempotency/idempotency.service.js';
 import { TEST_SECRET } from '../helpers/app.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The idempotency service called directly (test/helpers/services.ts: in-memory SQLite, or a
@@ -62,15 +61,6 @@ const hashOf = (caller: string, key: string) =>
 function newKey(): string {
   counter += 1;
   return `key-${counter}`;
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 function leaseOf(claim: Claim): Lease {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import type { Mail } from '../../src/lib/mail.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { PasswordResetService } from '../../src/modules/password-reset/password-reset.service.js';
@@ -10,7 +9,7 @@ import {
   RESET_MAIL_JOB,
   RESET_MAIL_RETRY,
 } from '../../src/modules/password-reset/password-reset.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The password-reset service called directly (test/helpers/services.ts: in-memory SQLite, or a
@@ -77,15 +76,6 @@ describe('with one context for the file', () => {
       password: PASSWORD,
       name: `r${counter}`,
     });
-  }
-
-  async function failure(work: Promise<unknown>): Promise<ApiError> {
-    const error = await work.then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ApiError);
-    return error as ApiError;
   }
 
   let runs = 0;

@@ -9,13 +9,12 @@ import {
   type MockInstance,
   vi,
 } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import type { Change } from '../../src/lib/change-log.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Principal, ProjectRole, Role } from '../../src/lib/principal.js';
 import { type MembersService, toMember } from '../../src/modules/projects/members.service.js';
 import type { ProjectsService } from '../../src/modules/projects/projects.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The members service called directly, with its real repository and the other modules' services
@@ -73,15 +72,6 @@ async function user(role: Role = 'user'): Promise<TestUser> {
 
 function as(u: TestUser, apiKeyId: string | null = null): Principal {
   return { userId: u.id, role: u.role, sessionId: null, scopes: null, apiKeyId, tokenExpiresAt: null };
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 async function shared(owner: TestUser) {

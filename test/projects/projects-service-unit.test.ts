@@ -19,7 +19,7 @@ import {
   positionFrom,
   requireOwner,
 } from '../../src/modules/projects/projects.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The projects service called directly, with its real repository and the other modules' services
@@ -75,15 +75,6 @@ async function user(role: Role = 'user'): Promise<TestUser> {
 
 function as(u: TestUser, apiKeyId: string | null = null): Principal {
   return { userId: u.id, role: u.role, sessionId: null, scopes: null, apiKeyId, tokenExpiresAt: null };
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 async function shared(owner: TestUser, name = `shared ${counter}`, description?: string) {

@@ -5,7 +5,13 @@ import type { Principal, Role } from '../../src/lib/principal.js';
 import type { Task, TaskListQuery } from '../../src/modules/tasks/tasks.schemas.js';
 import type { TasksService } from '../../src/modules/tasks/tasks.service.js';
 import { lockWatch } from '../helpers/locks.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import {
+  buildTestServices,
+  eventHead,
+  eventsAfter,
+  failure,
+  type TestServices,
+} from '../helpers/services.js';
 
 /**
  * The tasks service called directly, with its real repositories and the other modules' services
@@ -64,49 +70,6 @@ async function project(owner: Person, members: [Person, 'viewer' | 'commenter' |
     await ctx.services.projectMembers.add(owner.as, made.id, { email: member.email, role });
   }
   return made.id;
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
-}
-
-async function head(): Promise<number> {
-  const row = await ctx.database.db.selectFrom('event_log').select('head').executeTakeFirstOrThrow();
-  return Number(row.head);
-}
-
-/** The events recorded after `since`, in order, with their viewers. */
-async function eventsAfter(since: number) {
-  const rows = await ctx.database.db
-    .selectFrom('events')
-    .selectAll()
-    .where('position', '>', since)
-    .orderBy('position')
-    .execute();
-  const viewers = await ctx.database.db
-    .selectFrom('event_viewers')
-    .selectAll()
-    .where('position', '>', since)
-    .execute();
-  return rows.map((row) => ({
-    type: row.type,
-    at: row.occurred_at,
-    actor: { type: row.actor_type, id: row.actor_id },
-    projectId: row.project_id,
-    subject: `${row.subject_type}:${row.subject_id}`,
-    taskId: row.task_id,
-    changes: row.changes === null ? null : JSON.parse(row.changes),
-    data: JSON.parse(row.data),
-    viewers: viewers
-      .filter((v) => Number(v.position) === Number(row.position))
-      .map((v) => v.user_id)
-      .sort(),
-  }));
 }
 
 const taskRow = (id: string) =>
@@ -185,11 +148,11 @@ describe('create', () => {
   it("writes a task into the caller's personal project with the defaults, and records task.created", async () => {
     const owner = await person();
     const inbox = await ctx.services.projects.personalProjectId(owner.id);
-    const before = await head();
+    const before = await eventHead(ctx);
     const task = await tasks.create(owner.as, { title: 'Buy milk' });
     expect(task).toEqual(expected({ ownerId: owner.id, projectId: inbox, title: 'Buy milk' }));
     expect(await tasks.get(owner.as, task.id)).toEqual(task);
-    expect(await eventsAfter(before)).toEqual([
+    expect(await eventsAfter(ctx, before)).toEqual([
       {
         type: 'task.created',
         at: at(0),
@@ -206,7 +169,7 @@ describe('create', () => {
 
   it('takes every field given, sets completedAt for a done task, and lets anyone be assigned in a personal project', async () => {
     const [owner, other] = [await person(), await person()];
-    const before = await head();
+    const before = await eventHead(ctx);
     const input = {
       title: 'Full',
       description: 'all of it',
@@ -227,11 +190,11 @@ describe('create', () => {
       }),
     );
     expect(await tagsOf(task.id)).toEqual(['a', 'b']);
-    const [event] = await eventsAfter(before);
+    const [event] = await eventsAfter(ctx, before);
     expect(event?.viewers).toEqual([other.id]);
     // An API key is the actor of what it writes.
     const keyed = await tasks.create(principal(owner.id, 'user', 'key-1'), { title: 'by key' });
-    expect((await eventsAfter(before)).at(-1)?.actor).toEqual({ type: 'api_key', id: 'key-1' });
+    expect((await eventsAfter(ctx, before)).at(-1)?.actor).toEqual({ type: 'api_key', id: 'key-1' });
     expect(keyed.ownerId).toBe(owner.id);
   });
 
@@ -299,7 +262,7 @@ describe('create', () => {
       );
     });
     expect(seen).toEqual([task.id]);
-    const before = await head();
+    const before = await eventHead(ctx);
     let id = '';
     const boom = new Error('boom');
     await expect(
@@ -309,7 +272,7 @@ describe('create', () => {
       }),
     ).rejects.toBe(boom);
     expect(await taskRow(id)).toBeUndefined();
-    expect(await head()).toBe(before);
+    expect(await eventHead(ctx)).toBe(before);
   });
 });
 
@@ -471,7 +434,7 @@ describe('update', () => {
       tags: ['x'],
     });
     vi.setSystemTime(T0 + 1000);
-    const before = await head();
+    const before = await eventHead(ctx);
     const after = await tasks.update(owner.as, task.id, { title: 'new', status: 'done' }, 'patch', undefined);
     expect(after).toEqual({
       ...task,
@@ -482,7 +445,7 @@ describe('update', () => {
       updatedAt: at(1000),
     });
     expect(await tasks.get(owner.as, task.id)).toEqual(after);
-    expect(await eventsAfter(before)).toEqual([
+    expect(await eventsAfter(ctx, before)).toEqual([
       {
         type: 'task.updated',
         at: at(1000),
@@ -512,17 +475,17 @@ describe('update', () => {
     expect(reopened).toMatchObject({ completedAt: null, status: 'todo', version: 4 });
 
     // Nothing changes: the task as it is, no new version, no event.
-    let mark = await head();
+    let mark = await eventHead(ctx);
     expect(
       await tasks.update(owner.as, task.id, { title: 'new', tags: ['y', 'z'] }, 'patch', undefined),
     ).toEqual(reopened);
-    expect(await head()).toBe(mark);
+    expect(await eventHead(ctx)).toBe(mark);
     // A new assignee: both the old and the new one see the change.
     const third = await person();
     await ctx.services.projectMembers.add(owner.as, p, { email: third.email, role: 'viewer' });
-    mark = await head();
+    mark = await eventHead(ctx);
     await tasks.update(owner.as, task.id, { assigneeId: third.id }, 'patch', undefined);
-    const [moved] = await eventsAfter(mark);
+    const [moved] = await eventsAfter(ctx, mark);
     expect(moved?.changes).toEqual({ assigneeId: { from: assignee.id, to: third.id } });
     expect(moved?.viewers).toEqual([assignee.id, third.id].sort());
   });
@@ -728,7 +691,7 @@ describe('update', () => {
         detail: 'tasks nest at most 5 levels deep (this would make 6)',
       },
     ]);
-    const before = await head();
+    const before = await eventHead(ctx);
     const moved = await tasks.update(
       owner.as,
       top.id,
@@ -738,7 +701,7 @@ describe('update', () => {
     );
     expect(moved).toMatchObject({ parentId: chain[2]?.id, version: 2 });
     expect(await tasks.get(owner.as, below.id)).toEqual(below);
-    expect((await eventsAfter(before)).map((e) => e.subject)).toEqual([`task:${top.id}`]);
+    expect((await eventsAfter(ctx, before)).map((e) => e.subject)).toEqual([`task:${top.id}`]);
   });
 
   it('moves a task with its subtasks to another project, each with an event the old members see', async () => {
@@ -758,10 +721,10 @@ describe('update', () => {
     const grandkid = await tasks.create(owner.as, { title: 'grandkid', projectId: from, parentId: kid.id });
     const elsewhere = await tasks.create(owner.as, { title: 'stays', projectId: from });
     vi.setSystemTime(T0 + 5000);
-    const before = await head();
+    const before = await eventHead(ctx);
     const moved = await tasks.update(owner.as, root.id, { projectId: to }, 'patch', undefined);
     expect(moved).toEqual({ ...root, projectId: to, version: 2, updatedAt: at(5000) });
-    const events = await eventsAfter(before);
+    const events = await eventsAfter(ctx, before);
     const viewers = [owner.id, member.id, oldOnly.id].sort();
     expect(events[0]?.subject).toBe(`task:${root.id}`);
     expect(events.map((e) => e.subject).sort()).toEqual(
@@ -788,9 +751,9 @@ describe('update', () => {
       },
     ]);
     // A move without subtasks records one event.
-    const mark = await head();
+    const mark = await eventHead(ctx);
     await tasks.update(owner.as, elsewhere.id, { projectId: to }, 'patch', undefined);
-    expect((await eventsAfter(mark)).map((e) => e.subject)).toEqual([`task:${elsewhere.id}`]);
+    expect((await eventsAfter(ctx, mark)).map((e) => e.subject)).toEqual([`task:${elsewhere.id}`]);
   });
 
   it('merges again when another write got in first; with If-Match that is 412; ten losses end in 412', async () => {
@@ -875,9 +838,9 @@ describe('delete', () => {
     });
     const unrelated = await tasks.create(owner.as, { title: 'unrelated', projectId: p });
     vi.setSystemTime(T0 + 3000);
-    const before = await head();
+    const before = await eventHead(ctx);
     await tasks.delete(owner.as, root.id, undefined);
-    const events = await eventsAfter(before);
+    const events = await eventsAfter(ctx, before);
     expect(events.map((e) => e.subject)).toEqual([
       `task:${grandkid.id}`,
       `task:${later.id}`,
@@ -939,12 +902,12 @@ describe('delete', () => {
         .where('id', '=', task.id)
         .execute(),
     );
-    const before = await head();
+    const before = await eventHead(ctx);
     const lost = await failure(tasks.delete(owner.as, task.id, '"1"'));
     expect(lost.code).toBe('precondition_failed');
     expect(lost.headers).toEqual({ etag: '"2"' });
     expect(await taskRow(task.id)).toBeDefined();
-    expect(await head()).toBe(before);
+    expect(await eventHead(ctx)).toBe(before);
     // Without If-Match the newer version goes.
     meanwhile(() =>
       ctx.database.db
@@ -969,12 +932,12 @@ describe('members and users going', () => {
     const there = await tasks.create(owner.as, { title: 'there', projectId: q, assigneeId: member.id });
     const unassigned = await tasks.create(owner.as, { title: 'none', projectId: p });
     expect((await tasks.assigneesIn(ctx.database.db, p)).sort()).toEqual([member.id]);
-    const before = await head();
+    const before = await eventHead(ctx);
     const actor = { type: 'user' as const, id: owner.id };
     await ctx.changes.transaction(ctx.database.db, (trx) =>
       tasks.unassignMember(trx, p, member.id, at(7000), actor),
     );
-    expect(await eventsAfter(before)).toEqual([
+    expect(await eventsAfter(ctx, before)).toEqual([
       {
         type: 'task.updated',
         at: at(7000),
@@ -999,9 +962,9 @@ describe('members and users going', () => {
     const assigned = await tasks.create(other.as, { title: 'assigned', projectId: p, assigneeId: gone.id });
     const both = await tasks.create(gone.as, { title: 'both', projectId: p, assigneeId: gone.id });
     const untouched = await tasks.create(other.as, { title: 'untouched', projectId: p });
-    const before = await head();
+    const before = await eventHead(ctx);
     await ctx.changes.transaction(ctx.database.db, (trx) => tasks.userDeleted(trx, gone.id, at(9000)));
-    const events = await eventsAfter(before);
+    const events = await eventsAfter(ctx, before);
     const bySubject = new Map(events.map((e) => [e.subject, e]));
     expect(events).toHaveLength(3);
     expect(

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { ApiError } from '../../src/errors.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { UsersService } from '../../src/modules/users/users.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The users service called directly, with its real repository and the other modules' services
@@ -60,15 +60,6 @@ async function user(role: 'user' | 'admin' = 'user') {
     name: `u${counter}`,
     role,
   });
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 const sessionsOf = (userId: string) =>

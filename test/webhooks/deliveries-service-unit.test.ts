@@ -1,11 +1,10 @@
 import { uuidv7 } from 'uuidv7';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Principal } from '../../src/lib/principal.js';
 import type { DeliveryRow } from '../../src/modules/webhooks/deliveries.repository.js';
 import { type DeliveriesService, toDelivery } from '../../src/modules/webhooks/deliveries.service.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The deliveries service called directly (test/helpers/services.ts): the delivery log of a
@@ -55,15 +54,6 @@ async function person(): Promise<Principal> {
     name: `d${counter}`,
   });
   return { userId: u.id, role: 'user', sessionId: null, scopes: null, apiKeyId: null, tokenExpiresAt: null };
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 async function hookOf(caller: Principal) {

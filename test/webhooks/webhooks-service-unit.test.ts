@@ -1,12 +1,11 @@
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../../src/errors.js';
 import type { ResolvedAddress, Resolver } from '../../src/lib/dns.js';
 import type { AppContext } from '../../src/lib/module.js';
 import type { Principal } from '../../src/lib/principal.js';
 import { newWebhookSecret, toWebhook, WebhooksService } from '../../src/modules/webhooks/webhooks.service.js';
 import { testDatabaseUrl } from '../helpers/database.js';
-import { buildTestServices, type TestServices } from '../helpers/services.js';
+import { buildTestServices, failure, type TestServices } from '../helpers/services.js';
 
 /**
  * The webhooks service called directly, with its real repository and the other modules' services
@@ -77,15 +76,6 @@ async function person(role: 'user' | 'admin' = 'user'): Promise<Principal> {
     role,
   });
   return { userId: u.id, role, sessionId: null, scopes: null, apiKeyId: null, tokenExpiresAt: null };
-}
-
-async function failure(work: Promise<unknown>): Promise<ApiError> {
-  const error = await work.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ApiError);
-  return error as ApiError;
 }
 
 const rowOf = (id: string) =>

@@ -15,7 +15,7 @@
  *   PROFILE_SECONDS=20 npm run profile -- get-one list
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../test/helpers/free-port.js';
@@ -193,16 +193,20 @@ function wrk(port: number, scenario: Scenario, target: { path: string; token?: s
   const lua = `wrk.method = "${scenario.method}"\nwrk.headers = { ${headers.join(', ')} }\n${
     target.body ? `wrk.body = ${JSON.stringify(target.body)}\n` : ''
   }`;
-  execFileSync('bash', ['-c', `cat > ${script}`], { input: lua });
-  const out = execFileSync(
-    'wrk',
-    ['-t1', '-c64', `-d${SECONDS}s`, '--latency', '-s', script, `http://127.0.0.1:${port}${target.path}`],
-    { encoding: 'utf8' },
-  );
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  return { requests, rate, non2xx };
+  writeFileSync(script, lua);
+  try {
+    const out = execFileSync(
+      'wrk',
+      ['-t1', '-c64', `-d${SECONDS}s`, '--latency', '-s', script, `http://127.0.0.1:${port}${target.path}`],
+      { encoding: 'utf8' },
+    );
+    const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+    const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+    return { requests, rate, non2xx };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -252,6 +256,7 @@ async function main(): Promise<void> {
       console.log(`| **all** | 100 % | ${(busy / Math.max(load.requests, 1)).toFixed(1)} |\n`);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
     }
   }
 }

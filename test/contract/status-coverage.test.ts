@@ -41,8 +41,15 @@ interface OperationObject {
   security?: Record<string, string[]>[];
 }
 
-/** Every operation of both documents, with the statuses it lists. */
-async function documentedOperations(): Promise<Operation[]> {
+let operationsRead: Promise<Operation[]> | undefined;
+
+/** Every operation of both documents, with the statuses it lists (the documents read once). */
+function documentedOperations(): Promise<Operation[]> {
+  operationsRead ??= readOperations();
+  return operationsRead;
+}
+
+async function readOperations(): Promise<Operation[]> {
   const operations: Operation[] = [];
   for (const version of ['v1', 'v2']) {
     const doc = (

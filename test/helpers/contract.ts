@@ -87,6 +87,8 @@ function headerValue(raw: string | number | string[], schema: Record<string, unk
 export class ContractChecker {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: true });
   private readonly validators = new Map<string, ValidateFunction>();
+  /** The same lookup by the schema object itself: a reply's check does not serialize its schemas. */
+  private readonly bySchema = new WeakMap<object, ValidateFunction>();
 
   constructor(private readonly documents: Documents) {
     addFormats.default(this.ajv);
@@ -107,12 +109,16 @@ export class ContractChecker {
    * builds its own checker).
    */
   private validator(schema: unknown, name: string): ValidateFunction {
+    const object = typeof schema === 'object' && schema !== null ? schema : null;
+    const known = object && this.bySchema.get(object);
+    if (known) return known;
     const key = `${name} ${JSON.stringify(schema)}`;
     let validate = this.validators.get(key);
     if (!validate) {
       validate = this.ajv.compile(anchored(schema, this.idOf(name)) as object);
       this.validators.set(key, validate);
     }
+    if (object) this.bySchema.set(object, validate);
     return validate;
   }
 
